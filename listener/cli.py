@@ -1,0 +1,122 @@
+"""Command line: argv → settings → logging → app; exit codes; one-line errors.
+
+Exit codes: 0 success, 1 a failure at run time (printed as one line), 2 bad input (config,
+arguments). Bad input never prints a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+from collections.abc import Callable, Coroutine, Sequence
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+from listener import __version__
+from listener.errors import ConfigError, ListenerError
+from listener.logs import configure_logging
+from listener.settings import Settings, load_settings
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+
+log = structlog.get_logger("listener.cli")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports bad arguments as one line and exit code 2."""
+
+    def error(self, message: str) -> Any:
+        self.exit(EXIT_USAGE, f"listener: {message}\n")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="listener", description="Listens to Instagram for a brand.")
+    parser.add_argument("--version", action="version", version=f"listener {__version__}")
+    parser.add_argument(
+        "--log-level", default="info", choices=["debug", "info", "warning", "error"]
+    )
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    run = commands.add_parser("run", help="the long-running worker")
+    run.add_argument("--config", type=Path, help="TOML configuration file")
+
+    simulate = commands.add_parser("simulate", help="serve the built-in Graph API simulator")
+    simulate.add_argument("--host", default="127.0.0.1")
+    simulate.add_argument("--port", type=int, default=8765)
+    simulate.add_argument("--seed", type=int, default=7)
+    return parser
+
+
+def _secrets(settings: Settings) -> list[str]:
+    """Every secret value of the settings, so the log scrubber can remove them anywhere."""
+    values = [
+        settings.graph.app_secret.get_secret_value(),
+        settings.server.webhook_verify_token.get_secret_value(),
+        settings.store.mongodb_uri.get_secret_value()
+        if "@" in settings.store.mongodb_uri.get_secret_value()
+        else "",
+    ]
+    values += [a.access_token.get_secret_value() for a in settings.accounts]
+    return [v for v in values if v]
+
+
+def _until_signalled(main: Callable[[asyncio.Event], Coroutine[Any, Any, None]]) -> None:
+    """Run ``main(stop)`` with SIGTERM and SIGINT setting ``stop``."""
+
+    async def runner() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await main(stop)
+
+    asyncio.run(runner())
+
+
+def _run(args: argparse.Namespace) -> int:
+    settings = load_settings(args.config)
+    configure_logging(level=args.log_level, secrets=_secrets(settings))
+    from listener import app  # noqa: PLC0415 - keeps `listener --help` fast
+
+    log.info(
+        "worker.starting", accounts=len(settings.accounts), simulator=settings.simulator.enabled
+    )
+    _until_signalled(lambda stop: app.run(settings, stop=stop))
+    return EXIT_OK
+
+
+def _simulate(args: argparse.Namespace) -> int:
+    configure_logging(level=args.log_level)
+    from listener import simulator  # noqa: PLC0415 - only this command needs it
+
+    config = simulator.SimulatorConfig(seed=args.seed)
+    _until_signalled(lambda stop: simulator.run_forever(config, args.host, args.port, stop))
+    return EXIT_OK
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {"run": _run, "simulate": _simulate}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``listener`` console script."""
+    args = _parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except ConfigError as exc:
+        print(f"listener: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except ListenerError as exc:
+        print(f"listener: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    except KeyboardInterrupt:
+        return EXIT_OK
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,101 @@
+"""The exception tree, sorted by what the caller must do.
+
+::
+
+    ListenerError
+    ├── ConfigError            reject: the configuration is wrong; exit code 2, one line on stderr
+    ├── StoreUnavailableError       retry later: MongoDB did not answer or refused the write
+    └── GraphError             an answer from (or a failure to reach) the Graph API
+        ├── TransientError     retry soon with backoff: codes 1, 2, is_transient, 5xx,
+        │   │                  timeouts, connection errors
+        │   └── MalformedResponseError  wrong shape of answer; retried like a transient fault
+        ├── ThrottledError     back off: the scope is paused until ``retry_after_s`` has passed
+        ├── AuthError          a human must act: the token is invalid or expired (code 190)
+        ├── GraphPermissionError  a human must act: a permission is missing (10, 200-299)
+        └── BadRequestError    reject: invalid parameter (100) or another client error; never retried
+
+Adapters translate their libraries' exceptions into these at one boundary, with ``raise … from``.
+Messages never carry tokens or the app secret.
+"""
+
+from __future__ import annotations
+
+
+class ListenerError(Exception):
+    """Base of every error this package raises on purpose."""
+
+
+class ConfigError(ListenerError):
+    """The configuration cannot be used; the message names the key and the problem."""
+
+
+class StoreUnavailableError(ListenerError):
+    """MongoDB could not be reached or did not accept the operation; try again later."""
+
+
+class GraphError(ListenerError):
+    """An error answer from the Graph API, or a failure to get one.
+
+    ``code``, ``subcode`` and ``fbtrace_id`` are Meta's, kept so an operator can quote them to
+    Meta's support; ``endpoint`` is the bounded endpoint name used in metrics.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        endpoint: str = "",
+        status: int | None = None,
+        code: int | None = None,
+        subcode: int | None = None,
+        fbtrace_id: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.endpoint = endpoint
+        self.status = status
+        self.code = code
+        self.subcode = subcode
+        self.fbtrace_id = fbtrace_id
+
+    def __str__(self) -> str:
+        parts = [self.message]
+        if self.code is not None:
+            parts.append(f"code={self.code}")
+        if self.subcode is not None:
+            parts.append(f"subcode={self.subcode}")
+        if self.fbtrace_id:
+            parts.append(f"fbtrace_id={self.fbtrace_id}")
+        if self.endpoint:
+            parts.append(f"endpoint={self.endpoint}")
+        return " ".join(parts)
+
+
+class TransientError(GraphError):
+    """Meta or the network failed in a way that usually passes; retry with backoff."""
+
+
+class MalformedResponseError(TransientError):
+    """The Graph API answered with a body of an unexpected shape."""
+
+
+class ThrottledError(GraphError):
+    """A rate limit was hit; nothing may be sent to this scope for ``retry_after_s`` seconds."""
+
+    def __init__(
+        self, message: str, *, retry_after_s: float | None = None, **kwargs: object
+    ) -> None:
+        super().__init__(message, **kwargs)  # type: ignore[arg-type]
+        self.retry_after_s = retry_after_s
+
+
+class AuthError(GraphError):
+    """The access token is invalid or expired: the account stops until a new token is given."""
+
+
+class GraphPermissionError(GraphError):
+    """The token lacks a permission or feature for this call: the feature stops for the account."""
+
+
+class BadRequestError(GraphError):
+    """The request itself is wrong (invalid parameter, unknown object): retrying cannot help."""

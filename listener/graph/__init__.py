@@ -1,0 +1,1 @@
+"""The only code that speaks HTTP to Meta: the request choke point, wire models, paging."""

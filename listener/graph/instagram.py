@@ -1,0 +1,93 @@
+"""Typed Instagram endpoints on top of the choke point: what each call asks and what it returns.
+
+Field lists live here, next to the endpoints that accept them: hashtag edges refuse
+``username``, so asking for it would turn every poll into an error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+from dataclasses import dataclass, field
+from typing import Literal
+
+import structlog
+
+from listener.errors import MalformedResponseError
+from listener.graph.client import GraphClient
+from listener.graph.paging import PageWalk
+from listener.graph.wire import MediaPage, parse_id_list, parse_media_page
+
+log = structlog.get_logger("listener.graph")
+
+HASHTAG_MEDIA_FIELDS = "id,caption,media_type,permalink,timestamp,like_count,comments_count"
+HashtagEdge = Literal["recent_media", "top_media"]
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """Who a call is made for: the account's name (for metrics), IG user id and token."""
+
+    account: str
+    ig_user_id: str
+    token: str = field(repr=False)
+
+
+class InstagramApi:
+    """The Instagram Graph API endpoints the listener uses."""
+
+    def __init__(self, client: GraphClient) -> None:
+        self._client = client
+
+    async def hashtag_id(self, who: Credentials, name: str) -> str:
+        """The global, static id of hashtag ``name`` (``ig_hashtag_search``)."""
+        response = await self._client.get(
+            "ig_hashtag_search",
+            {"user_id": who.ig_user_id, "q": name},
+            token=who.token,
+            endpoint="ig_hashtag_search",
+            account=who.account,
+        )
+        ids = parse_id_list(response.body, endpoint="ig_hashtag_search")
+        if not ids:
+            raise MalformedResponseError(
+                f"no id returned for hashtag {name!r}", endpoint="ig_hashtag_search"
+            )
+        return ids[0]
+
+    async def hashtag_media(
+        self,
+        who: Credentials,
+        hashtag_id: str,
+        edge: HashtagEdge,
+        *,
+        page_size: int,
+        max_pages: int,
+    ) -> AsyncGenerator[MediaPage, None]:
+        """Pages of a hashtag edge, following ``paging.next`` until the end, a repeat or the bound.
+
+        The caller may stop early (``break`` inside ``contextlib.aclosing``).
+        """
+        url = self._client.url(f"{hashtag_id}/{edge}")
+        params = {
+            "user_id": who.ig_user_id,
+            "fields": HASHTAG_MEDIA_FIELDS,
+            "limit": str(page_size),
+        }
+        walk = PageWalk()
+        request: str | None = walk.first(url, params)
+        pages = 0
+        while request is not None and pages < max_pages:
+            response = await self._client.request(
+                request, {}, token=who.token, endpoint=edge, account=who.account
+            )
+            page = parse_media_page(response.body, endpoint=edge)
+            if page.rejected:
+                log.warning(
+                    "media.rejected",
+                    endpoint=edge,
+                    count=len(page.rejected),
+                    first=page.rejected[0],
+                )
+            pages += 1
+            yield page
+            request = walk.after_next_link(page.paging)

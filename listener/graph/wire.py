@@ -1,0 +1,169 @@
+"""Wire models of the Graph API and the mapping of Meta's error bodies to the error tree.
+
+Pure: no I/O. Models ignore unknown fields (Meta adds fields without notice) and a single
+media of the wrong shape is reported and skipped, never allowed to sink its page.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, ValidationError, field_validator
+
+from listener.errors import (
+    AuthError,
+    BadRequestError,
+    GraphError,
+    GraphPermissionError,
+    MalformedResponseError,
+    ThrottledError,
+    TransientError,
+)
+from listener.models import Media
+
+# Meta's throttle codes: platform (4 app, 17 user, 32 pages, 613 custom) and the business
+# use case family 80000-80014 (80002 = Instagram).
+THROTTLE_CODES = frozenset({4, 17, 32, 613}) | frozenset(range(80000, 80015))
+AUTH_CODES = frozenset({102, 190})
+TRANSIENT_CODES = frozenset({1, 2})
+# Code 100 with subcode 33 ("object does not exist … or missing permissions") is what Meta
+# answers under load for objects that do exist; treated as a throttle, never as a bad request.
+DISGUISED_THROTTLE = (100, 33)
+
+
+class _Wire(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class WireMedia(_Wire):
+    """An IG Media as returned by hashtag edges, ``/tags`` and mention expansions."""
+
+    id: str
+    timestamp: AwareDatetime
+    caption: str | None = None
+    permalink: str | None = None
+    media_type: str | None = None
+    like_count: int | None = None
+    comments_count: int | None = None
+    username: str | None = None
+
+    @field_validator("timestamp")
+    @classmethod
+    def _utc(cls, value: datetime) -> datetime:
+        return value.astimezone(UTC)
+
+    def to_media(self) -> Media:
+        """The domain value."""
+        return Media(
+            id=self.id,
+            timestamp=self.timestamp,
+            caption=self.caption or "",
+            permalink=self.permalink,
+            media_type=self.media_type,
+            like_count=self.like_count,
+            comments_count=self.comments_count,
+            username=self.username,
+        )
+
+
+class Cursors(_Wire):
+    """Cursor-based paging cursors; hashtag edges only ever send ``after``."""
+
+    before: str | None = None
+    after: str | None = None
+
+
+class Paging(_Wire):
+    """The ``paging`` object; ``next`` is absent on ``/tags`` even when more pages exist."""
+
+    cursors: Cursors = Cursors()
+    next: str | None = None
+
+
+class _Envelope(_Wire):
+    data: list[Any]
+    paging: Paging | None = None
+
+
+@dataclass(frozen=True)
+class MediaPage:
+    """One page of media: the good items, how many items were rejected, and the paging."""
+
+    media: list[Media]
+    paging: Paging
+    rejected: list[str] = field(default_factory=list)
+
+
+def parse_media_page(body: Any, *, endpoint: str) -> MediaPage:
+    """Parse a ``{"data": [...], "paging": {...}}`` body; items of the wrong shape are rejected."""
+    try:
+        envelope = _Envelope.model_validate(body)
+    except ValidationError as exc:
+        raise MalformedResponseError(
+            f"answer of unexpected shape: {_first_problem(exc)}", endpoint=endpoint
+        ) from None
+    media: list[Media] = []
+    rejected: list[str] = []
+    for item in envelope.data:
+        try:
+            media.append(WireMedia.model_validate(item).to_media())
+        except ValidationError as exc:
+            rejected.append(_first_problem(exc))
+    return MediaPage(media=media, paging=envelope.paging or Paging(), rejected=rejected)
+
+
+def parse_id_list(body: Any, *, endpoint: str) -> list[str]:
+    """The ids of a ``{"data": [{"id": ...}, ...]}`` answer."""
+    data = body.get("data") if isinstance(body, Mapping) else None
+    if not isinstance(data, list) or not all(
+        isinstance(item, Mapping) and isinstance(item.get("id"), str) for item in data
+    ):
+        raise MalformedResponseError("expected data: [{id: ...}]", endpoint=endpoint)
+    return [item["id"] for item in data]
+
+
+def _first_problem(exc: ValidationError) -> str:
+    first = exc.errors()[0]
+    where = ".".join(str(p) for p in first["loc"]) or "body"
+    return f"{where}: {first['msg']}"
+
+
+def _int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def error_from_answer(
+    status: int,
+    body: Any,
+    *,
+    endpoint: str,
+    retry_after_s: float | None = None,
+) -> GraphError:
+    """Map an HTTP status and Meta's error body to the error tree (pure; never raises)."""
+    error = body.get("error") if isinstance(body, Mapping) else None
+    if not isinstance(error, Mapping):
+        kind = TransientError if status >= 500 or status == 429 else BadRequestError
+        return kind(f"HTTP {status} without a Graph error body", endpoint=endpoint, status=status)
+    code = _int(error.get("code"))
+    subcode = _int(error.get("error_subcode"))
+    trace = error.get("fbtrace_id")
+    details: dict[str, Any] = {
+        "endpoint": endpoint,
+        "status": status,
+        "code": code,
+        "subcode": subcode,
+        "fbtrace_id": trace if isinstance(trace, str) else None,
+    }
+    message = str(error.get("message") or "Graph API error")[:500]
+    if code in THROTTLE_CODES or (code, subcode) == DISGUISED_THROTTLE:
+        return ThrottledError(message, retry_after_s=retry_after_s, **details)
+    if code in AUTH_CODES:
+        return AuthError(message, **details)
+    if code == 10 or (code is not None and 200 <= code <= 299):
+        return GraphPermissionError(message, **details)
+    if code in TRANSIENT_CODES or error.get("is_transient") is True or status >= 500:
+        return TransientError(message, **details)
+    return BadRequestError(message, **details)

@@ -1,0 +1,110 @@
+"""Every Prometheus metric of the worker, in one place, on an injected registry.
+
+Labels are bounded values only (endpoint names, outcomes, account names, at most 30 hashtags
+per account): never media ids, captions or usernames. The names and labels of the contract's
+metrics are a promise to dashboards; add new ones rather than change those.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
+
+from listener import __version__
+
+_LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+
+
+class Metrics:
+    """The worker's metrics, registered on ``registry`` (a fresh one per test)."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.registry = registry
+        self.build_info = Info(
+            "listener_build", "Version of the running listener", registry=registry
+        )
+        self.build_info.info({"version": __version__})
+
+        self.graph_requests = Counter(
+            "listener_graph_requests_total",
+            "Graph API requests by endpoint and outcome",
+            ["endpoint", "outcome"],
+            registry=registry,
+        )
+        self.graph_duration = Histogram(
+            "listener_graph_request_duration_seconds",
+            "Graph API request latency, including reading the body",
+            ["endpoint"],
+            buckets=_LATENCY_BUCKETS,
+            registry=registry,
+        )
+        self.rate_limit_usage = Gauge(
+            "listener_rate_limit_usage_ratio",
+            "Share of a rate-limit scope used, as Meta's usage headers report it (1.0 = throttled)",
+            ["scope", "account", "metric"],
+            registry=registry,
+        )
+        self.throttled = Gauge(
+            "listener_throttled",
+            "1 while a rate-limit scope is paused after a throttle, else 0",
+            ["scope", "account"],
+            registry=registry,
+        )
+        self.hashtag_quota_remaining = Gauge(
+            "listener_hashtag_quota_remaining",
+            "Distinct hashtags the account may still query in the rolling 7 days (of 30)",
+            ["account"],
+            registry=registry,
+        )
+        self.media_ingested = Counter(
+            "listener_media_ingested_total",
+            "Media sightings stored, new media versus ones already known",
+            ["source", "hashtag", "result"],
+            registry=registry,
+        )
+        self.last_poll_success = Gauge(
+            "listener_last_poll_success_timestamp_seconds",
+            "Unix time of the last successful poll of a poller for an account",
+            ["poller", "account"],
+            registry=registry,
+        )
+        self.polls = Counter(
+            "listener_polls_total",
+            "Feed polls by poller and outcome (ok, failed)",
+            ["poller", "account", "outcome"],
+            registry=registry,
+        )
+        self.poll_pages = Counter(
+            "listener_poll_pages_total",
+            "Pages fetched by pollers",
+            ["poller", "account"],
+            registry=registry,
+        )
+        self.webhook_events = Counter(
+            "listener_webhook_events_total",
+            "Webhook changes received, by field and outcome",
+            ["field", "outcome"],
+            registry=registry,
+        )
+        self.sentiment = Counter(
+            "listener_sentiment_total",
+            "Sentiment labels given to new media",
+            ["label", "hashtag"],
+            registry=registry,
+        )
+        self.contest_entries = Counter(
+            "listener_contest_entries_total",
+            "Contest verdicts given to new media",
+            ["campaign", "eligible"],
+            registry=registry,
+        )
+        self.token_expiry = Gauge(
+            "listener_token_expiry_timestamp_seconds",
+            "Unix time at which the account's access token expires (0 = never)",
+            ["account"],
+            registry=registry,
+        )
+        self.store_up = Gauge(
+            "listener_store_up",
+            "1 while MongoDB answers, else 0",
+            registry=registry,
+        )

@@ -1,0 +1,62 @@
+"""Domain values shared along the data path: what a media is and where it was seen.
+
+Plain frozen dataclasses, no I/O: the Graph layer builds them from wire models, the store
+turns them into MongoDB documents.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+
+class SourceKind(StrEnum):
+    """How a media reached us; the ``kind`` of a source in the contract's ``media.sources``."""
+
+    HASHTAG_RECENT = "hashtag_recent"
+    HASHTAG_TOP = "hashtag_top"
+    TAGS = "tags"
+    MENTION_MEDIA = "mention_media"
+    MENTION_COMMENT = "mention_comment"
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """One place a media was seen: the feed kind, the account that saw it, the hashtag if any."""
+
+    kind: SourceKind
+    account: str
+    hashtag: str | None = None
+
+    @property
+    def metric_hashtag(self) -> str:
+        """The bounded ``hashtag`` label: the hashtag, or empty for non-hashtag sources."""
+        return self.hashtag or ""
+
+
+@dataclass(frozen=True, slots=True)
+class Media:
+    """An Instagram media as the Graph API described it at one sighting.
+
+    ``username`` is ``None`` where the API withholds it (hashtag edges never give it);
+    counts are ``None`` where the owner hid them.
+    """
+
+    id: str
+    timestamp: datetime
+    caption: str = ""
+    permalink: str | None = None
+    media_type: str | None = None
+    like_count: int | None = None
+    comments_count: int | None = None
+    username: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Sighting:
+    """A media seen through one source at one moment: the unit the store ingests."""
+
+    media: Media
+    source: Source
+    seen_at: datetime

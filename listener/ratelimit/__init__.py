@@ -1,0 +1,1 @@
+"""Pure budget, pacing and throttle arithmetic, and the thin async shells around it."""

@@ -1,0 +1,276 @@
+"""The settings tree: the only reader of configuration files, environment and secret files.
+
+Precedence, highest first: ``LISTENER_…`` environment variables (``__`` between levels), the
+TOML file, the defaults below. Secrets are ``SecretStr`` and may come from ``*_file`` keys so
+container secrets never have to sit in the TOML. Every model forbids unknown keys: a typo is an
+error, not a silently ignored setting. :func:`load_settings` turns every failure into a
+:class:`~listener.errors.ConfigError` whose message is one line naming the key and the problem.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any, Self
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from listener.errors import ConfigError
+
+MAX_HASHTAGS_PER_ACCOUNT = 30
+"""Meta's rule: at most 30 distinct hashtags per account in a rolling 7 days."""
+
+_HASHTAG = re.compile(r"^\w+$")
+
+
+def _normalise_hashtag(value: str) -> str:
+    """Lower-case, drop one leading '#', and refuse what Meta cannot search (spaces, emoji)."""
+    tag = value.strip().removeprefix("#").lower()
+    if not _HASHTAG.match(tag):
+        raise ValueError(f"{value!r} is not a searchable hashtag (letters, digits and _ only)")
+    return tag
+
+
+def _unique(tags: list[str]) -> list[str]:
+    return list(dict.fromkeys(tags))
+
+
+Hashtag = Annotated[str, AfterValidator(_normalise_hashtag)]
+Hashtags = Annotated[list[Hashtag], AfterValidator(_unique)]
+
+
+def _read_secret_file(path: Path, key: str) -> SecretStr:
+    try:
+        text = path.read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise ValueError(f"{key} {str(path)!r} cannot be read: {exc.strerror}") from None
+    if not text:
+        raise ValueError(f"{key} {str(path)!r} is empty")
+    return SecretStr(text)
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class GraphSettings(_Section):
+    """Where and how to reach the Graph API."""
+
+    base_url: str = "https://graph.facebook.com"
+    api_version: str = Field(default="v25.0", pattern=r"^v\d+\.\d+$")
+    app_secret: SecretStr = SecretStr("")
+    app_secret_file: Path | None = None
+    timeout_s: float = Field(default=30.0, gt=0, le=300)
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not re.match(r"^https?://[^/\s]+", value):
+            raise ValueError(f"{value!r} is not an http(s) URL")
+        return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _secret_from_file(self) -> Self:
+        if self.app_secret_file is not None:
+            secret = _read_secret_file(self.app_secret_file, "app_secret_file")
+            object.__setattr__(self, "app_secret", secret)
+        return self
+
+
+class StoreSettings(_Section):
+    """MongoDB: a URI, or ``embedded`` to start the local MongoDB-compatible server."""
+
+    mongodb_uri: SecretStr = SecretStr("mongodb://localhost:27017")
+    embedded_path: Path = Path(".listener-data")
+    database: str = Field(default="listener", pattern=r"^[A-Za-z0-9_-]{1,63}$")
+    timeout_s: float = Field(default=5.0, gt=0, le=120)
+
+    @property
+    def embedded(self) -> bool:
+        """Whether the worker starts its own MongoDB-compatible server."""
+        return self.mongodb_uri.get_secret_value() == "embedded"
+
+
+class ServerSettings(_Section):
+    """The HTTP server: metrics, health, readiness and the webhook receiver."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=9464, ge=0, le=65535)
+    webhook_verify_token: SecretStr = SecretStr("")
+
+
+class PollingSettings(_Section):
+    """How often feeds are polled and how deep one poll may page."""
+
+    hashtag_interval_s: float = Field(default=300.0, gt=0)
+    tags_interval_s: float = Field(default=600.0, gt=0)
+    jitter_ratio: float = Field(default=0.1, ge=0, lt=1)
+    page_size: int = Field(default=50, ge=1, le=50)
+    max_pages: int = Field(default=10, ge=1, le=100)
+    top_media: bool = True
+
+
+class SimulatorSettings(_Section):
+    """Demo only: serve the built-in Graph API simulator in-process."""
+
+    enabled: bool = False
+    seed: int = 7
+    posts_per_hour: float = Field(default=120.0, ge=0)
+    backfill_hours: float = Field(default=30.0, ge=0)
+
+
+class AccountSettings(_Section):
+    """One Instagram professional account and what to listen to for it."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    ig_user_id: str = Field(pattern=r"^\d{1,32}$")
+    access_token: SecretStr = SecretStr("")
+    access_token_file: Path | None = None
+    hashtags: Hashtags = []
+    tags: bool = True
+    mentions: bool = True
+
+    @field_validator("hashtags")
+    @classmethod
+    def _at_most_thirty(cls, tags: list[str]) -> list[str]:
+        if len(tags) > MAX_HASHTAGS_PER_ACCOUNT:
+            raise ValueError(
+                f"{len(tags)} hashtags configured but Meta allows at most "
+                f"{MAX_HASHTAGS_PER_ACCOUNT} distinct hashtags per account in a rolling 7 days; "
+                f"the {MAX_HASHTAGS_PER_ACCOUNT + 1}st is {tags[MAX_HASHTAGS_PER_ACCOUNT]!r}"
+            )
+        return tags
+
+    @model_validator(mode="after")
+    def _token_from_file(self) -> Self:
+        if self.access_token_file is not None:
+            token = _read_secret_file(self.access_token_file, "access_token_file")
+            object.__setattr__(self, "access_token", token)
+        return self
+
+
+class CampaignSettings(_Section):
+    """A contest: which media are valid entries."""
+
+    id: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    account: str
+    hashtags: Hashtags = []
+    starts_at: datetime
+    ends_at: datetime
+    min_mentions: int = Field(default=0, ge=0)
+    exclude_usernames: list[str] = []
+    one_entry_per_user: bool = True
+
+    @field_validator("starts_at", "ends_at")
+    @classmethod
+    def _aware(cls, value: datetime) -> datetime:
+        if value.tzinfo is None:
+            raise ValueError("needs a time zone, e.g. 2026-06-01T00:00:00Z")
+        return value
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Self:
+        if self.ends_at <= self.starts_at:
+            raise ValueError("ends_at must be after starts_at")
+        return self
+
+
+class Settings(BaseSettings):
+    """The whole configuration, frozen once loaded."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="LISTENER_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        frozen=True,
+    )
+
+    graph: GraphSettings = GraphSettings()
+    store: StoreSettings = StoreSettings()
+    server: ServerSettings = ServerSettings()
+    polling: PollingSettings = PollingSettings()
+    simulator: SimulatorSettings = SimulatorSettings()
+    accounts: list[AccountSettings] = []
+    campaigns: list[CampaignSettings] = []
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The TOML file arrives as init arguments; the environment must win over it.
+        return (env_settings, init_settings)
+
+    @model_validator(mode="after")
+    def _references(self) -> Self:
+        names = [a.name for a in self.accounts]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"account names must be unique: {', '.join(duplicates)}")
+        ids = [c.id for c in self.campaigns]
+        duplicates = sorted({i for i in ids if ids.count(i) > 1})
+        if duplicates:
+            raise ValueError(f"campaign ids must be unique: {', '.join(duplicates)}")
+        for campaign in self.campaigns:
+            if campaign.account not in names:
+                raise ValueError(
+                    f"campaign {campaign.id!r} names unknown account {campaign.account!r}"
+                )
+        return self
+
+    def account(self, name: str) -> AccountSettings:
+        """The account called ``name``; :class:`ConfigError` if there is none."""
+        for account in self.accounts:
+            if account.name == name:
+                return account
+        raise ConfigError(f"unknown account {name!r}")
+
+
+def _describe(exc: ValidationError) -> str:
+    """One line for the first problem (and how many more), naming the key."""
+    first = exc.errors()[0]
+    location = ".".join(str(part) for part in first["loc"]) or "config"
+    message = first["msg"].removeprefix("Value error, ")
+    if first["type"] == "extra_forbidden":
+        message = "unknown key"
+    more = len(exc.errors()) - 1
+    suffix = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
+    return f"{location}: {message}{suffix}"
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError:
+        raise ConfigError(f"config file {str(path)!r} does not exist") from None
+    except OSError as exc:
+        raise ConfigError(f"config file {str(path)!r} cannot be read: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {str(path)!r} is not valid TOML: {exc}") from None
+
+
+def load_settings(path: Path | None) -> Settings:
+    """Read the TOML file (if any) under the environment; :class:`ConfigError` on any problem."""
+    data = _read_toml(path) if path is not None else {}
+    where = f"config {str(path)!r}" if path is not None else "config"
+    try:
+        return Settings(**data)
+    except ValidationError as exc:
+        raise ConfigError(f"{where}: {_describe(exc)}") from None

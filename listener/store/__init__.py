@@ -1,0 +1,1 @@
+"""The only code that speaks to MongoDB: connection, documents, bulk upserts, indexes."""

@@ -1,0 +1,122 @@
+"""The ``media`` collection: one document per Instagram media, sightings merged into it.
+
+A sighting becomes one ``UpdateOne`` upsert: ``$min``/``$max`` keep ``first_seen_at`` and
+``last_seen_at`` right whatever order replicas write in, ``$addToSet`` merges the source without
+repeats, and the latest counts and caption win. A batch is one unordered ``bulk_write``, so a
+poll page costs one round trip and seeing a media again never creates a second document.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from pymongo import ASCENDING, DESCENDING, IndexModel, UpdateOne
+from pymongo.asynchronous.collection import AsyncCollection
+
+from listener.models import Media, Sighting, Source
+from listener.store.mongo import Document, guarded
+
+INDEXES = [
+    IndexModel([("timestamp", DESCENDING)], name="timestamp"),
+    IndexModel([("sources.account", ASCENDING), ("timestamp", DESCENDING)], name="account_time"),
+    IndexModel([("sources.hashtag", ASCENDING), ("timestamp", DESCENDING)], name="hashtag_time"),
+    IndexModel([("first_seen_at", DESCENDING)], name="first_seen"),
+]
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    """What a batch did: ids of media stored for the first time and of media already known."""
+
+    new: list[str]
+    duplicate: list[str]
+
+
+def source_document(source: Source) -> Document:
+    """A source as stored; keys in one fixed order so ``$addToSet`` recognises repeats."""
+    doc: Document = {"kind": source.kind.value, "account": source.account}
+    if source.hashtag is not None:
+        doc["hashtag"] = source.hashtag
+    return doc
+
+
+def _media_fields(media: Media) -> Document:
+    fields: Document = {
+        "caption": media.caption,
+        "timestamp": media.timestamp,
+    }
+    optional: dict[str, Any] = {
+        "permalink": media.permalink,
+        "media_type": media.media_type,
+        "like_count": media.like_count,
+        "comments_count": media.comments_count,
+        # Hashtag edges never give the author; a later /tags or mention sighting fills it in.
+        "username": media.username,
+    }
+    fields.update({k: v for k, v in optional.items() if v is not None})
+    return fields
+
+
+def upsert_operation(media: Media, sources: Sequence[Source], seen_at: datetime) -> UpdateOne:
+    """The single upsert that records ``media`` seen through ``sources`` at ``seen_at``."""
+    return UpdateOne(
+        {"_id": media.id},
+        {
+            "$set": _media_fields(media),
+            "$min": {"first_seen_at": seen_at},
+            "$max": {"last_seen_at": seen_at},
+            "$addToSet": {"sources": {"$each": [source_document(s) for s in sources]}},
+        },
+        upsert=True,
+    )
+
+
+def batch_operations(sightings: Iterable[Sighting]) -> tuple[list[UpdateOne], list[str]]:
+    """One operation per distinct media (its sources merged), and the media ids in that order."""
+    merged: dict[str, tuple[Media, list[Source], datetime]] = {}
+    for sighting in sightings:
+        entry = merged.get(sighting.media.id)
+        if entry is None:
+            merged[sighting.media.id] = (sighting.media, [sighting.source], sighting.seen_at)
+            continue
+        _, sources, seen_at = entry
+        if sighting.source not in sources:
+            sources.append(sighting.source)
+        merged[sighting.media.id] = (sighting.media, sources, max(seen_at, sighting.seen_at))
+    ops = [upsert_operation(m, s, t) for m, s, t in merged.values()]
+    return ops, list(merged)
+
+
+class MediaRepository:
+    """Writes and reads ``media`` documents."""
+
+    def __init__(self, collection: AsyncCollection[Document]) -> None:
+        self._collection = collection
+
+    async def ensure_indexes(self) -> None:
+        """Create the indexes the pollers, exports and dashboards rely on."""
+        await guarded("create media indexes", lambda: self._collection.create_indexes(INDEXES))
+
+    async def ingest(self, sightings: Iterable[Sighting]) -> IngestResult:
+        """Store a batch of sightings with one unordered bulk upsert."""
+        ops, ids = batch_operations(sightings)
+        if not ops:
+            return IngestResult(new=[], duplicate=[])
+        result = await guarded(
+            "media bulk upsert", lambda: self._collection.bulk_write(ops, ordered=False)
+        )
+        upserted = {int(index) for index in result.upserted_ids or {}}
+        new = [media_id for index, media_id in enumerate(ids) if index in upserted]
+        duplicate = [media_id for index, media_id in enumerate(ids) if index not in upserted]
+        return IngestResult(new=new, duplicate=duplicate)
+
+    async def get(self, media_id: str) -> Document | None:
+        """The stored document of ``media_id``."""
+        return await guarded("media read", lambda: self._collection.find_one({"_id": media_id}))
+
+    async def count(self) -> int:
+        """How many media are stored."""
+        return await guarded("media count", lambda: self._collection.count_documents({}))

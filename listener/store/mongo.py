@@ -1,0 +1,80 @@
+"""The MongoDB connection on PyMongo's async API, and the embedded server for demos and tests.
+
+``mongodb_uri = "embedded"`` starts SecantusDB (a MongoDB wire-protocol server over
+WiredTiger) in this process, with its data in ``embedded_path``; everything else goes to the
+URI as given. Every PyMongo failure leaves this package as :class:`StoreUnavailableError`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+import structlog
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import PyMongoError
+
+from listener.errors import StoreUnavailableError
+
+log = structlog.get_logger("listener.store")
+
+T = TypeVar("T")
+Document = dict[str, Any]
+
+
+async def guarded(operation: str, call: Callable[[], Awaitable[T]]) -> T:
+    """Run one MongoDB call, translating PyMongo's errors at this single boundary."""
+    try:
+        return await call()
+    except PyMongoError as exc:
+        raise StoreUnavailableError(
+            f"MongoDB {operation} failed: {type(exc).__name__}: {exc}"
+        ) from exc
+
+
+@asynccontextmanager
+async def embedded_server(path: Path) -> AsyncIterator[str]:
+    """Start SecantusDB on a loopback port with its data under ``path``; yields its URI."""
+    try:
+        from secantus import SecantusDBServer  # noqa: PLC0415 - optional extra, loaded on demand
+    except ImportError:
+        raise StoreUnavailableError(
+            'mongodb_uri = "embedded" needs the embedded extra: pip install "listener[embedded]"'
+        ) from None
+    await asyncio.to_thread(path.mkdir, parents=True, exist_ok=True)
+    server = SecantusDBServer(host="127.0.0.1", port=0, storage_path=str(path))
+    await asyncio.to_thread(server.start)
+    log.info("store.embedded_started", path=str(path), port=server.address[1])
+    try:
+        yield f"mongodb://127.0.0.1:{server.address[1]}/?directConnection=true"
+    finally:
+        await asyncio.to_thread(server.stop)
+        log.info("store.embedded_stopped")
+
+
+@asynccontextmanager
+async def connect(
+    uri: str, database: str, *, timeout_s: float
+) -> AsyncIterator[AsyncDatabase[Document]]:
+    """An ``AsyncMongoClient`` for ``uri``, closed on exit; yields the database.
+
+    Connecting is lazy: a database that is down at start-up makes readiness fail, not start-up.
+    """
+    timeout_ms = int(timeout_s * 1000)
+    client: AsyncMongoClient[Document] = AsyncMongoClient(
+        uri,
+        tz_aware=True,
+        serverSelectionTimeoutMS=timeout_ms,
+        connectTimeoutMS=timeout_ms,
+        socketTimeoutMS=max(timeout_ms, 30_000),
+        retryWrites=True,
+        appname="listener",
+    )
+    try:
+        yield client[database]
+    finally:
+        await client.close()

@@ -1,0 +1,26 @@
+"""The store as the rest of the worker sees it: repositories over one database, and a ping."""
+
+from __future__ import annotations
+
+from pymongo.asynchronous.database import AsyncDatabase
+
+from listener.store.feeds import FeedRepository
+from listener.store.media import MediaRepository
+from listener.store.mongo import Document, guarded
+
+
+class Store:
+    """Every collection the worker uses, behind repositories."""
+
+    def __init__(self, database: AsyncDatabase[Document]) -> None:
+        self._db = database
+        self.media = MediaRepository(database["media"])
+        self.feeds = FeedRepository(database["hashtags"], database["feeds"])
+
+    async def ensure_indexes(self) -> None:
+        """Create every index; run at start-up, idempotent."""
+        await self.media.ensure_indexes()
+
+    async def ping(self) -> None:
+        """Raise :class:`StoreUnavailableError` unless MongoDB answers."""
+        await guarded("ping", lambda: self._db.command("ping"))

@@ -1,0 +1,1 @@
+"""The aiohttp server: metrics, health, readiness (and the webhook receiver)."""

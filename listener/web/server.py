@@ -1,0 +1,58 @@
+"""HTTP routes of the worker: ``/metrics``, ``/healthz``, ``/readyz``.
+
+Handlers are thin: ``/readyz`` asks one injected check and maps its failure to 503 — a
+dependency that is down is never a 500.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+import structlog
+from aiohttp import web
+from prometheus_client import CollectorRegistry
+from prometheus_client.aiohttp import make_aiohttp_handler
+
+from listener.errors import StoreUnavailableError
+from listener.metrics import Metrics
+
+log = structlog.get_logger("listener.web")
+
+ReadinessCheck = Callable[[], Awaitable[None]]
+"""Raises :class:`StoreUnavailableError` when the worker cannot do its job."""
+
+READINESS_KEY: web.AppKey[ReadinessCheck] = web.AppKey("readiness")
+METRICS_KEY = web.AppKey("metrics", Metrics)
+READINESS_TIMEOUT_S = 3.0
+
+
+async def healthz(request: web.Request) -> web.Response:
+    """200 while the process runs."""
+    return web.json_response({"status": "ok"})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    """200 while MongoDB answers, else 503 with the reason."""
+    metrics = request.app[METRICS_KEY]
+    try:
+        await asyncio.wait_for(request.app[READINESS_KEY](), timeout=READINESS_TIMEOUT_S)
+    except (StoreUnavailableError, TimeoutError) as exc:
+        metrics.store_up.set(0)
+        reason = str(exc) or "MongoDB did not answer in time"
+        return web.json_response({"status": "unavailable", "reason": reason}, status=503)
+    metrics.store_up.set(1)
+    return web.json_response({"status": "ready"})
+
+
+def build_app(
+    *, metrics: Metrics, registry: CollectorRegistry, readiness: ReadinessCheck
+) -> web.Application:
+    """The worker's web application."""
+    app = web.Application()
+    app[METRICS_KEY] = metrics
+    app[READINESS_KEY] = readiness
+    app.router.add_get("/metrics", make_aiohttp_handler(registry))
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    return app

@@ -1,0 +1,70 @@
+"""Shared fixtures: a real MongoDB wire server (SecantusDB, or LISTENER_TEST_MONGODB_URI),
+one fresh database per test, and a fresh metrics registry per test."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from prometheus_client import CollectorRegistry
+from pymongo.asynchronous.database import AsyncDatabase
+
+from listener.metrics import Metrics
+from listener.store.mongo import Document, connect
+from listener.store.store import Store
+from tests.mongo import MongoServer
+
+
+@pytest.fixture(scope="session")
+def mongo_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A MongoDB URI shared by the session: LISTENER_TEST_MONGODB_URI, else an embedded server."""
+    external = os.environ.get("LISTENER_TEST_MONGODB_URI")
+    if external:
+        yield external
+        return
+    server = MongoServer(tmp_path_factory.mktemp("secantus"))
+    server.start()
+    try:
+        yield server.uri
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+async def database(mongo_uri: str) -> AsyncIterator[AsyncDatabase[Document]]:
+    """A database of its own for one test, dropped afterwards."""
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    async with connect(mongo_uri, name, timeout_s=5) as db:
+        yield db
+        await db.client.drop_database(name)
+
+
+@pytest.fixture
+async def store(database: AsyncDatabase[Document]) -> Store:
+    """A store with its indexes, on the test's database."""
+    store = Store(database)
+    await store.ensure_indexes()
+    return store
+
+
+@pytest.fixture
+def registry() -> CollectorRegistry:
+    """A fresh Prometheus registry."""
+    return CollectorRegistry()
+
+
+@pytest.fixture
+def metrics(registry: CollectorRegistry) -> Metrics:
+    """The worker's metrics on a fresh registry."""
+    return Metrics(registry)
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    """An empty folder for an embedded server's data."""
+    path = tmp_path / "data"
+    path.mkdir()
+    return path
