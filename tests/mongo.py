@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import socket
+import time
 from pathlib import Path
 
 from secantus import SecantusDBServer
@@ -30,7 +32,9 @@ class MongoServer:
 
     def start(self) -> None:
         """Start serving on the port."""
-        self._server = SecantusDBServer(host="127.0.0.1", port=self.port, storage_path=str(self.path))
+        self._server = SecantusDBServer(
+            host="127.0.0.1", port=self.port, storage_path=str(self.path)
+        )
         self._server.start()
 
     def stop(self) -> None:

@@ -85,7 +85,10 @@ def test_secrets_do_not_appear_in_repr(tmp_path: Path) -> None:
         ("[polling]\nhashtag_interval_s = -1\n", "polling.hashtag_interval_s"),
         ("[graph]\nbase_url = 'ftp://x'\n", "graph.base_url"),
         ("[[accounts]]\nname='a'\nig_user_id='1'\nhashtags=['no spaces']\n", "accounts.0.hashtags"),
-        ("[[accounts]]\nname='a'\nig_user_id='1'\naccess_token_file='/nonexistent/t'\n", "cannot be read"),
+        (
+            "[[accounts]]\nname='a'\nig_user_id='1'\naccess_token_file='/nonexistent/t'\n",
+            "cannot be read",
+        ),
         (
             "[[accounts]]\nname='a'\nig_user_id='1'\n[[campaigns]]\nid='c'\naccount='zz'\n"
             "starts_at=2026-01-01T00:00:00Z\nends_at=2026-02-01T00:00:00Z\n",
@@ -98,7 +101,9 @@ def test_secrets_do_not_appear_in_repr(tmp_path: Path) -> None:
         ),
     ],
 )
-def test_bad_config_gives_one_line_naming_the_problem(tmp_path: Path, text: str, expected: str) -> None:
+def test_bad_config_gives_one_line_naming_the_problem(
+    tmp_path: Path, text: str, expected: str
+) -> None:
     """Each broken file gives a ConfigError of one line that names the key and the problem."""
     with pytest.raises(ConfigError) as caught:
         load_settings(write(tmp_path, text))
@@ -126,5 +131,7 @@ def test_thirty_one_hashtags_are_refused(tmp_path: Path) -> None:
 def test_thirty_hashtags_are_accepted(tmp_path: Path) -> None:
     """Exactly 30 hashtags is within the rule."""
     tags = ", ".join(f'"tag{i}"' for i in range(30))
-    settings = load_settings(write(tmp_path, f"[[accounts]]\nname='a'\nig_user_id='1'\nhashtags=[{tags}]\n"))
+    settings = load_settings(
+        write(tmp_path, f"[[accounts]]\nname='a'\nig_user_id='1'\nhashtags=[{tags}]\n")
+    )
     assert len(settings.accounts[0].hashtags) == 30

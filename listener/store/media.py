@@ -9,7 +9,7 @@ poll page costs one round trip and seeing a media again never creates a second d
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 from datetime import datetime
 from typing import Any
 
@@ -44,7 +44,7 @@ def source_document(source: Source) -> Document:
 
 
 def _media_fields(media: Media) -> Document:
-    fields: Document = {
+    stored: Document = {
         "caption": media.caption,
         "timestamp": media.timestamp,
     }
@@ -56,8 +56,8 @@ def _media_fields(media: Media) -> Document:
         # Hashtag edges never give the author; a later /tags or mention sighting fills it in.
         "username": media.username,
     }
-    fields.update({k: v for k, v in optional.items() if v is not None})
-    return fields
+    stored.update({k: v for k, v in optional.items() if v is not None})
+    return stored
 
 
 def upsert_operation(media: Media, sources: Sequence[Source], seen_at: datetime) -> UpdateOne:
@@ -74,6 +74,14 @@ def upsert_operation(media: Media, sources: Sequence[Source], seen_at: datetime)
     )
 
 
+def _combine(earlier: Media, later: Media) -> Media:
+    """One media from two sightings in a batch: the later one's values, the earlier's where it has none."""
+    values = {
+        f.name: getattr(later, f.name) for f in fields(Media) if getattr(later, f.name) is not None
+    }
+    return replace(earlier, **values)
+
+
 def batch_operations(sightings: Iterable[Sighting]) -> tuple[list[UpdateOne], list[str]]:
     """One operation per distinct media (its sources merged), and the media ids in that order."""
     merged: dict[str, tuple[Media, list[Source], datetime]] = {}
@@ -82,10 +90,11 @@ def batch_operations(sightings: Iterable[Sighting]) -> tuple[list[UpdateOne], li
         if entry is None:
             merged[sighting.media.id] = (sighting.media, [sighting.source], sighting.seen_at)
             continue
-        _, sources, seen_at = entry
+        known, sources, seen_at = entry
         if sighting.source not in sources:
             sources.append(sighting.source)
-        merged[sighting.media.id] = (sighting.media, sources, max(seen_at, sighting.seen_at))
+        media = _combine(known, sighting.media)
+        merged[sighting.media.id] = (media, sources, max(seen_at, sighting.seen_at))
     ops = [upsert_operation(m, s, t) for m, s, t in merged.values()]
     return ops, list(merged)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pymongo.asynchronous.database import AsyncDatabase
 
+from listener.errors import StoreUnavailableError
 from listener.store.feeds import FeedRepository
 from listener.store.media import MediaRepository
 from listener.store.mongo import Document, guarded
@@ -22,5 +23,12 @@ class Store:
         await self.media.ensure_indexes()
 
     async def ping(self) -> None:
-        """Raise :class:`StoreUnavailableError` unless MongoDB answers."""
-        await guarded("ping", lambda: self._db.command("ping"))
+        """Raise :class:`StoreUnavailableError` unless MongoDB answers.
+
+        One retry: after an outage the first command meets a pooled connection that died with
+        the old server; PyMongo drops the pool on that failure and the retry reconnects.
+        """
+        try:
+            await guarded("ping", lambda: self._db.command("ping"))
+        except StoreUnavailableError:
+            await guarded("ping", lambda: self._db.command("ping"))

@@ -1,0 +1,122 @@
+"""The command line as a user meets it: one-line errors, exit codes, clean shutdown on signals."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.mongo import free_port
+
+TIMEOUT_S = 60
+
+
+def listener(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "listener", *args],
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT_S,
+        env={**os.environ, **(env or {})},
+        check=False,
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("[store\n", "is not valid TOML"),
+        ("[store]\nmongo_uri = 'x'\n", "store.mongo_uri: unknown key"),
+        (
+            "[[accounts]]\nname='a'\nig_user_id='1'\nhashtags=["
+            + ", ".join(f"'t{i}'" for i in range(31))
+            + "]\n",
+            "at most 30 distinct hashtags",
+        ),
+    ],
+)
+def test_bad_config_exits_2_with_one_line(tmp_path: Path, text: str, expected: str) -> None:
+    """A broken config file gives exit code 2 and exactly one stderr line, no traceback."""
+    config = tmp_path / "c.toml"
+    config.write_text(text, encoding="utf-8")
+    result = listener("run", "--config", str(config))
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert expected in lines[0]
+    assert "Traceback" not in result.stderr
+
+
+def test_unreadable_config_path_exits_2(tmp_path: Path) -> None:
+    """A config path that does not exist is named on one line with exit code 2."""
+    result = listener("run", "--config", str(tmp_path / "missing.toml"))
+    assert result.returncode == 2
+    assert "does not exist" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_bad_environment_value_exits_2(tmp_path: Path) -> None:
+    """An environment override of the wrong type is a config error too."""
+    result = listener("run", env={"LISTENER_SERVER__PORT": "not-a-port"})
+    assert result.returncode == 2
+    assert "server.port" in result.stderr
+
+
+def test_unknown_command_exits_2() -> None:
+    """A command that does not exist is a usage error, on one line."""
+    result = listener("frobnicate")
+    assert result.returncode == 2
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def start_worker(tmp_path: Path, config_text: str) -> subprocess.Popen[str]:
+    """Start `listener run` and return once its web server is listening."""
+    config = tmp_path / "worker.toml"
+    config.write_text(config_text, encoding="utf-8")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "listener", "run", "--config", str(config)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ},
+    )
+    assert process.stdout is not None
+    for line in process.stdout:
+        if json.loads(line).get("event") == "server.started":
+            return process
+    process.kill()
+    pytest.fail(f"worker did not start: {process.stderr.read() if process.stderr else ''}")
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_signal_stops_the_worker_with_exit_0(tmp_path: Path, sig: signal.Signals) -> None:
+    """SIGTERM or SIGINT stops a running worker cleanly: exit code 0 well within 10 s."""
+    process = start_worker(
+        tmp_path,
+        f"""
+[store]
+mongodb_uri = "embedded"
+embedded_path = "{tmp_path / "data"}"
+[server]
+port = {free_port()}
+[polling]
+hashtag_interval_s = 1
+[simulator]
+enabled = true
+[[accounts]]
+name = "brand"
+ig_user_id = "17841400000000001"
+access_token = "demo-token"
+hashtags = ["summerdrop", "sunset"]
+""",
+    )
+    process.send_signal(sig)
+    assert process.wait(timeout=10) == 0
+    assert process.stdout is not None
+    events = [json.loads(line)["event"] for line in process.stdout.read().splitlines() if line.startswith("{")]
+    assert "worker.stopped" in events
