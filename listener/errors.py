@@ -12,7 +12,7 @@
         ├── ThrottledError     back off: the scope is paused until ``retry_after_s`` has passed
         ├── AuthError          a human must act: the token is invalid or expired (code 190)
         ├── GraphPermissionError  a human must act: a permission is missing (10, 200-299)
-        └── BadRequestError    reject: invalid parameter (100) or another client error; never retried
+        └── BadRequestError    reject: invalid parameter (100), other client errors; no retry
 
 Adapters translate their libraries' exceptions into these at one boundary, with ``raise … from``.
 Messages never carry tokens or the app secret.

@@ -31,11 +31,19 @@ class MongoServer:
         return f"mongodb://127.0.0.1:{self.port}/?directConnection=true"
 
     def start(self) -> None:
-        """Start serving on the port."""
-        self._server = SecantusDBServer(
-            host="127.0.0.1", port=self.port, storage_path=str(self.path)
-        )
-        self._server.start()
+        """Start serving on the port, waiting (bounded) for the OS to release it after a stop."""
+        for _ in range(100):
+            server = SecantusDBServer(host="127.0.0.1", port=self.port, storage_path=str(self.path))
+            try:
+                server.start()
+            except OSError as exc:
+                if exc.errno != errno.EADDRINUSE:
+                    raise
+                time.sleep(0.05)  # the kernel, not the test, decides when the port is free
+                continue
+            self._server = server
+            return
+        raise RuntimeError(f"port {self.port} stayed in use")
 
     def stop(self) -> None:
         """Stop serving; the data stays on disk."""

@@ -115,8 +115,10 @@ access_token = "demo-token"
 hashtags = ["summerdrop", "sunset"]
 """,
     )
-    process.send_signal(sig)
-    assert process.wait(timeout=10) == 0
-    assert process.stdout is not None
-    events = [json.loads(line)["event"] for line in process.stdout.read().splitlines() if line.startswith("{")]
+    with process:
+        process.send_signal(sig)
+        assert process.wait(timeout=10) == 0
+        assert process.stdout is not None
+        lines = process.stdout.read().splitlines()
+    events = [json.loads(line)["event"] for line in lines if line.startswith("{")]
     assert "worker.stopped" in events

@@ -21,13 +21,17 @@ def test_json_lines_with_event_names() -> None:
     assert line["level"] == "info"
 
 
+def _fail(message: str) -> None:
+    raise RuntimeError(message)
+
+
 def test_known_secret_values_are_scrubbed_everywhere() -> None:
     """A configured token is removed from messages, nested values and exception text."""
     out = io.StringIO()
     configure_logging(stream=out, json=True, secrets=["EAAB-very-secret-token"])
     logger = structlog.get_logger()
     try:
-        raise RuntimeError("GET /x?token=EAAB-very-secret-token failed")
+        _fail("GET /x?token=EAAB-very-secret-token failed")
     except RuntimeError:
         logger.exception("graph.failed", detail={"url": "https://h/?q=EAAB-very-secret-token"})
     text = out.getvalue()

@@ -64,6 +64,13 @@ class Scheduler:
         self._clock = clock
         self._rng = rng or random.Random()  # noqa: S311 - jitter, not security
         self._grace_s = grace_s
+        self._progress = asyncio.Condition()
+        self.polls_done = 0
+
+    async def wait_for(self, predicate: Callable[[], bool]) -> None:
+        """Return once ``predicate()`` holds, checked after every poll (for tests and tools)."""
+        async with self._progress:
+            await self._progress.wait_for(predicate)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Poll every feed until ``stop`` is set; returns once every loop has ended."""
@@ -100,6 +107,9 @@ class Scheduler:
         failing = False
         while not await _wait(stop, delay):
             failing = await self._poll_once(feed, failing)
+            async with self._progress:
+                self.polls_done += 1
+                self._progress.notify_all()
             delay = jittered(feed.interval_s, self._jitter, self._rng.random())
 
     async def _poll_once(self, feed: Feed, failing: bool) -> bool:

@@ -75,7 +75,7 @@ def upsert_operation(media: Media, sources: Sequence[Source], seen_at: datetime)
 
 
 def _combine(earlier: Media, later: Media) -> Media:
-    """One media from two sightings in a batch: the later one's values, the earlier's where it has none."""
+    """One media from two sightings in a batch: later values win, earlier ones fill gaps."""
     values = {
         f.name: getattr(later, f.name) for f in fields(Media) if getattr(later, f.name) is not None
     }

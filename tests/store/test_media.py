@@ -64,7 +64,7 @@ async def test_same_source_twice_is_not_repeated(store: Store) -> None:
 
 
 async def test_out_of_order_writes_keep_first_and_last_seen(store: Store) -> None:
-    """A late write of an older sighting moves neither first_seen_at forward nor last_seen_at back."""
+    """A late older sighting moves neither first_seen_at forward nor last_seen_at back."""
     await store.media.ingest([Sighting(media(), RECENT, T0)])
     await store.media.ingest([Sighting(media(), TOP, T0 - timedelta(minutes=10))])
     await store.media.ingest([Sighting(media(), TOP, T0 - timedelta(minutes=5))])

@@ -37,14 +37,21 @@ async def test_readyz_follows_the_database(aiohttp_client: AiohttpClient, data_d
         server.stop()
 
 
-async def test_metrics_are_served_in_prometheus_format(aiohttp_client: AiohttpClient, store: Store) -> None:
+async def test_metrics_are_served_in_prometheus_format(
+    aiohttp_client: AiohttpClient, store: Store
+) -> None:
     """/metrics serves the registry's contract metrics as Prometheus text."""
     registry = CollectorRegistry()
     metrics = Metrics(registry)
     metrics.media_ingested.labels("hashtag_recent", "summerdrop", "new").inc(3)
-    client: TestClient = await aiohttp_client(build_app(metrics=metrics, registry=registry, readiness=store.ping))  # type: ignore[operator]
+    client: TestClient = await aiohttp_client(
+        build_app(metrics=metrics, registry=registry, readiness=store.ping)
+    )  # type: ignore[operator]
     response = await client.get("/metrics")
     text = await response.text()
     assert response.status == 200
-    assert 'listener_media_ingested_total{hashtag="summerdrop",result="new",source="hashtag_recent"} 3.0' in text
+    assert (
+        'listener_media_ingested_total{hashtag="summerdrop",result="new",'
+        'source="hashtag_recent"} 3.0' in text
+    )
     assert "listener_build_info" in text

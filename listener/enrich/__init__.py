@@ -1,0 +1,1 @@
+"""Pure enrichment of media: sentiment and contest rules (no I/O at all)."""

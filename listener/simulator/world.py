@@ -1,0 +1,434 @@
+"""The simulated Instagram world: state and rules, no I/O (time is always passed in as ``now``).
+
+`World` owns the accounts and their tokens, the media (generated lazily per hashtag and per
+tagged account, plus posts and comments that tests add), the static hashtag ids, the per-account
+hashtag ledger, rate-limit usage, scripted throttles and faults, paging snapshots and call stats.
+It answers questions ("which posts does recent_media show at ``now``?") and enforces the rules
+("is this the 31st hashtag?"); mapping those answers to Meta's JSON is `endpoints`' job.
+"""
+
+from __future__ import annotations
+
+import random
+from bisect import bisect_right, insort
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import Final, Literal
+
+from listener.simulator import errors
+from listener.simulator.config import SimAccount, SimulatorConfig
+from listener.simulator.content import (
+    MEDIA_TYPES,
+    Comment,
+    Post,
+    PostMaker,
+    PostStream,
+    normalise_hashtag,
+    random_media_id,
+    random_post,
+    random_shortcode,
+)
+from listener.simulator.content import hashtag_id as static_hashtag_id
+from listener.simulator.faults import FAULT_KINDS, Fault, FaultKind, FaultQueue
+from listener.simulator.ledger import HashtagLedger
+from listener.simulator.stats import Stats
+from listener.simulator.usage import RollingCalls, ScriptedThrottle, Usage, with_throttle
+
+# Endpoint names, as used in stats, fault scripting and rate-limit scopes.
+PLATFORM_ENDPOINTS: Final = frozenset({"ig_hashtag_search", "hashtag", "recent_media", "top_media"})
+BUC_ENDPOINTS: Final = frozenset(
+    {"tags", "recently_searched_hashtags", "mentioned_media", "mentioned_comment", "user"}
+)
+PAGING_ENDPOINTS: Final = frozenset(
+    {"recent_media", "top_media", "recently_searched_hashtags", "tags"}
+)
+
+RECENT_WINDOW: Final = timedelta(hours=24)  # §1c: "published within 24 hours of query execution"
+TOP_WINDOW: Final = timedelta(days=7)  # §1d states no window; a week keeps top_media bounded
+SHUFFLE_WINDOW: Final = 4  # §1c: "Responses will not always be in chronological order."
+SNAPSHOT_TTL: Final = timedelta(hours=1)
+_LAST_ID: Final = "\U0010ffff"  # sorts after every media id, for bisecting (timestamp, id) keys
+
+Scope = Literal["app"] | str
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """A hashtag edge's result set, frozen at its first page so later pages do not shift."""
+
+    number: int
+    edge: str
+    hashtag_id: str
+    media_ids: tuple[str, ...]
+    first_page_size: int
+    created_at: datetime
+
+
+class World:
+    """Everything the simulated Graph API knows; every method that depends on time takes ``now``."""
+
+    def __init__(self, config: SimulatorConfig, start: datetime) -> None:
+        if start.tzinfo is None:
+            raise ValueError("World start must be timezone-aware")
+        self.config = config
+        self.start = start
+        self.origin = start - timedelta(hours=config.backfill_hours)
+        self.stats = Stats()
+        self.ledger = HashtagLedger()
+        self._rng = random.Random(f"{config.seed}|world")  # ids of posts and comments tests add
+        self._trace_rng = random.Random(f"{config.seed}|fbtrace")
+        self._accounts = {account.ig_user_id: account for account in config.accounts}
+        self._by_token = {account.access_token: account for account in config.accounts}
+        self._expired: set[str] = set()
+        self._posts: dict[str, Post] = {}
+        self._comments: dict[str, Comment] = {}
+        self._by_hashtag: dict[str, list[tuple[datetime, str]]] = {}
+        self._by_tagged: dict[str, list[tuple[datetime, str]]] = {}
+        self._hashtag_names: dict[str, str] = {}
+        self._streams: dict[str, PostStream] = {}
+        self._known = tuple(sorted({normalise_hashtag(t) for t in config.hashtag_rates}))
+        self._sensitive = frozenset(normalise_hashtag(t) for t in config.sensitive_hashtags)
+        self._tag_streams = {
+            account.ig_user_id: self._tagging_stream(account) for account in config.accounts
+        }
+        self._app_calls = RollingCalls()
+        self._buc_calls: dict[str, RollingCalls] = {}
+        self._throttles: dict[str, ScriptedThrottle] = {}
+        self._faults = FaultQueue()
+        self._snapshots: dict[int, Snapshot] = {}
+        self._snapshot_count = 0
+        for name in self._known:
+            self.hashtag_id(name)
+
+    # -- accounts and tokens ------------------------------------------------------------------
+
+    def account(self, ig_user_id: str) -> SimAccount | None:
+        """The account with this IG user id, if the world has it."""
+        return self._accounts.get(ig_user_id)
+
+    def account_for_token(self, access_token: str) -> SimAccount | None:
+        """The account an access token acts for."""
+        return self._by_token.get(access_token)
+
+    def expire_token(self, ig_user_id: str) -> None:
+        """Make the account's token expired: its calls now fail with 190/463."""
+        if ig_user_id not in self._accounts:
+            raise ValueError(f"unknown account {ig_user_id}")
+        self._expired.add(ig_user_id)
+
+    def is_expired(self, ig_user_id: str) -> bool:
+        """Whether the account's token has been expired."""
+        return ig_user_id in self._expired
+
+    # -- hashtags -----------------------------------------------------------------------------
+
+    def hashtag_id(self, name: str) -> str:
+        """The static id of hashtag ``name``; the world learns the tag (and starts its stream)."""
+        name = normalise_hashtag(name)
+        tag_id = static_hashtag_id(name)
+        if tag_id not in self._hashtag_names:
+            self._hashtag_names[tag_id] = name
+            rate = self.config.hashtag_rates.get(name, self.config.default_rate_per_hour)
+            self._streams[name] = PostStream(
+                f"hashtag|{name}", self.config.seed, rate, self.origin, self._hashtag_maker(name)
+            )
+        return tag_id
+
+    def hashtag_name(self, tag_id: str) -> str | None:
+        """The name behind a hashtag id, if the world has seen it (by search or config)."""
+        return self._hashtag_names.get(tag_id)
+
+    def is_sensitive(self, name: str) -> bool:
+        """Whether Meta would refuse this tag with its "generic error" (§1a)."""
+        return normalise_hashtag(name) in self._sensitive
+
+    # -- media --------------------------------------------------------------------------------
+
+    def add_post(
+        self,
+        *,
+        timestamp: datetime,
+        hashtags: Sequence[str] = (),
+        caption: str | None = None,
+        username: str = "sim.user",
+        like_count: int = 0,
+        comments_count: int = 0,
+        media_type: str = "IMAGE",
+        tagged_accounts: Sequence[str] = (),
+        hide_like_count: bool = False,
+    ) -> str:
+        """Publish an explicit post (visible to queries once ``now >= timestamp``); its id."""
+        if timestamp.tzinfo is None:
+            raise ValueError("post timestamp must be timezone-aware")
+        if media_type not in MEDIA_TYPES:
+            raise ValueError(f"media_type must be one of {', '.join(MEDIA_TYPES)}")
+        tags = tuple(normalise_hashtag(tag) for tag in hashtags)
+        for tag in tags:
+            self.hashtag_id(tag)
+        children: tuple[str, ...] = ()
+        if media_type == "CAROUSEL_ALBUM":
+            children = tuple(random_media_id(self._rng, "17") for _ in range(2))
+        post = Post(
+            id=random_media_id(self._rng, "17"),
+            timestamp=timestamp.replace(microsecond=0),
+            caption=caption if caption is not None else " ".join(f"#{tag}" for tag in tags),
+            media_type=media_type,
+            shortcode=random_shortcode(self._rng),
+            like_count=like_count,
+            comments_count=comments_count,
+            username=username,
+            hashtags=tags,
+            tagged_accounts=tuple(tagged_accounts),
+            like_count_hidden=hide_like_count,
+            children=children,
+        )
+        return self._store(post).id
+
+    def add_comment(
+        self, media_id: str, text: str, username: str, timestamp: datetime, like_count: int = 0
+    ) -> str:
+        """Add a comment on a known media (for ``mentioned_comment``); its id."""
+        post = self._posts.get(media_id)
+        if post is None:
+            raise ValueError(f"unknown media {media_id}")
+        comment = Comment(
+            id=random_media_id(self._rng, "17"),
+            media_id=media_id,
+            text=text,
+            username=username,
+            timestamp=timestamp.replace(microsecond=0),
+            like_count=like_count,
+        )
+        self._comments[comment.id] = comment
+        self._posts[media_id] = replace(post, comments_count=post.comments_count + 1)
+        return comment.id
+
+    def post(self, media_id: str) -> Post | None:
+        """A media object by id (generated or added)."""
+        return self._posts.get(media_id)
+
+    def comment(self, comment_id: str) -> Comment | None:
+        """A comment by id."""
+        return self._comments.get(comment_id)
+
+    def comments_on(self, media_id: str) -> list[Comment]:
+        """The comments on a media, oldest first."""
+        found = [c for c in self._comments.values() if c.media_id == media_id]
+        return sorted(found, key=lambda c: (c.timestamp, c.id))
+
+    def recent_media(self, tag_id: str, now: datetime) -> list[Post]:
+        """What ``/{tag}/recent_media`` lists at ``now``, in the order Meta would give it.
+
+        Only posts of the last 24 h (§1c), newest first but shuffled within small windows
+        ("not always in chronological order"); the shuffle is seeded by the tag and ``now``.
+        """
+        posts = self._hashtag_posts(tag_id, now - RECENT_WINDOW, now)
+        posts.reverse()
+        rng = random.Random(f"{self.config.seed}|{tag_id}|{now.isoformat()}")
+        shuffled: list[Post] = []
+        for start in range(0, len(posts), SHUFFLE_WINDOW):
+            window = posts[start : start + SHUFFLE_WINDOW]
+            mixed = rng.sample(window, len(window))
+            if len(window) > 1 and mixed == window:
+                mixed = mixed[1:] + mixed[:1]  # guarantee the disorder the docs warn about
+            shuffled.extend(mixed)
+        return shuffled
+
+    def top_media(self, tag_id: str, now: datetime) -> list[Post]:
+        """What ``/{tag}/top_media`` lists at ``now``: the last 7 days, most popular first."""
+        posts = self._hashtag_posts(tag_id, now - TOP_WINDOW, now)
+        return sorted(posts, key=lambda p: (-p.popularity, -p.timestamp.timestamp(), p.id))
+
+    def tagged_media(self, ig_user_id: str, now: datetime) -> list[Post]:
+        """Media the account is tagged in, published by ``now``, newest first."""
+        stream = self._tag_streams.get(ig_user_id)
+        if stream is not None:
+            for post in stream.advance(now):
+                self._store(post)
+        entries = self._by_tagged.get(ig_user_id, [])
+        end = bisect_right(entries, (now, _LAST_ID))
+        return [self._posts[media_id] for _, media_id in reversed(entries[:end])]
+
+    # -- the 30-hashtag ledger ----------------------------------------------------------------
+
+    def spend_hashtag(self, ig_user_id: str, tag_id: str, now: datetime) -> None:
+        """Count a hashtag call against the account's 30-in-7-days; raises when it is the 31st."""
+        if not self.ledger.spend(ig_user_id, tag_id, now):
+            raise errors.hashtag_limit_reached()
+
+    def distinct_hashtags(self, ig_user_id: str, now: datetime) -> tuple[str, ...]:
+        """Names of the hashtags holding one of the account's 30 slots at ``now``, oldest first."""
+        return tuple(self._hashtag_names[tag] for tag in self.ledger.active(ig_user_id, now))
+
+    def recently_searched(self, ig_user_id: str, now: datetime) -> tuple[str, ...]:
+        """Ids of the hashtags holding a slot at ``now`` (``recently_searched_hashtags``)."""
+        return tuple(self.ledger.active(ig_user_id, now))
+
+    # -- rate limits and throttles --------------------------------------------------------------
+
+    def admit(self, endpoint: str, ig_user_id: str, now: datetime) -> None:
+        """Let a call through its rate-limit scope (counting it) or raise the throttle error.
+
+        Hashtag endpoints use the app's Platform budget; the rest use the account's BUC budget
+        (§1g). A scripted throttle on "app" stops hashtag endpoints for every account; one on an
+        account stops that account's calls (80002, being a BUC code, only its BUC endpoints).
+        """
+        if endpoint in PLATFORM_ENDPOINTS:
+            for scope in ("app", ig_user_id):
+                throttle = self._active_throttle(scope, now)
+                if throttle is not None and throttle.code != errors.BUC_THROTTLE_CODE:
+                    raise errors.throttled(throttle.code)
+            if self._app_calls.usage(self.config.app_calls_per_hour, now).exhausted:
+                raise errors.throttled(4)
+            self._app_calls.add(now)
+        elif endpoint in BUC_ENDPOINTS:
+            throttle = self._active_throttle(ig_user_id, now)
+            if throttle is not None:
+                raise errors.throttled(throttle.code)
+            calls = self._buc_calls.setdefault(ig_user_id, RollingCalls())
+            if calls.usage(self.config.buc_calls_per_hour, now).exhausted:
+                raise errors.throttled(errors.BUC_THROTTLE_CODE)
+            calls.add(now)
+
+    def app_usage(self, now: datetime) -> Usage:
+        """The ``X-App-Usage`` figures at ``now``."""
+        usage = self._app_calls.usage(self.config.app_calls_per_hour, now)
+        return with_throttle(usage, self._active_throttle("app", now), now)
+
+    def buc_usage(self, ig_user_id: str, now: datetime) -> Usage:
+        """The account's ``X-Business-Use-Case-Usage`` figures at ``now``."""
+        calls = self._buc_calls.get(ig_user_id) or RollingCalls()
+        usage = calls.usage(self.config.buc_calls_per_hour, now)
+        return with_throttle(usage, self._active_throttle(ig_user_id, now), now)
+
+    def throttle(self, scope: Scope, code: int, minutes: float, now: datetime) -> datetime:
+        """Script a throttle: calls in ``scope`` fail with ``code`` for ``minutes``; its end."""
+        if code not in errors.THROTTLE_CODES:
+            raise ValueError(f"code must be one of {sorted(errors.THROTTLE_CODES)}")
+        if scope == "app" and code == errors.BUC_THROTTLE_CODE:
+            raise ValueError("80002 is a per-account (BUC) code; give an ig_user_id as scope")
+        if scope != "app" and scope not in self._accounts:
+            raise ValueError(f"scope must be 'app' or a known ig_user_id, not {scope!r}")
+        until = now + timedelta(minutes=minutes)
+        self._throttles[scope] = ScriptedThrottle(code=code, until=until)
+        return until
+
+    def _active_throttle(self, scope: str, now: datetime) -> ScriptedThrottle | None:
+        throttle = self._throttles.get(scope)
+        return throttle if throttle is not None and now < throttle.until else None
+
+    # -- scripted faults ----------------------------------------------------------------------
+
+    def inject_faults(
+        self,
+        kind: FaultKind,
+        count: int = 1,
+        endpoint: str | None = None,
+        *,
+        skip: int = 0,
+        delay_s: float = 5.0,
+    ) -> None:
+        """After ``skip`` calls (of ``endpoint``, or any), make ``count`` suffer ``kind``.
+
+        ``delay_s`` is how long a ``delay`` fault stalls the answer. See `faults` for the kinds.
+        """
+        if kind not in FAULT_KINDS:
+            raise ValueError(f"kind must be one of {', '.join(sorted(FAULT_KINDS))}")
+        known = PLATFORM_ENDPOINTS | BUC_ENDPOINTS
+        if endpoint is not None and endpoint not in known:
+            raise ValueError(f"endpoint must be one of {', '.join(sorted(known))}")
+        if count < 1 or skip < 0:
+            raise ValueError("count must be at least 1 and skip at least 0")
+        self._faults.add(Fault(kind=kind, endpoint=endpoint, delay_s=delay_s), count, skip)
+
+    def take_fault(self, endpoint: str) -> Fault | None:
+        """The fault the call about to be answered suffers, if one is queued for it."""
+        return self._faults.take(endpoint, paging=endpoint in PAGING_ENDPOINTS)
+
+    @property
+    def pending_faults(self) -> int:
+        """Faults still waiting for a call."""
+        return len(self._faults)
+
+    # -- paging snapshots ---------------------------------------------------------------------
+
+    def open_snapshot(
+        self, edge: str, tag_id: str, posts: Sequence[Post], first_page_size: int, now: datetime
+    ) -> Snapshot:
+        """Freeze a result set at its first page; older snapshots (over an hour) are dropped."""
+        self._snapshots = {
+            n: s for n, s in self._snapshots.items() if now - s.created_at < SNAPSHOT_TTL
+        }
+        self._snapshot_count += 1
+        snapshot = Snapshot(
+            number=self._snapshot_count,
+            edge=edge,
+            hashtag_id=tag_id,
+            media_ids=tuple(post.id for post in posts),
+            first_page_size=first_page_size,
+            created_at=now,
+        )
+        self._snapshots[snapshot.number] = snapshot
+        return snapshot
+
+    def snapshot(self, number: int) -> Snapshot | None:
+        """A snapshot still held, by number."""
+        return self._snapshots.get(number)
+
+    def trace_id(self) -> str:
+        """A fresh ``fbtrace_id`` (deterministic for a given seed and call sequence)."""
+        alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+        return "A" + "".join(self._trace_rng.choice(alphabet) for _ in range(22))
+
+    # -- internals ----------------------------------------------------------------------------
+
+    def _hashtag_posts(self, tag_id: str, after: datetime, until: datetime) -> list[Post]:
+        """Posts of a hashtag with ``after < timestamp <= until``, oldest first."""
+        name = self._hashtag_names.get(tag_id)
+        if name is None:
+            return []
+        # Known tags cross-post into each other, so they always advance together: what exists
+        # then never depends on which tag was asked for first.
+        for stream_name in self._known if name in self._known else (*self._known, name):
+            for post in self._streams[stream_name].advance(until):
+                self._store(post)
+        entries = self._by_hashtag.get(name, [])
+        start = bisect_right(entries, (after, _LAST_ID))
+        end = bisect_right(entries, (until, _LAST_ID))
+        return [self._posts[media_id] for _, media_id in entries[start:end]]
+
+    def _store(self, post: Post) -> Post:
+        while post.id in self._posts:  # ids are random 18-digit numbers; collisions are freak
+            post = replace(post, id=random_media_id(self._rng, "18"))
+        self._posts[post.id] = post
+        for tag in post.hashtags:
+            insort(self._by_hashtag.setdefault(tag, []), (post.timestamp, post.id))
+        for ig_user_id in post.tagged_accounts:
+            insort(self._by_tagged.setdefault(ig_user_id, []), (post.timestamp, post.id))
+        return post
+
+    def _hashtag_maker(self, name: str) -> PostMaker:
+        others = tuple(tag for tag in self._known if tag != name) if name in self._known else ()
+        ratio = self.config.cross_post_ratio
+
+        def make(rng: random.Random, at: datetime) -> Post:
+            tags: tuple[str, ...] = (name,)
+            if rng.random() < ratio and others:
+                tags = (name, rng.choice(others))
+            return random_post(rng, at, hashtags=tags)
+
+        return make
+
+    def _tagging_stream(self, account: SimAccount) -> PostStream:
+        def make(rng: random.Random, at: datetime) -> Post:
+            mention = account.username if rng.random() < 0.5 else None
+            return random_post(rng, at, tagged_accounts=(account.ig_user_id,), mention=mention)
+
+        return PostStream(
+            f"tags|{account.ig_user_id}",
+            self.config.seed,
+            self.config.tag_rate_per_hour,
+            self.origin,
+            make,
+        )

@@ -1,0 +1,158 @@
+"""Hashtag feeds against the simulator and a real MongoDB wire server."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from listener.errors import TransientError
+from listener.graph.instagram import HashtagEdge
+from listener.metrics import Metrics
+from listener.models import SourceKind
+from listener.pollers.hashtags import HashtagFeed, HashtagIds
+from listener.store.store import Store
+from tests.pollers.conftest import NOW, WHO, Graph
+
+
+def feed(
+    graph: Graph,
+    store: Store,
+    metrics: Metrics,
+    hashtag: str,
+    edge: HashtagEdge = "recent_media",
+    *,
+    ids: HashtagIds | None = None,
+    max_pages: int = 10,
+) -> HashtagFeed:
+    return HashtagFeed(
+        api=graph.api,
+        store=store,
+        ids=ids or HashtagIds(graph.api, store, graph.clock),
+        metrics=metrics,
+        who=WHO,
+        hashtag=hashtag,
+        edge=edge,
+        interval_s=60,
+        page_size=50,
+        max_pages=max_pages,
+        clock=graph.clock,
+    )
+
+
+def ingested(metrics: Metrics, source: str, hashtag: str, result: str) -> float:
+    value = metrics.registry.get_sample_value(
+        "listener_media_ingested_total", {"source": source, "hashtag": hashtag, "result": result}
+    )
+    return value or 0.0
+
+
+async def test_one_document_with_three_sources(
+    graph: Graph, store: Store, metrics: Metrics
+) -> None:
+    """One media from recent_media, top_media and a second hashtag: one document, 3 sources."""
+    media_id = graph.world.add_post(
+        hashtags=["summerdrop", "sunset"], timestamp=NOW - timedelta(hours=1), like_count=500
+    )
+    ids = HashtagIds(graph.api, store, graph.clock)
+    for tag, edge in [
+        ("summerdrop", "recent_media"),
+        ("summerdrop", "top_media"),
+        ("sunset", "recent_media"),
+    ]:
+        await feed(graph, store, metrics, tag, edge, ids=ids).poll()  # type: ignore[arg-type]
+    assert await store.media.count() == 1
+    doc = await store.media.get(media_id)
+    assert doc is not None
+    assert {(s["kind"], s["hashtag"]) for s in doc["sources"]} == {
+        ("hashtag_recent", "summerdrop"),
+        ("hashtag_top", "summerdrop"),
+        ("hashtag_recent", "sunset"),
+    }
+    assert "username" not in doc
+    assert ingested(metrics, "hashtag_recent", "summerdrop", "new") == 1
+    assert ingested(metrics, "hashtag_top", "summerdrop", "duplicate") == 1
+
+
+async def test_paging_reaches_the_last_page(graph: Graph, store: Store, metrics: Metrics) -> None:
+    """120 media over three pages of 50 are all stored by one poll, which then stops by itself."""
+    for minute in range(120):
+        graph.world.add_post(hashtags=["summerdrop"], timestamp=NOW - timedelta(minutes=minute + 1))
+    result = await feed(graph, store, metrics, "summerdrop").poll()
+    assert (result.pages, result.new) == (3, 120)
+    assert await store.media.count() == 120
+
+
+async def test_poll_stops_at_the_first_page_with_nothing_new(
+    graph: Graph, store: Store, metrics: Metrics
+) -> None:
+    """A second poll that finds only known media reads one page, not the whole feed."""
+    for minute in range(120):
+        graph.world.add_post(hashtags=["summerdrop"], timestamp=NOW - timedelta(minutes=minute + 1))
+    hashtag_feed = feed(graph, store, metrics, "summerdrop")
+    await hashtag_feed.poll()
+    graph.clock.advance(timedelta(minutes=1))
+    again = await hashtag_feed.poll()
+    assert (again.pages, again.new, again.duplicate) == (1, 0, 50)
+
+
+async def test_page_bound_is_respected(graph: Graph, store: Store, metrics: Metrics) -> None:
+    """With max_pages=2 a poll reads at most two pages even when more are new."""
+    for minute in range(120):
+        graph.world.add_post(hashtags=["summerdrop"], timestamp=NOW - timedelta(minutes=minute + 1))
+    result = await feed(graph, store, metrics, "summerdrop", max_pages=2).poll()
+    assert (result.pages, result.new) == (2, 100)
+
+
+async def test_repeated_next_link_ends_the_walk(
+    graph: Graph, store: Store, metrics: Metrics
+) -> None:
+    """A next link repeating the request just made ends the poll cleanly."""
+    for minute in range(120):
+        graph.world.add_post(hashtags=["summerdrop"], timestamp=NOW - timedelta(minutes=minute + 1))
+    graph.world.inject_faults("repeat_page", count=5, endpoint="recent_media")
+    result = await feed(graph, store, metrics, "summerdrop").poll()
+    assert result.pages <= 2
+    assert result.new == 50
+
+
+async def test_media_older_than_a_day_never_come_from_recent_media(
+    graph: Graph, store: Store, metrics: Metrics
+) -> None:
+    """A 25-hour-old media is not returned by recent_media, so it is never stored from there."""
+    old = graph.world.add_post(hashtags=["summerdrop"], timestamp=NOW - timedelta(hours=25))
+    fresh = graph.world.add_post(hashtags=["summerdrop"], timestamp=NOW - timedelta(hours=23))
+    await feed(graph, store, metrics, "summerdrop").poll()
+    assert await store.media.get(old) is None
+    assert await store.media.get(fresh) is not None
+
+
+async def test_hashtag_id_is_resolved_once_and_kept(
+    graph: Graph, store: Store, metrics: Metrics
+) -> None:
+    """Feeds share one lookup; after a restart (new resolver) the id comes from MongoDB."""
+    ids = HashtagIds(graph.api, store, graph.clock)
+    await feed(graph, store, metrics, "summerdrop", "recent_media", ids=ids).poll()
+    await feed(graph, store, metrics, "summerdrop", "top_media", ids=ids).poll()
+    await feed(
+        graph, store, metrics, "summerdrop", ids=HashtagIds(graph.api, store, graph.clock)
+    ).poll()
+    searches = graph.world.stats.count(endpoint="ig_hashtag_search")
+    assert searches == 1
+    assert await store.feeds.hashtag_id("summerdrop") == graph.world.hashtag_id("summerdrop")
+
+
+async def test_state_advances_only_after_the_store_write(
+    graph: Graph, store: Store, metrics: Metrics
+) -> None:
+    """A failure on page two keeps page one's media but leaves the feed's state where it was."""
+    for minute in range(120):
+        graph.world.add_post(hashtags=["summerdrop"], timestamp=NOW - timedelta(minutes=minute + 1))
+    hashtag_feed = feed(graph, store, metrics, "summerdrop")
+    await HashtagIds(graph.api, store, graph.clock).resolve(WHO, "summerdrop")
+    graph.world.inject_faults("http_500", count=1, endpoint="recent_media", skip=1)
+    with pytest.raises(TransientError):
+        await hashtag_feed.poll()
+    assert await store.media.count() == 50
+    assert (await store.feeds.state(hashtag_feed.source)).last_success_at is None
+    assert hashtag_feed.source.kind is SourceKind.HASHTAG_RECENT

@@ -1,0 +1,1 @@
+"""Tests of the pure rate-limit arithmetic and the hashtag slot ledger."""

@@ -1,0 +1,57 @@
+"""The whole worker in-process on embedded defaults: simulator → pollers → store → /metrics."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import aiohttp
+
+from listener.app import start
+from listener.settings import Settings
+
+
+def demo_settings(tmp_path: Path) -> Settings:
+    return Settings(
+        store={"mongodb_uri": "embedded", "embedded_path": tmp_path / "data"},  # type: ignore[arg-type]
+        server={"port": 0},  # type: ignore[arg-type]
+        polling={"hashtag_interval_s": 5},  # type: ignore[arg-type]
+        simulator={"enabled": True, "posts_per_hour": 120},  # type: ignore[arg-type]
+        graph={"app_secret": "demo-app-secret"},  # type: ignore[arg-type]
+        accounts=[
+            {
+                "name": "brand",
+                "ig_user_id": "17841400000000001",
+                "access_token": "demo-token",
+                "hashtags": ["summerdrop", "sunset"],
+            }
+        ],  # type: ignore[list-item]
+    )
+
+
+async def test_worker_ingests_and_exposes_metrics(tmp_path: Path) -> None:
+    """On the simulator and the embedded store the worker stores media and shows it."""
+    settings = demo_settings(tmp_path)
+    stop = asyncio.Event()
+    async with start(settings) as worker:
+        serving = asyncio.create_task(worker.serve(stop))
+        await asyncio.wait_for(
+            worker.scheduler.wait_for(lambda: worker.scheduler.polls_done >= 4), 30
+        )
+        assert await worker.store.media.count() > 0
+        async with aiohttp.ClientSession() as http:
+            async with http.get(f"http://127.0.0.1:{worker.web_port}/metrics") as response:
+                text = await response.text()
+            async with http.get(f"http://127.0.0.1:{worker.web_port}/readyz") as ready:
+                assert ready.status == 200
+        assert (
+            'listener_media_ingested_total{hashtag="summerdrop",result="new",source="hashtag_recent"}'
+            in text
+        )
+        assert "demo-token" not in text
+        assert (
+            'listener_last_poll_success_timestamp_seconds{account="brand",poller="hashtag_recent"}'
+            in text
+        )
+        stop.set()
+        await asyncio.wait_for(serving, 10)
