@@ -68,3 +68,6 @@ def data_dir(tmp_path: Path) -> Path:
     path = tmp_path / "data"
     path.mkdir()
     return path
+
+
+pytest_plugins = ["tests.graphsim"]

@@ -13,13 +13,11 @@ import hmac
 import json
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 from urllib.parse import parse_qsl, urlsplit
 
 import aiohttp
 import structlog
-from multidict import CIMultiDictProxy
 
 from listener.errors import (
     AuthError,
@@ -34,12 +32,9 @@ from listener.metrics import Metrics
 log = structlog.get_logger("listener.graph")
 
 
-@dataclass(frozen=True)
-class GraphResponse:
-    """A successful answer: the decoded JSON body and the headers Meta sent with it."""
-
-    body: Any
-    headers: Mapping[str, str]
+T = TypeVar("T")
+Parse = Callable[[Any], T]
+"""Reads a decoded JSON body into a value; raises MalformedResponseError on the wrong shape."""
 
 
 class ResponseObserver(Protocol):
@@ -61,6 +56,8 @@ def _outcome(error: GraphError | None) -> str:
         return "throttled"
     if isinstance(error, AuthError):
         return "auth_error"
+    if isinstance(error, MalformedResponseError):
+        return "server_error"
     if isinstance(error, TransientError):
         return "network_error" if error.status is None else "server_error"
     return "client_error"
@@ -103,10 +100,11 @@ class GraphClient:
         token: str,
         endpoint: str,
         account: str,
-    ) -> GraphResponse:
-        """GET a versioned ``path`` with ``params``."""
+        parse: Parse[T],
+    ) -> T:
+        """GET a versioned ``path`` with ``params`` and read the answer with ``parse``."""
         return await self.request(
-            self.url(path), params, token=token, endpoint=endpoint, account=account
+            self.url(path), params, token=token, endpoint=endpoint, account=account, parse=parse
         )
 
     async def request(
@@ -117,8 +115,12 @@ class GraphClient:
         token: str,
         endpoint: str,
         account: str,
-    ) -> GraphResponse:
+        parse: Parse[T],
+    ) -> T:
         """GET ``url`` (absolute, on the configured host) plus ``params``; the one choke point.
+
+        ``parse`` runs inside it, so an answer of the wrong shape is counted and raised like
+        any other failure of the call.
 
         ``url`` may carry its own query (a ``next`` link). It must point at the configured host:
         a link elsewhere is refused rather than handed the token.
@@ -138,7 +140,7 @@ class GraphClient:
         started = self._clock()
         error: GraphError | None = None
         try:
-            return await self._send(bare, query, endpoint=endpoint, account=account)
+            return parse(await self._send(bare, query, endpoint=endpoint, account=account))
         except GraphError as exc:
             error = exc
             raise
@@ -148,7 +150,7 @@ class GraphClient:
 
     async def _send(
         self, url: str, query: Mapping[str, str], *, endpoint: str, account: str
-    ) -> GraphResponse:
+    ) -> Any:
         try:
             async with self._session.get(url, params=query, timeout=self._timeout) as response:
                 raw = await response.read()
@@ -170,7 +172,7 @@ class GraphClient:
             raise MalformedResponseError(
                 f"HTTP {status} answer is not JSON", endpoint=endpoint, status=status
             )
-        return GraphResponse(body=body, headers=_plain(headers))
+        return body
 
 
 _NOT_JSON = object()
@@ -181,7 +183,3 @@ def _decode(raw: bytes) -> Any:
         return json.loads(raw)
     except ValueError:
         return _NOT_JSON
-
-
-def _plain(headers: CIMultiDictProxy[str]) -> Mapping[str, str]:
-    return {key.lower(): value for key, value in headers.items()}

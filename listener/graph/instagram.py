@@ -40,14 +40,14 @@ class InstagramApi:
 
     async def hashtag_id(self, who: Credentials, name: str) -> str:
         """The global, static id of hashtag ``name`` (``ig_hashtag_search``)."""
-        response = await self._client.get(
+        ids = await self._client.get(
             "ig_hashtag_search",
             {"user_id": who.ig_user_id, "q": name},
             token=who.token,
             endpoint="ig_hashtag_search",
             account=who.account,
+            parse=lambda body: parse_id_list(body, endpoint="ig_hashtag_search"),
         )
-        ids = parse_id_list(response.body, endpoint="ig_hashtag_search")
         if not ids:
             raise MalformedResponseError(
                 f"no id returned for hashtag {name!r}", endpoint="ig_hashtag_search"
@@ -77,10 +77,14 @@ class InstagramApi:
         request: str | None = walk.first(url, params)
         pages = 0
         while request is not None and pages < max_pages:
-            response = await self._client.request(
-                request, {}, token=who.token, endpoint=edge, account=who.account
+            page = await self._client.request(
+                request,
+                {},
+                token=who.token,
+                endpoint=edge,
+                account=who.account,
+                parse=lambda body: parse_media_page(body, endpoint=edge),
             )
-            page = parse_media_page(response.body, endpoint=edge)
             if page.rejected:
                 log.warning(
                     "media.rejected",

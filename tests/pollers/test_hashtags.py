@@ -12,7 +12,7 @@ from listener.metrics import Metrics
 from listener.models import SourceKind
 from listener.pollers.hashtags import HashtagFeed, HashtagIds
 from listener.store.store import Store
-from tests.pollers.conftest import NOW, WHO, Graph
+from tests.graphsim import NOW, WHO, Graph
 
 
 def feed(

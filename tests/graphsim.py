@@ -1,4 +1,4 @@
-"""Fixtures for poller tests: a simulator on loopback with a hand-moved clock, and an API on it."""
+"""A simulator on loopback with a hand-moved clock, and the worker's Graph API pointed at it."""
 
 from __future__ import annotations
 
@@ -31,6 +31,7 @@ class Graph:
     clock: ManualClock
     api: InstagramApi
     base_url: str
+    client: GraphClient
 
 
 @pytest.fixture
@@ -65,4 +66,4 @@ async def graph(
             timeout_s=5,
             metrics=metrics,
         )
-        yield Graph(running.world, clock, InstagramApi(client), running.base_url)
+        yield Graph(running.world, clock, InstagramApi(client), running.base_url, client)

@@ -1,0 +1,166 @@
+"""The Graph request choke point against the simulator: signing, error classes, secrecy."""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import AsyncIterator
+
+import aiohttp
+import pytest
+import structlog
+from structlog.testing import capture_logs
+
+from listener.errors import (
+    AuthError,
+    BadRequestError,
+    MalformedResponseError,
+    ThrottledError,
+    TransientError,
+)
+from listener.graph.client import GraphClient, appsecret_proof
+from listener.graph.instagram import Credentials, InstagramApi
+from listener.metrics import Metrics
+from tests.graphsim import APP_SECRET, BRAND, WHO, Graph
+
+
+@pytest.fixture
+async def unsigned(graph: Graph, metrics: Metrics) -> AsyncIterator[InstagramApi]:
+    """An API on the same simulator that does not know the app secret."""
+    async with aiohttp.ClientSession() as session:
+        client = GraphClient(
+            session,
+            base_url=graph.base_url,
+            api_version="v25.0",
+            app_secret="",
+            timeout_s=5,
+            metrics=metrics,
+        )
+        yield InstagramApi(client)
+
+
+def requests(metrics: Metrics, endpoint: str, outcome: str) -> float:
+    value = metrics.registry.get_sample_value(
+        "listener_graph_requests_total", {"endpoint": endpoint, "outcome": outcome}
+    )
+    return value or 0.0
+
+
+def test_appsecret_proof_is_meta_hmac() -> None:
+    """appsecret_proof is the hex HMAC-SHA256 of the token keyed by the app secret."""
+    assert appsecret_proof("token", "secret") == hmac.new(b"secret", b"token", "sha256").hexdigest()
+
+
+async def test_signed_calls_pass_an_enforcing_app(graph: Graph, metrics: Metrics) -> None:
+    """With the app secret set, every call carries a proof the simulator accepts."""
+    assert await graph.api.hashtag_id(WHO, "summerdrop") == graph.world.hashtag_id("summerdrop")
+    assert requests(metrics, "ig_hashtag_search", "ok") == 1
+
+
+async def test_unsigned_calls_are_refused_as_bad_requests(unsigned: InstagramApi) -> None:
+    """Without a proof an enforcing app refuses the call: a bad request, not a transient."""
+    with pytest.raises(BadRequestError) as caught:
+        await unsigned.hashtag_id(WHO, "summerdrop")
+    assert caught.value.code == 100
+    assert caught.value.fbtrace_id
+
+
+async def test_invalid_token_is_an_auth_error_without_the_token(
+    graph: Graph, metrics: Metrics
+) -> None:
+    """A bad token gives AuthError (190) whose text and logs never show the token."""
+    bad = Credentials("brand", BRAND.ig_user_id, "EAAB-not-a-real-token")
+    with capture_logs() as logs, pytest.raises(AuthError) as caught:
+        await graph.api.hashtag_id(bad, "summerdrop")
+    assert caught.value.code == 190
+    assert "EAAB-not-a-real-token" not in str(caught.value)
+    assert "EAAB-not-a-real-token" not in repr(logs)
+    assert requests(metrics, "ig_hashtag_search", "auth_error") == 1
+
+
+async def test_expired_token_keeps_meta_subcode(graph: Graph) -> None:
+    """An expired token is AuthError with subcode 463, the case a human must fix."""
+    graph.world.expire_token(BRAND.ig_user_id)
+    with pytest.raises(AuthError) as caught:
+        await graph.api.hashtag_id(WHO, "summerdrop")
+    assert caught.value.subcode == 463
+
+
+@pytest.mark.parametrize("code", [4, 17])
+async def test_throttle_codes_raise_throttled(graph: Graph, metrics: Metrics, code: int) -> None:
+    """A scripted platform throttle surfaces as ThrottledError and is counted as throttled."""
+    graph.world.throttle("app", code, minutes=5, now=graph.clock())
+    with pytest.raises(ThrottledError) as caught:
+        await graph.api.hashtag_id(WHO, "summerdrop")
+    assert caught.value.code == code
+    assert requests(metrics, "ig_hashtag_search", "throttled") == 1
+
+
+@pytest.mark.parametrize(
+    ("kind", "error", "outcome"),
+    [
+        ("http_500", TransientError, "server_error"),
+        ("code_1", TransientError, "server_error"),
+        ("code_2", TransientError, "server_error"),
+        ("malformed", MalformedResponseError, "server_error"),
+    ],
+)
+async def test_faults_map_to_transient_errors(
+    graph: Graph, metrics: Metrics, kind: str, error: type[Exception], outcome: str
+) -> None:
+    """Server faults and wrong-shaped answers are retryable errors with their outcome label."""
+    graph.world.inject_faults(kind, count=1, endpoint="ig_hashtag_search")  # type: ignore[arg-type]
+    with pytest.raises(error):
+        await graph.api.hashtag_id(WHO, "summerdrop")
+    assert requests(metrics, "ig_hashtag_search", outcome) == 1
+
+
+async def test_timeout_is_transient(graph: Graph, metrics: Metrics) -> None:
+    """A call slower than the timeout is a TransientError counted as a network error."""
+    async with aiohttp.ClientSession() as session:
+        client = GraphClient(
+            session,
+            base_url=graph.base_url,
+            api_version="v25.0",
+            app_secret=APP_SECRET,
+            timeout_s=0.2,
+            metrics=metrics,
+        )
+        graph.world.inject_faults("delay", count=1, endpoint="ig_hashtag_search", delay_s=2.0)
+        with pytest.raises(TransientError, match="timed out"):
+            await InstagramApi(client).hashtag_id(WHO, "summerdrop")
+    assert requests(metrics, "ig_hashtag_search", "network_error") == 1
+
+
+async def test_connection_refused_is_transient(metrics: Metrics) -> None:
+    """No server at the address: a TransientError that does not quote the URL or token."""
+    async with aiohttp.ClientSession() as session:
+        client = GraphClient(
+            session,
+            base_url="http://127.0.0.1:9",
+            api_version="v25.0",
+            app_secret="",
+            timeout_s=2,
+            metrics=metrics,
+        )
+        with pytest.raises(TransientError) as caught:
+            await InstagramApi(client).hashtag_id(WHO, "summerdrop")
+    assert WHO.token not in str(caught.value)
+
+
+async def test_links_to_another_host_are_not_followed(graph: Graph) -> None:
+    """A next link pointing elsewhere is refused before the token could be sent there."""
+    with pytest.raises(MalformedResponseError, match="another host"):
+        await graph.client.request(
+            "https://evil.example/v25.0/x",
+            {},
+            token=WHO.token,
+            endpoint="recent_media",
+            account="brand",
+            parse=dict,
+        )
+
+
+def test_credentials_repr_hides_the_token() -> None:
+    """Credentials can be logged: their repr omits the token."""
+    assert WHO.token not in repr(WHO)
+    structlog.get_logger().debug("x", who=WHO)
