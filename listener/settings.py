@@ -13,7 +13,7 @@ import re
 import tomllib
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any, Self
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import (
     AfterValidator,
@@ -69,12 +69,14 @@ class GraphSettings(_Section):
     """Where and how to reach the Graph API."""
 
     base_url: str = "https://graph.facebook.com"
+    instagram_base_url: str = "https://graph.instagram.com"
     api_version: str = Field(default="v25.0", pattern=r"^v\d+\.\d+$")
+    app_id: str = Field(default="", pattern=r"^\d*$")
     app_secret: SecretStr = SecretStr("")
     app_secret_file: Path | None = None
     timeout_s: float = Field(default=30.0, gt=0, le=300)
 
-    @field_validator("base_url")
+    @field_validator("base_url", "instagram_base_url")
     @classmethod
     def _http_url(cls, value: str) -> str:
         if not re.match(r"^https?://[^/\s]+", value):
@@ -112,14 +114,39 @@ class ServerSettings(_Section):
 
 
 class PollingSettings(_Section):
-    """How often feeds are polled and how deep one poll may page."""
+    """How often feeds are polled and how deep one poll may page.
+
+    The intervals are targets: each feed adapts its own between ``min_interval_s`` and
+    ``max_interval_s`` to its arrival rate, within its rate-limit scope's budget.
+    """
 
     hashtag_interval_s: float = Field(default=300.0, gt=0)
     tags_interval_s: float = Field(default=600.0, gt=0)
+    min_interval_s: float = Field(default=60.0, gt=0)
+    max_interval_s: float = Field(default=3600.0, gt=0)
+    adaptive: bool = True
     jitter_ratio: float = Field(default=0.1, ge=0, lt=1)
     page_size: int = Field(default=50, ge=1, le=50)
     max_pages: int = Field(default=10, ge=1, le=100)
     top_media: bool = True
+
+
+class RateLimitSettings(_Section):
+    """Budgets and thresholds of the rate-limit governor.
+
+    Meta's formulas: platform calls (hashtag search) = 200 × app users per hour, app-wide;
+    business use case calls (tags, mentions) = 4800 × the account's impressions per 24 hours.
+    """
+
+    app_users: int = Field(default=1, ge=1)
+    app_calls_per_hour: float | None = Field(default=None, gt=0)
+    account_impressions_24h: int = Field(default=100, ge=1)
+    account_calls_per_hour: float | None = Field(default=None, gt=0)
+    soft_threshold: float = Field(default=0.75, gt=0, lt=1)
+    default_pause_s: float = Field(default=300.0, gt=0)
+    max_attempts: int = Field(default=4, ge=1, le=10)
+    backoff_initial_s: float = Field(default=1.0, gt=0)
+    backoff_max_s: float = Field(default=60.0, gt=0)
 
 
 class SimulatorSettings(_Section):
@@ -132,9 +159,15 @@ class SimulatorSettings(_Section):
 
 
 class AccountSettings(_Section):
-    """One Instagram professional account and what to listen to for it."""
+    """One Instagram professional account and what to listen to for it.
+
+    ``login`` says which token it holds: ``facebook`` (a Facebook user token on
+    graph.facebook.com, needed for hashtag search) or ``instagram`` (an Instagram user token
+    on graph.instagram.com: tags and mentions only).
+    """
 
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    login: Literal["facebook", "instagram"] = "facebook"
     ig_user_id: str = Field(pattern=r"^\d{1,32}$")
     access_token: SecretStr = SecretStr("")
     access_token_file: Path | None = None
@@ -152,6 +185,14 @@ class AccountSettings(_Section):
                 f"the {MAX_HASHTAGS_PER_ACCOUNT + 1}st is {tags[MAX_HASHTAGS_PER_ACCOUNT]!r}"
             )
         return tags
+
+    @model_validator(mode="after")
+    def _hashtags_need_facebook_login(self) -> Self:
+        if self.hashtags and self.login == "instagram":
+            raise ValueError(
+                "hashtag search is only available with Facebook Login (login = \"facebook\")"
+            )
+        return self
 
     @model_validator(mode="after")
     def _token_from_file(self) -> Self:
@@ -201,6 +242,7 @@ class Settings(BaseSettings):
     store: StoreSettings = StoreSettings()
     server: ServerSettings = ServerSettings()
     polling: PollingSettings = PollingSettings()
+    ratelimit: RateLimitSettings = RateLimitSettings()
     simulator: SimulatorSettings = SimulatorSettings()
     accounts: list[AccountSettings] = []
     campaigns: list[CampaignSettings] = []
