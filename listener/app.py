@@ -1,8 +1,8 @@
 """Composition root: builds every resource of the worker, runs it, closes it in reverse order.
 
 Order of start: (simulator, demo only) → MongoDB (embedded server first when configured) →
-HTTP client session → Graph client → feeds → web server → scheduler. An ``AsyncExitStack``
-closes them in exactly the reverse order, whatever fails.
+HTTP client session → governor and Graph client → accounts, quota, feeds, scheduler → web
+server. An ``AsyncExitStack`` closes them in exactly the reverse order, whatever fails.
 """
 
 from __future__ import annotations
@@ -13,18 +13,30 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 
 import aiohttp
 import structlog
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
-from listener.errors import StoreUnavailableError
-from listener.graph.client import GraphClient
+from listener.errors import ConfigError, GraphError, StoreUnavailableError
+from listener.graph.client import GraphClient, RetryPolicy
 from listener.graph.instagram import Credentials, HashtagEdge, InstagramApi
 from listener.metrics import Metrics
+from listener.pollers.accounts import Accounts
+from listener.pollers.feed import Feed
 from listener.pollers.hashtags import HashtagFeed, HashtagIds
-from listener.pollers.scheduler import Feed, Scheduler
+from listener.pollers.quota import HashtagQuota
+from listener.pollers.scheduler import Pacing, Scheduler
+from listener.ratelimit.governor import Governor
+from listener.ratelimit.throttle import (
+    Policy,
+    Scope,
+    buc_budget_per_hour,
+    platform_budget_per_hour,
+)
+from listener.ratelimit.usage import Usage
 from listener.settings import AccountSettings, Settings
 from listener.store.mongo import connect, embedded_server
 from listener.store.store import Store
@@ -34,28 +46,12 @@ log = structlog.get_logger("listener.app")
 
 INDEX_RETRY_S = 5.0
 
+SettingsLoader = Callable[[], Settings]
+
 
 def utcnow() -> datetime:
     """The wall clock, in UTC."""
     return datetime.now(UTC)
-
-
-@dataclass(frozen=True)
-class Worker:
-    """A started worker: handles to look at (tests do) and :meth:`serve` to run it."""
-
-    store: Store
-    metrics: Metrics
-    registry: CollectorRegistry
-    scheduler: Scheduler
-    web_port: int
-    graph_base_url: str
-
-    async def serve(self, stop: asyncio.Event) -> None:
-        """Poll and keep the indexes in place until ``stop`` is set."""
-        async with asyncio.TaskGroup() as group:
-            group.create_task(_ensure_indexes(self.store, stop), name="store:indexes")
-            group.create_task(self.scheduler.run(stop), name="scheduler")
 
 
 def credentials(account: AccountSettings) -> Credentials:
@@ -63,11 +59,107 @@ def credentials(account: AccountSettings) -> Credentials:
     return Credentials(account.name, account.ig_user_id, account.access_token.get_secret_value())
 
 
+def policy_for(settings: Settings) -> Callable[[Scope], Policy]:
+    """Each scope's budget and thresholds, from the settings (Meta's formulas by default)."""
+    limits = settings.ratelimit
+    app_budget = limits.app_calls_per_hour or platform_budget_per_hour(limits.app_users)
+    account_budget = limits.account_calls_per_hour or buc_budget_per_hour(
+        limits.account_impressions_24h
+    )
+
+    def policy(scope: Scope) -> Policy:
+        return Policy(
+            budget_per_hour=app_budget if scope.kind == "app" else account_budget,
+            soft_threshold=limits.soft_threshold,
+            default_pause_s=limits.default_pause_s,
+        )
+
+    return policy
+
+
+@dataclass
+class Worker:
+    """A started worker: handles to look at (tests do), :meth:`serve` to run it."""
+
+    settings: Settings
+    store: Store
+    metrics: Metrics
+    registry: CollectorRegistry
+    api: InstagramApi
+    accounts: Accounts
+    quota: HashtagQuota
+    governor: Governor
+    scheduler: Scheduler
+    web_port: int
+    graph_base_url: str
+    loader: SettingsLoader | None = None
+
+    async def serve(self, stop: asyncio.Event, reload: asyncio.Event | None = None) -> None:
+        """Poll until ``stop`` is set; re-read tokens whenever ``reload`` is set."""
+        async with asyncio.TaskGroup() as group:
+            group.create_task(_ensure_indexes(self.store, stop), name="store:indexes")
+            group.create_task(self._poll(stop), name="scheduler")
+            if reload is not None:
+                group.create_task(self._reloads(stop, reload), name="reload")
+
+    async def _poll(self, stop: asyncio.Event) -> None:
+        await self._reconcile_quota()
+        await self.scheduler.run(stop)
+
+    async def _reconcile_quota(self) -> None:
+        """Fold Meta's record of each account's spent hashtags into the shared slot ledger."""
+        for account in self.settings.accounts:
+            if not account.hashtags:
+                continue
+            try:
+                searched = await self.api.recently_searched_hashtags(
+                    self.accounts.who(account.name)
+                )
+                ledger = await self.quota.reconcile(account.name, searched)
+            except (GraphError, StoreUnavailableError) as exc:
+                log.warning("quota.reconcile_failed", account=account.name, error=str(exc))
+                continue
+            log.info(
+                "quota.reconciled",
+                account=account.name,
+                listed_by_meta=len(searched),
+                remaining=ledger.remaining(utcnow()),
+            )
+
+    async def _reloads(self, stop: asyncio.Event, reload: asyncio.Event) -> None:
+        while not stop.is_set():
+            waiter = asyncio.ensure_future(reload.wait())
+            stopper = asyncio.ensure_future(stop.wait())
+            await asyncio.wait({waiter, stopper}, return_when=asyncio.FIRST_COMPLETED)
+            waiter.cancel()
+            stopper.cancel()
+            if stop.is_set():
+                return
+            reload.clear()
+            self.reload_tokens()
+
+    def reload_tokens(self) -> list[str]:
+        """Re-read the configuration and take the accounts' new tokens (SIGHUP)."""
+        if self.loader is None:
+            log.warning("config.reload_unavailable", reason="started without a config loader")
+            return []
+        try:
+            fresh = self.loader()
+        except ConfigError as exc:
+            log.error("config.reload_failed", error=str(exc))
+            return []
+        changed = self.accounts.replace({a.name: credentials(a) for a in fresh.accounts})
+        log.info("config.reloaded", tokens_changed=len(changed))
+        return changed
+
+
 def hashtag_feeds(
     settings: Settings,
     *,
     api: InstagramApi,
     store: Store,
+    quota: HashtagQuota,
+    accounts: Accounts,
     metrics: Metrics,
     clock: Callable[[], datetime],
 ) -> list[Feed]:
@@ -82,8 +174,10 @@ def hashtag_feeds(
             api=api,
             store=store,
             ids=ids,
+            quota=quota,
+            accounts=accounts,
             metrics=metrics,
-            who=credentials(account),
+            account=account.name,
             hashtag=hashtag,
             edge=edge,
             interval_s=polling.hashtag_interval_s,
@@ -97,6 +191,20 @@ def hashtag_feeds(
     ]
 
 
+def export_usage(metrics: Metrics, scope: Scope, usage: Usage) -> None:
+    """Set the usage-ratio gauges from one answer's usage header."""
+    for name, value in usage.metrics().items():
+        metrics.rate_limit_usage.labels(scope.kind, scope.account, name).set(value)
+
+
+def throttled_samples(governor: Governor) -> list[tuple[tuple[str, ...], float]]:
+    """``listener_throttled`` at scrape time: 1 for each scope paused now, else 0."""
+    return [
+        ((scope.kind, scope.account), 1.0 if governor.paused(scope) else 0.0)
+        for scope, _ in governor.scopes()
+    ]
+
+
 @asynccontextmanager
 async def _graph_base_url(settings: Settings) -> AsyncIterator[str]:
     """The Graph API host: the configured one, or an in-process simulator in demo mode."""
@@ -105,6 +213,7 @@ async def _graph_base_url(settings: Settings) -> AsyncIterator[str]:
         return
     from listener import simulator  # noqa: PLC0415 - demo only; the worker path never needs it
 
+    limits = settings.ratelimit
     config = simulator.SimulatorConfig(
         seed=settings.simulator.seed,
         accounts=tuple(
@@ -118,6 +227,8 @@ async def _graph_base_url(settings: Settings) -> AsyncIterator[str]:
         default_rate_per_hour=settings.simulator.posts_per_hour,
         backfill_hours=settings.simulator.backfill_hours,
         app_secret=settings.graph.app_secret.get_secret_value() or None,
+        app_calls_per_hour=int(platform_budget_per_hour(limits.app_users)),
+        buc_calls_per_hour=int(buc_budget_per_hour(limits.account_impressions_24h)),
     )
     async with simulator.serve(config) as running:
         log.info("simulator.started", base_url=running.base_url)
@@ -156,6 +267,7 @@ async def _ensure_indexes(store: Store, stop: asyncio.Event) -> None:
 async def start(
     settings: Settings,
     *,
+    loader: SettingsLoader | None = None,
     registry: CollectorRegistry | None = None,
     clock: Callable[[], datetime] = utcnow,
     rng: random.Random | None = None,
@@ -171,6 +283,15 @@ async def start(
         )
         store = Store(database)
         session = await stack.enter_async_context(aiohttp.ClientSession())
+        limits = settings.ratelimit
+        governor = Governor(
+            policy_for(settings),
+            clock=clock,
+            accounts_by_ig_id={a.ig_user_id: a.name for a in settings.accounts},
+            on_usage=partial(export_usage, metrics),
+            on_garbled=metrics.usage_header_problems.inc,
+        )
+        metrics.throttled.source = partial(throttled_samples, governor)
         graph = GraphClient(
             session,
             base_url=base_url,
@@ -178,14 +299,36 @@ async def start(
             app_secret=settings.graph.app_secret.get_secret_value(),
             timeout_s=settings.graph.timeout_s,
             metrics=metrics,
+            governor=governor,
+            retry=RetryPolicy(limits.max_attempts, limits.backoff_initial_s, limits.backoff_max_s),
         )
         api = InstagramApi(graph)
-        feeds = hashtag_feeds(settings, api=api, store=store, metrics=metrics, clock=clock)
+        accounts = Accounts(
+            {a.name: credentials(a) for a in settings.accounts}, metrics=metrics, clock=clock
+        )
+        quota = HashtagQuota(store, metrics, clock)
+        feeds = hashtag_feeds(
+            settings,
+            api=api,
+            store=store,
+            quota=quota,
+            accounts=accounts,
+            metrics=metrics,
+            clock=clock,
+        )
+        policy = policy_for(settings)
         scheduler = Scheduler(
             feeds,
             store=store,
             metrics=metrics,
-            jitter_ratio=settings.polling.jitter_ratio,
+            accounts=accounts,
+            pacing=Pacing(
+                jitter_ratio=settings.polling.jitter_ratio,
+                adaptive=settings.polling.adaptive,
+                min_interval_s=settings.polling.min_interval_s,
+                max_interval_s=settings.polling.max_interval_s,
+                budget_per_hour=lambda scope: policy(scope).budget_per_hour,
+            ),
             clock=clock,
             rng=rng,
         )
@@ -200,11 +343,31 @@ async def start(
         await site.start()
         port = runner.addresses[0][1]
         log.info("server.started", host=settings.server.host, port=port, feeds=len(feeds))
-        yield Worker(store, metrics, registry, scheduler, port, base_url)
+        worker = Worker(
+            settings,
+            store,
+            metrics,
+            registry,
+            api,
+            accounts,
+            quota,
+            governor,
+            scheduler,
+            port,
+            base_url,
+            loader,
+        )
+        yield worker
     log.info("worker.stopped")
 
 
-async def run(settings: Settings, *, stop: asyncio.Event) -> None:
+async def run(
+    settings: Settings,
+    *,
+    stop: asyncio.Event,
+    reload: asyncio.Event | None = None,
+    loader: SettingsLoader | None = None,
+) -> None:
     """The long-running worker: start everything, run until ``stop``, close everything."""
-    async with start(settings) as worker:
-        await worker.serve(stop)
+    async with start(settings, loader=loader) as worker:
+        await worker.serve(stop, reload)

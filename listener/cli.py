@@ -11,6 +11,7 @@ import asyncio
 import signal
 import sys
 from collections.abc import Callable, Coroutine, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -66,15 +67,19 @@ def _secrets(settings: Settings) -> list[str]:
     return [v for v in values if v]
 
 
-def _until_signalled(main: Callable[[asyncio.Event], Coroutine[Any, Any, None]]) -> None:
-    """Run ``main(stop)`` with SIGTERM and SIGINT setting ``stop``."""
+def _until_signalled(
+    main: Callable[[asyncio.Event, asyncio.Event], Coroutine[Any, Any, None]],
+) -> None:
+    """Run ``main(stop, reload)``: SIGTERM and SIGINT set ``stop``, SIGHUP sets ``reload``."""
 
     async def runner() -> None:
         stop = asyncio.Event()
+        reload = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        await main(stop)
+        loop.add_signal_handler(signal.SIGHUP, reload.set)
+        await main(stop, reload)
 
     asyncio.run(runner())
 
@@ -87,7 +92,11 @@ def _run(args: argparse.Namespace) -> int:
     log.info(
         "worker.starting", accounts=len(settings.accounts), simulator=settings.simulator.enabled
     )
-    _until_signalled(lambda stop: app.run(settings, stop=stop))
+    _until_signalled(
+        lambda stop, reload: app.run(
+            settings, stop=stop, reload=reload, loader=partial(load_settings, args.config)
+        )
+    )
     return EXIT_OK
 
 
@@ -96,7 +105,7 @@ def _simulate(args: argparse.Namespace) -> int:
     from listener import simulator  # noqa: PLC0415 - only this command needs it
 
     config = simulator.SimulatorConfig(seed=args.seed)
-    _until_signalled(lambda stop: simulator.run_forever(config, args.host, args.port, stop))
+    _until_signalled(lambda stop, _: simulator.run_forever(config, args.host, args.port, stop))
     return EXIT_OK
 
 

@@ -5,6 +5,8 @@
     ListenerError
     ├── ConfigError            reject: the configuration is wrong; exit code 2, one line on stderr
     ├── StoreUnavailableError       retry later: MongoDB did not answer or refused the write
+    ├── HashtagQuotaError  wait: the account's 30 hashtag slots are spent; ``next_free_at`` says
+    │                      when one frees (never sent to Meta)
     └── GraphError             an answer from (or a failure to reach) the Graph API
         ├── TransientError     retry soon with backoff: codes 1, 2, is_transient, 5xx,
         │   │                  timeouts, connection errors
@@ -20,6 +22,8 @@ Messages never carry tokens or the app secret.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 
 class ListenerError(Exception):
     """Base of every error this package raises on purpose."""
@@ -31,6 +35,14 @@ class ConfigError(ListenerError):
 
 class StoreUnavailableError(ListenerError):
     """MongoDB could not be reached or did not accept the operation; try again later."""
+
+
+class HashtagQuotaError(ListenerError):
+    """A hashtag was not queried: it would exceed the account's 30 distinct hashtags in 7 days."""
+
+    def __init__(self, reason: str, *, next_free_at: datetime) -> None:
+        super().__init__(reason)
+        self.next_free_at = next_free_at
 
 
 class GraphError(ListenerError):

@@ -7,11 +7,38 @@ metrics are a promise to dashboards; add new ones rather than change those.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 
 from listener import __version__
 
 _LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+
+
+LiveSamples = Callable[[], Iterable[tuple[tuple[str, ...], float]]]
+
+
+class _LiveGauge(Collector):
+    """A gauge read at scrape time from a source, so it is never stale between events.
+
+    A pause ends by the clock, not by an event; a gauge set on events would keep saying
+    "throttled" until the next call.
+    """
+
+    def __init__(self, name: str, documentation: str, labels: list[str]) -> None:
+        self._name = name
+        self._documentation = documentation
+        self._labels = labels
+        self.source: LiveSamples = lambda: ()
+
+    def collect(self) -> Iterable[Metric]:
+        family = GaugeMetricFamily(self._name, self._documentation, labels=self._labels)
+        for labels, value in self.source():
+            family.add_metric(list(labels), value)
+        yield family
 
 
 class Metrics:
@@ -43,12 +70,12 @@ class Metrics:
             ["scope", "account", "metric"],
             registry=registry,
         )
-        self.throttled = Gauge(
+        self.throttled = _LiveGauge(
             "listener_throttled",
             "1 while a rate-limit scope is paused after a throttle, else 0",
             ["scope", "account"],
-            registry=registry,
         )
+        registry.register(self.throttled)
         self.hashtag_quota_remaining = Gauge(
             "listener_hashtag_quota_remaining",
             "Distinct hashtags the account may still query in the rolling 7 days (of 30)",
@@ -95,6 +122,24 @@ class Metrics:
             "listener_contest_entries_total",
             "Contest verdicts given to new media",
             ["campaign", "eligible"],
+            registry=registry,
+        )
+        self.feed_possibly_missed = Counter(
+            "listener_feed_possibly_missed_total",
+            "Polls after which media may have been missed (page bound hit, or the oldest new "
+            "media was near the 24 h edge of recent_media)",
+            ["poller", "account", "hashtag"],
+            registry=registry,
+        )
+        self.feed_interval = Gauge(
+            "listener_feed_interval_seconds",
+            "The interval the scheduler currently gives a feed",
+            ["poller", "account", "hashtag"],
+            registry=registry,
+        )
+        self.usage_header_problems = Counter(
+            "listener_usage_header_problems_total",
+            "Usage headers from Meta that could not be read in full",
             registry=registry,
         )
         self.token_expiry = Gauge(

@@ -190,7 +190,7 @@ class AccountSettings(_Section):
     def _hashtags_need_facebook_login(self) -> Self:
         if self.hashtags and self.login == "instagram":
             raise ValueError(
-                "hashtag search is only available with Facebook Login (login = \"facebook\")"
+                'hashtag search is only available with Facebook Login (login = "facebook")'
             )
         return self
 

@@ -16,6 +16,7 @@ def demo_settings(tmp_path: Path) -> Settings:
         store={"mongodb_uri": "embedded", "embedded_path": tmp_path / "data"},  # type: ignore[arg-type]
         server={"port": 0},  # type: ignore[arg-type]
         polling={"hashtag_interval_s": 5},  # type: ignore[arg-type]
+        ratelimit={"app_users": 100},  # type: ignore[arg-type]
         simulator={"enabled": True, "posts_per_hour": 120},  # type: ignore[arg-type]
         graph={"app_secret": "demo-app-secret"},  # type: ignore[arg-type]
         accounts=[

@@ -106,6 +106,8 @@ embedded_path = "{tmp_path / "data"}"
 port = {free_port()}
 [polling]
 hashtag_interval_s = 1
+[ratelimit]
+app_users = 100
 [simulator]
 enabled = true
 [[accounts]]

@@ -8,16 +8,25 @@ as Meta expects, but are never part of a URL that is logged or raised.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
 import time
 from collections.abc import Callable, Mapping
-from typing import Any, Protocol, TypeVar
+from dataclasses import dataclass
+from typing import Any, TypeVar
 from urllib.parse import parse_qsl, urlsplit
 
 import aiohttp
 import structlog
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_random_exponential,
+)
 
 from listener.errors import (
     AuthError,
@@ -28,6 +37,7 @@ from listener.errors import (
 )
 from listener.graph.wire import error_from_answer
 from listener.metrics import Metrics
+from listener.ratelimit.governor import Governor, Sleep
 
 log = structlog.get_logger("listener.graph")
 
@@ -37,11 +47,23 @@ Parse = Callable[[Any], T]
 """Reads a decoded JSON body into a value; raises MalformedResponseError on the wrong shape."""
 
 
-class ResponseObserver(Protocol):
-    """Sees every answer's headers (usage headers feed the rate-limit governor)."""
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Bounded exponential backoff with full jitter, for transient failures only."""
 
-    def observe(self, *, endpoint: str, account: str, headers: Mapping[str, str]) -> None:
-        """Called once per answer, success or error."""
+    max_attempts: int = 4
+    initial_s: float = 1.0
+    max_s: float = 60.0
+
+
+def _log_retry(state: RetryCallState) -> None:
+    error = state.outcome.exception() if state.outcome is not None else None
+    log.info(
+        "graph.retrying",
+        attempt=state.attempt_number,
+        wait_s=round(state.upcoming_sleep, 2),
+        error=str(error),
+    )
 
 
 def appsecret_proof(token: str, app_secret: str) -> str:
@@ -75,7 +97,9 @@ class GraphClient:
         app_secret: str,
         timeout_s: float,
         metrics: Metrics,
-        observer: ResponseObserver | None = None,
+        governor: Governor | None = None,
+        retry: RetryPolicy = RetryPolicy(),
+        sleep: Sleep = asyncio.sleep,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._session = session
@@ -85,7 +109,9 @@ class GraphClient:
         self._app_secret = app_secret
         self._timeout = aiohttp.ClientTimeout(total=timeout_s)
         self._metrics = metrics
-        self._observer = observer
+        self._governor = governor
+        self._retry = retry
+        self._sleep = sleep
         self._clock = clock
 
     def url(self, path: str) -> str:
@@ -124,6 +150,11 @@ class GraphClient:
 
         ``url`` may carry its own query (a ``next`` link). It must point at the configured host:
         a link elsewhere is refused rather than handed the token.
+
+        Each attempt first waits for the call's rate-limit scopes (a paused scope gets no
+        call). Transient failures are retried with bounded, jittered exponential backoff;
+        throttles pause their scope and are raised; auth, permission and bad-request errors
+        are raised at once: retrying cannot help them.
         """
         parts = urlsplit(url)
         if parts[:2] != self._origin:
@@ -137,10 +168,30 @@ class GraphClient:
         if self._app_secret:
             query["appsecret_proof"] = appsecret_proof(token, self._app_secret)
         bare = parts._replace(query="").geturl()
+        retrying = AsyncRetrying(
+            retry=retry_if_exception_type(TransientError),
+            stop=stop_after_attempt(self._retry.max_attempts),
+            wait=wait_random_exponential(multiplier=self._retry.initial_s, max=self._retry.max_s),
+            sleep=self._sleep,
+            before_sleep=_log_retry,
+            reraise=True,
+        )
+        async for attempt in retrying:
+            with attempt:
+                return await self._attempt(
+                    bare, query, endpoint=endpoint, account=account, parse=parse
+                )
+        raise AssertionError("unreachable: tenacity re-raises the last error")  # pragma: no cover
+
+    async def _attempt(
+        self, url: str, query: Mapping[str, str], *, endpoint: str, account: str, parse: Parse[T]
+    ) -> T:
+        if self._governor is not None:
+            await self._governor.acquire(endpoint, account)
         started = self._clock()
         error: GraphError | None = None
         try:
-            return parse(await self._send(bare, query, endpoint=endpoint, account=account))
+            return parse(await self._send(url, query, endpoint=endpoint, account=account))
         except GraphError as exc:
             error = exc
             raise
@@ -163,11 +214,17 @@ class GraphClient:
             raise TransientError(
                 f"connection failed: {type(exc).__name__}", endpoint=endpoint
             ) from None
-        if self._observer is not None:
-            self._observer.observe(endpoint=endpoint, account=account, headers=headers)
+        regain_s = None
+        if self._governor is not None:
+            regain_s = self._governor.observe_headers(
+                account, {k.lower(): v for k, v in headers.items()}
+            )
         body = _decode(raw)
         if status >= 400 or (isinstance(body, Mapping) and "error" in body):
-            raise error_from_answer(status, body, endpoint=endpoint, retry_after_s=None)
+            error = error_from_answer(status, body, endpoint=endpoint, retry_after_s=regain_s)
+            if isinstance(error, ThrottledError) and self._governor is not None:
+                self._governor.observe_throttle(account, error.code, error.retry_after_s)
+            raise error
         if body is _NOT_JSON:
             raise MalformedResponseError(
                 f"HTTP {status} answer is not JSON", endpoint=endpoint, status=status

@@ -54,6 +54,20 @@ class InstagramApi:
             )
         return ids[0]
 
+    async def recently_searched_hashtags(self, who: Credentials) -> list[str]:
+        """Ids of the hashtags the account spent in the rolling 7 days, as Meta counts them.
+
+        Meta says when none of them was spent; the slot ledger assumes the worst.
+        """
+        return await self._client.get(
+            f"{who.ig_user_id}/recently_searched_hashtags",
+            {"limit": "30"},
+            token=who.token,
+            endpoint="recently_searched_hashtags",
+            account=who.account,
+            parse=lambda body: parse_id_list(body, endpoint="recently_searched_hashtags"),
+        )
+
     async def hashtag_media(
         self,
         who: Credentials,

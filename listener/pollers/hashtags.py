@@ -1,6 +1,7 @@
 """Hashtag feeds: ``recent_media`` and ``top_media`` of one hashtag for one account.
 
-A poll resolves the hashtag's id once (kept in MongoDB for good), then walks the edge's pages,
+A poll takes the hashtag's slot of the account's 30-in-7-days budget, resolves its id once
+(kept in MongoDB for good), then walks the edge's pages,
 storing each page before asking for the next. It stops at the first page that brings nothing
 new (what follows was seen before) or at the page bound, and only then advances the feed's
 poll state: a crash in between re-polls, it never skips.
@@ -11,7 +12,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from contextlib import aclosing
-from dataclasses import dataclass
 from datetime import datetime
 
 import structlog
@@ -19,6 +19,10 @@ import structlog
 from listener.graph.instagram import Credentials, HashtagEdge, InstagramApi
 from listener.metrics import Metrics
 from listener.models import Sighting, Source, SourceKind
+from listener.pollers.accounts import Accounts
+from listener.pollers.feed import PollResult
+from listener.pollers.quota import HashtagQuota
+from listener.ratelimit.throttle import APP_SCOPE
 from listener.store.store import Store
 
 log = structlog.get_logger("listener.pollers")
@@ -54,17 +58,10 @@ class HashtagIds:
         return self._known[name]
 
 
-@dataclass(frozen=True)
-class PollResult:
-    """What one poll did."""
-
-    pages: int
-    new: int
-    duplicate: int
-
-
 class HashtagFeed:
     """One hashtag edge polled for one account."""
+
+    scope = APP_SCOPE  # hashtag endpoints spend Meta's platform (app-wide) rate limit
 
     def __init__(
         self,
@@ -72,8 +69,10 @@ class HashtagFeed:
         api: InstagramApi,
         store: Store,
         ids: HashtagIds,
+        quota: HashtagQuota,
+        accounts: Accounts,
         metrics: Metrics,
-        who: Credentials,
+        account: str,
         hashtag: str,
         edge: HashtagEdge,
         interval_s: float,
@@ -84,28 +83,36 @@ class HashtagFeed:
         self._api = api
         self._store = store
         self._ids = ids
+        self._quota = quota
+        self._accounts = accounts
         self._metrics = metrics
-        self._who = who
         self._edge: HashtagEdge = edge
-        self._page_size = page_size
         self._max_pages = max_pages
         self._clock = clock
+        self.page_size = page_size
         self.interval_s = interval_s
-        self.source = Source(EDGE_KIND[edge], who.account, hashtag)
+        self.hashtag = hashtag
+        self.source = Source(EDGE_KIND[edge], account, hashtag)
 
     @property
-    def poller(self) -> str:
-        """The bounded ``poller`` metric label."""
+    def feature(self) -> str:
+        """The bounded ``poller`` metric label, also the feature permissions are checked for."""
         return self.source.kind.value
 
     async def poll(self) -> PollResult:
-        """Fetch and store pages until nothing new arrives or the page bound; then advance state."""
-        hashtag = self.source.hashtag
-        assert hashtag is not None
-        hashtag_id = await self._ids.resolve(self._who, hashtag)
+        """Fetch and store pages until nothing new arrives or the page bound; then advance state.
+
+        The hashtag's slot is taken first: no hashtag call, not even the id lookup, reaches
+        Meta for a tag the account's 30-in-7-days budget cannot pay.
+        """
+        who = self._accounts.who(self.source.account)
+        await self._quota.spend(who.account, self.hashtag)
+        hashtag_id = await self._ids.resolve(who, self.hashtag)
         pages = new = duplicate = 0
+        oldest_new: datetime | None = None
+        more_unread = False
         media_pages = self._api.hashtag_media(
-            self._who, hashtag_id, self._edge, page_size=self._page_size, max_pages=self._max_pages
+            who, hashtag_id, self._edge, page_size=self.page_size, max_pages=self._max_pages
         )
         async with aclosing(media_pages) as walk:
             async for page in walk:
@@ -117,11 +124,24 @@ class HashtagFeed:
                 self._count(len(result.new), len(result.duplicate))
                 new += len(result.new)
                 duplicate += len(result.duplicate)
+                fresh = set(result.new)
+                for media in page.media:
+                    if media.id in fresh and (oldest_new is None or media.timestamp < oldest_new):
+                        oldest_new = media.timestamp
+                # More pages after a page that was still new: only the page bound stopped us.
+                more_unread = bool(result.new) and page.paging.next is not None
                 if not result.new:
                     break
-        self._metrics.poll_pages.labels(self.poller, self._who.account).inc(pages)
-        await self._store.feeds.record_success(self.source, now=self._clock(), new=new, pages=pages)
-        return PollResult(pages=pages, new=new, duplicate=duplicate)
+        now = self._clock()
+        self._metrics.poll_pages.labels(self.feature, who.account).inc(pages)
+        await self._store.feeds.record_success(self.source, now=now, new=new, pages=pages)
+        return PollResult(
+            pages=pages,
+            new=new,
+            duplicate=duplicate,
+            hit_bound=pages >= self._max_pages and more_unread,
+            oldest_new_age_s=None if oldest_new is None else (now - oldest_new).total_seconds(),
+        )
 
     def _count(self, new: int, duplicate: int) -> None:
         labels = (self.source.kind.value, self.source.metric_hashtag)

@@ -1,46 +1,77 @@
 """The scheduler: runs each feed on its own paced loop until the stop event is set.
 
-Loops wait on the stop event instead of sleeping, so shutdown never waits out an interval.
-A poll in flight when the stop arrives is given ``grace_s`` to finish; after that it is
-cancelled, which is safe because a feed's state advances only after its media are stored.
-Failures are logged on transitions (failing → recovered), not on every attempt.
+Pacing. Each feed's interval follows its observed arrival rate, so that a poll normally fits
+one page (within ``min_interval_s`` and ``max_interval_s``); the feeds of one rate-limit scope
+then share that scope's budget by need: busy feeds get more calls, quiet ones keep at least one
+call per ``max_interval_s``. Intervals are jittered so feeds do not fire together.
+
+Errors. A throttle has already paused its scope in the governor, so the next poll simply
+waits there; an auth or permission error stops the account or the feature until a human acts
+(:mod:`listener.pollers.accounts`); a hashtag over the 30-slot budget waits until a slot frees;
+anything else is retried at the next interval. Failures are logged on transitions
+(failing → recovered), not on every attempt.
+
+Shutdown. Loops wait on the stop event instead of sleeping. A poll in flight when the stop
+arrives is given ``grace_s`` to finish; after that it is cancelled, which is safe because a
+feed's state advances only after its media are stored.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
 
 import structlog
 
-from listener.errors import GraphError, StoreUnavailableError
+from listener.errors import GraphError, HashtagQuotaError, StoreUnavailableError
 from listener.metrics import Metrics
-from listener.models import Source
+from listener.pollers.accounts import Accounts
+from listener.pollers.feed import Feed, PollResult
+from listener.ratelimit.adaptive import (
+    FeedRate,
+    ideal_interval_s,
+    observe_rate,
+    possibly_missed,
+    share_budget,
+)
 from listener.ratelimit.pacing import first_delay, jittered
+from listener.ratelimit.throttle import Scope
 from listener.store.feeds import feed_key
 from listener.store.store import Store
 
 log = structlog.get_logger("listener.pollers")
 
 
-class Feed(Protocol):
-    """Something that can be polled on an interval."""
+Wait = Callable[[asyncio.Event, float], Awaitable[bool]]
+"""Waits up to a delay for the stop event; True if it was set (injected for virtual time)."""
 
-    source: Source
+
+@dataclass(frozen=True)
+class Pacing:
+    """How the scheduler paces feeds."""
+
+    jitter_ratio: float = 0.1
+    adaptive: bool = True
+    min_interval_s: float = 60.0
+    max_interval_s: float = 3600.0
+    budget_per_hour: Callable[[Scope], float] = lambda scope: math.inf
+
+
+@dataclass
+class _Pace:
+    """The scheduler's running knowledge of one feed."""
+
     interval_s: float
-
-    @property
-    def poller(self) -> str:
-        """The bounded ``poller`` metric label."""
-        ...
-
-    async def poll(self) -> Any:
-        """One poll; raises :class:`GraphError` or :class:`StoreUnavailableError` on failure."""
-        ...
+    ideal_s: float
+    rate: FeedRate = field(default_factory=FeedRate)
+    last_poll_at: datetime | None = None
+    failing: bool = False
+    refused: bool = False
 
 
 class Scheduler:
@@ -52,20 +83,32 @@ class Scheduler:
         *,
         store: Store,
         metrics: Metrics,
-        jitter_ratio: float,
+        accounts: Accounts,
+        pacing: Pacing,
         clock: Callable[[], datetime],
         rng: random.Random | None = None,
         grace_s: float = 5.0,
+        wait: Wait | None = None,
     ) -> None:
-        self._feeds = feeds
+        self._feeds = list(feeds)
         self._store = store
         self._metrics = metrics
-        self._jitter = jitter_ratio
+        self._accounts = accounts
+        self._pacing = pacing
         self._clock = clock
         self._rng = rng or random.Random()  # noqa: S311 - jitter, not security
         self._grace_s = grace_s
+        self._wait = wait or wait_for_stop
+        self._paces = {
+            feed_key(f.source): _Pace(interval_s=f.interval_s, ideal_s=f.interval_s)
+            for f in self._feeds
+        }
         self._progress = asyncio.Condition()
         self.polls_done = 0
+
+    def interval_s(self, feed: Feed) -> float:
+        """The interval the feed currently gets (before jitter)."""
+        return self._paces[feed_key(feed.source)].interval_s
 
     async def wait_for(self, predicate: Callable[[], bool]) -> None:
         """Return once ``predicate()`` holds, checked after every poll (for tests and tools)."""
@@ -78,68 +121,131 @@ class Scheduler:
             asyncio.create_task(self._loop(feed, stop), name=f"feed:{feed_key(feed.source)}")
             for feed in self._feeds
         ]
-        if not tasks:
-            await stop.wait()
-            return
         try:
             await stop.wait()
-            _, pending = await asyncio.wait(tasks, timeout=self._grace_s)
-            for task in pending:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            if tasks:
+                _, pending = await asyncio.wait(tasks, timeout=self._grace_s)
+                for task in pending:
+                    task.cancel()
         finally:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _loop(self, feed: Feed, stop: asyncio.Event) -> None:
-        try:
-            last = (await self._store.feeds.state(feed.source)).last_success_at
-        except StoreUnavailableError:
-            last = None
+        pace = self._paces[feed_key(feed.source)]
+        with contextlib.suppress(StoreUnavailableError):
+            pace.last_poll_at = (await self._store.feeds.state(feed.source)).last_success_at
         delay = first_delay(
             feed.interval_s,
-            self._jitter,
+            self._pacing.jitter_ratio,
             self._rng.random(),
-            last_success_at=last,
+            last_success_at=pace.last_poll_at,
             now=self._clock(),
         )
-        failing = False
-        while not await _wait(stop, delay):
-            failing = await self._poll_once(feed, failing)
+        while not await self._wait(stop, delay):
+            delay = await self._turn(feed, pace)
             async with self._progress:
                 self.polls_done += 1
                 self._progress.notify_all()
-            delay = jittered(feed.interval_s, self._jitter, self._rng.random())
 
-    async def _poll_once(self, feed: Feed, failing: bool) -> bool:
-        """One poll with its metrics and transition logs; returns whether the feed is failing."""
+    async def _turn(self, feed: Feed, pace: _Pace) -> float:
+        """One poll with its bookkeeping; returns the delay before the next."""
         account = feed.source.account
+        if self._accounts.blocked(account, feed.feature) is not None:
+            return self._next_delay(pace)
         try:
             result = await feed.poll()
+        except HashtagQuotaError as exc:
+            if not pace.refused:
+                log.warning("hashtag.refused", feed=feed_key(feed.source), reason=str(exc))
+                pace.refused = True
+            wait = (exc.next_free_at - self._clock()).total_seconds()
+            return max(wait, self._pacing.min_interval_s)
         except (GraphError, StoreUnavailableError) as exc:
-            self._metrics.polls.labels(feed.poller, account, "failed").inc()
-            if not failing:
-                log.warning(
-                    "poll.failed",
-                    feed=feed_key(feed.source),
-                    error=str(exc),
-                    kind=type(exc).__name__,
-                )
-            with contextlib.suppress(StoreUnavailableError):
-                await self._store.feeds.record_failure(
-                    feed.source, now=self._clock(), error=str(exc)
-                )
-            return True
-        self._metrics.polls.labels(feed.poller, account, "ok").inc()
-        self._metrics.last_poll_success.labels(feed.poller, account).set(self._clock().timestamp())
-        if failing:
+            self._failed(feed, pace, exc)
+            return self._next_delay(pace)
+        self._succeeded(feed, pace, result)
+        return self._next_delay(pace)
+
+    def _failed(self, feed: Feed, pace: _Pace, exc: GraphError | StoreUnavailableError) -> None:
+        account = feed.source.account
+        self._metrics.polls.labels(feed.feature, account, "failed").inc()
+        if isinstance(exc, GraphError) and self._accounts.report(account, feed.feature, exc):
+            return
+        if not pace.failing:
+            log.warning(
+                "poll.failed", feed=feed_key(feed.source), kind=type(exc).__name__, error=str(exc)
+            )
+            pace.failing = True
+
+    def _succeeded(self, feed: Feed, pace: _Pace, result: PollResult) -> None:
+        account = feed.source.account
+        now = self._clock()
+        self._metrics.polls.labels(feed.feature, account, "ok").inc()
+        self._metrics.last_poll_success.labels(feed.feature, account).set(now.timestamp())
+        if pace.failing or pace.refused:
             log.info("poll.recovered", feed=feed_key(feed.source))
-        log.debug("poll.done", feed=feed_key(feed.source), result=repr(result))
-        return False
+        pace.failing = pace.refused = False
+        edge_age = result.oldest_new_age_s if pace.last_poll_at is not None else None
+        if possibly_missed(hit_page_bound=result.hit_bound, oldest_new_age_s=edge_age):
+            self._metrics.feed_possibly_missed.labels(
+                feed.feature, account, feed.source.metric_hashtag
+            ).inc()
+            log.info(
+                "feed.possibly_missed",
+                feed=feed_key(feed.source),
+                hit_bound=result.hit_bound,
+                oldest_new_age_s=edge_age,
+            )
+        if pace.last_poll_at is not None:
+            elapsed = (now - pace.last_poll_at).total_seconds()
+            pace.rate = observe_rate(pace.rate, result.new, elapsed)
+        pace.last_poll_at = now
+        self._repace(feed)
+        log.debug("poll.done", feed=feed_key(feed.source), pages=result.pages, new=result.new)
+
+    def _repace(self, feed: Feed) -> None:
+        """Recompute the ideal interval of ``feed`` and share its scope's budget anew."""
+        pacing = self._pacing
+        pace = self._paces[feed_key(feed.source)]
+        if not pacing.adaptive:
+            return
+        pace.ideal_s = ideal_interval_s(
+            pace.rate,
+            page_size=feed.page_size,
+            min_s=pacing.min_interval_s,
+            max_s=pacing.max_interval_s,
+            default_s=feed.interval_s,
+        )
+        group = [f for f in self._feeds if f.scope == feed.scope]
+        needs: dict[str, float] = {}
+        pages: dict[str, int] = {}
+        for member in group:
+            key = feed_key(member.source)
+            state = self._paces[key]
+            # A poll of k pages costs k calls: share the budget in calls, not in polls.
+            expected = state.rate.rate_per_s * state.ideal_s / member.page_size
+            pages[key] = max(1, math.ceil(expected))
+            needs[key] = state.ideal_s / pages[key]
+        budget = pacing.budget_per_hour(feed.scope)
+        shared = (
+            needs
+            if math.isinf(budget)
+            else share_budget(needs, budget, max_interval_s=pacing.max_interval_s)
+        )
+        for member in group:
+            key = feed_key(member.source)
+            self._paces[key].interval_s = shared[key] * pages[key]
+            self._metrics.feed_interval.labels(
+                member.feature, member.source.account, member.source.metric_hashtag
+            ).set(self._paces[key].interval_s)
+
+    def _next_delay(self, pace: _Pace) -> float:
+        return jittered(pace.interval_s, self._pacing.jitter_ratio, self._rng.random())
 
 
-async def _wait(stop: asyncio.Event, delay_s: float) -> bool:
+async def wait_for_stop(stop: asyncio.Event, delay_s: float) -> bool:
     """Wait up to ``delay_s`` for ``stop``; True if it was set."""
     try:
         await asyncio.wait_for(stop.wait(), timeout=max(delay_s, 0.0))

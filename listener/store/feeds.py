@@ -51,6 +51,14 @@ class FeedRepository:
         doc = await guarded("hashtag id read", lambda: self._hashtags.find_one({"_id": name}))
         return None if doc is None else str(doc["hashtag_id"])
 
+    async def hashtag_ids(self) -> dict[str, str]:
+        """Every resolved hashtag: name → id."""
+
+        async def read() -> dict[str, str]:
+            return {str(d["_id"]): str(d["hashtag_id"]) async for d in self._hashtags.find({})}
+
+        return await guarded("hashtag ids read", read)
+
     async def save_hashtag_id(self, name: str, hashtag_id: str, now: datetime) -> None:
         """Keep ``name`` → ``hashtag_id`` for good."""
         await guarded(

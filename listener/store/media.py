@@ -126,6 +126,14 @@ class MediaRepository:
         """The stored document of ``media_id``."""
         return await guarded("media read", lambda: self._collection.find_one({"_id": media_id}))
 
+    async def ids(self) -> set[str]:
+        """Every stored media id (for coverage checks; fine up to millions of media)."""
+
+        async def read() -> set[str]:
+            return {str(d["_id"]) async for d in self._collection.find({}, {"_id": 1})}
+
+        return await guarded("media ids read", read)
+
     async def count(self) -> int:
         """How many media are stored."""
         return await guarded("media count", lambda: self._collection.count_documents({}))

@@ -8,6 +8,7 @@ from listener.errors import StoreUnavailableError
 from listener.store.feeds import FeedRepository
 from listener.store.media import MediaRepository
 from listener.store.mongo import Document, guarded
+from listener.store.slots import SlotRepository
 
 
 class Store:
@@ -17,6 +18,7 @@ class Store:
         self._db = database
         self.media = MediaRepository(database["media"])
         self.feeds = FeedRepository(database["hashtags"], database["feeds"])
+        self.slots = SlotRepository(database["hashtag_slots"])
 
     async def ensure_indexes(self) -> None:
         """Create every index; run at start-up, idempotent."""

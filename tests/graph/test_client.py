@@ -17,7 +17,7 @@ from listener.errors import (
     ThrottledError,
     TransientError,
 )
-from listener.graph.client import GraphClient, appsecret_proof
+from listener.graph.client import GraphClient, RetryPolicy, appsecret_proof
 from listener.graph.instagram import Credentials, InstagramApi
 from listener.metrics import Metrics
 from tests.graphsim import APP_SECRET, BRAND, WHO, Graph
@@ -104,14 +104,53 @@ async def test_throttle_codes_raise_throttled(graph: Graph, metrics: Metrics, co
         ("malformed", MalformedResponseError, "server_error"),
     ],
 )
-async def test_faults_map_to_transient_errors(
+async def test_persistent_faults_give_up_after_the_bound(
     graph: Graph, metrics: Metrics, kind: str, error: type[Exception], outcome: str
 ) -> None:
-    """Server faults and wrong-shaped answers are retryable errors with their outcome label."""
-    graph.world.inject_faults(kind, count=1, endpoint="ig_hashtag_search")  # type: ignore[arg-type]
+    """A fault on every attempt raises its retryable error after exactly max_attempts calls."""
+    graph.world.inject_faults(kind, count=3, endpoint="ig_hashtag_search")  # type: ignore[arg-type]
     with pytest.raises(error):
         await graph.api.hashtag_id(WHO, "summerdrop")
-    assert requests(metrics, "ig_hashtag_search", outcome) == 1
+    assert graph.world.stats.count(endpoint="ig_hashtag_search") == 3
+    assert requests(metrics, "ig_hashtag_search", outcome) == 3
+    assert len(graph.sleeps) == 2
+
+
+@pytest.mark.parametrize("kind", ["http_500", "code_1", "code_2", "malformed"])
+async def test_a_passing_fault_is_retried(graph: Graph, metrics: Metrics, kind: str) -> None:
+    """One transient fault costs one retry after a jittered backoff, then the call succeeds."""
+    graph.world.inject_faults(kind, count=1, endpoint="ig_hashtag_search")  # type: ignore[arg-type]
+    assert await graph.api.hashtag_id(WHO, "summerdrop")
+    assert requests(metrics, "ig_hashtag_search", "ok") == 1
+    assert len(graph.sleeps) == 1
+    assert 0 <= graph.sleeps[0] <= 1.0
+
+
+async def test_backoff_grows_and_stays_bounded(graph: Graph) -> None:
+    """Backoff waits stay within initial * 2**attempt and the configured maximum."""
+    graph.world.inject_faults("code_2", count=3, endpoint="ig_hashtag_search")
+    with pytest.raises(TransientError):
+        await graph.api.hashtag_id(WHO, "summerdrop")
+    assert [s <= bound for s, bound in zip(graph.sleeps, [1.0, 2.0], strict=True)] == [True, True]
+
+
+@pytest.mark.parametrize(
+    ("answer", "error"),
+    [("bad_request", BadRequestError), ("auth", AuthError)],
+)
+async def test_non_transient_errors_are_not_retried(
+    graph: Graph, unsigned: InstagramApi, answer: str, error: type[Exception]
+) -> None:
+    """Bad requests and auth errors are raised at the first answer: one call, no backoff."""
+    if answer == "auth":
+        graph.world.expire_token(BRAND.ig_user_id)
+        api = graph.api
+    else:
+        api = unsigned
+    with pytest.raises(error):
+        await api.hashtag_id(WHO, "summerdrop")
+    assert graph.world.stats.count(endpoint="ig_hashtag_search") == 1
+    assert graph.sleeps == []
 
 
 async def test_timeout_is_transient(graph: Graph, metrics: Metrics) -> None:
@@ -124,6 +163,7 @@ async def test_timeout_is_transient(graph: Graph, metrics: Metrics) -> None:
             app_secret=APP_SECRET,
             timeout_s=0.2,
             metrics=metrics,
+            retry=RetryPolicy(max_attempts=1),
         )
         graph.world.inject_faults("delay", count=1, endpoint="ig_hashtag_search", delay_s=2.0)
         with pytest.raises(TransientError, match="timed out"):
@@ -136,6 +176,7 @@ async def test_connection_refused_is_transient(metrics: Metrics) -> None:
     async with aiohttp.ClientSession() as session:
         client = GraphClient(
             session,
+            retry=RetryPolicy(max_attempts=1),
             base_url="http://127.0.0.1:9",
             api_version="v25.0",
             app_secret="",

@@ -10,7 +10,9 @@ from listener.errors import TransientError
 from listener.graph.instagram import HashtagEdge
 from listener.metrics import Metrics
 from listener.models import SourceKind
+from listener.pollers.accounts import Accounts
 from listener.pollers.hashtags import HashtagFeed, HashtagIds
+from listener.pollers.quota import HashtagQuota
 from listener.store.store import Store
 from tests.graphsim import NOW, WHO, Graph
 
@@ -29,8 +31,10 @@ def feed(
         api=graph.api,
         store=store,
         ids=ids or HashtagIds(graph.api, store, graph.clock),
+        quota=HashtagQuota(store, metrics, graph.clock),
+        accounts=Accounts({"brand": WHO}, metrics=metrics, clock=graph.clock),
         metrics=metrics,
-        who=WHO,
+        account="brand",
         hashtag=hashtag,
         edge=edge,
         interval_s=60,
@@ -150,7 +154,7 @@ async def test_state_advances_only_after_the_store_write(
         graph.world.add_post(hashtags=["summerdrop"], timestamp=NOW - timedelta(minutes=minute + 1))
     hashtag_feed = feed(graph, store, metrics, "summerdrop")
     await HashtagIds(graph.api, store, graph.clock).resolve(WHO, "summerdrop")
-    graph.world.inject_faults("http_500", count=1, endpoint="recent_media", skip=1)
+    graph.world.inject_faults("http_500", count=3, endpoint="recent_media", skip=1)
     with pytest.raises(TransientError):
         await hashtag_feed.poll()
     assert await store.media.count() == 50

@@ -1,0 +1,187 @@
+"""The governor: the async shell that makes every Graph call wait for its rate-limit scopes.
+
+Each call names its endpoint and account. Platform endpoints (hashtag search, ``recent_media``,
+``top_media``) spend the app's shared pool and must also find the account's scope unpaused (a
+user-level throttle, code 17, stops that account's hashtag calls too); every other endpoint
+spends the account's business-use-case scope. Calls of one scope are spaced by
+:func:`~listener.ratelimit.throttle.wait_s`, and a paused scope receives zero calls.
+
+Time and sleeping are injected so tests can run on a hand-moved clock; metrics are reported
+through the ``on_usage`` callback, so this package imports no metrics library.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Coroutine, Iterator, Mapping
+from datetime import datetime, timedelta
+from typing import Any, Final
+
+import structlog
+
+from listener.ratelimit.throttle import (
+    APP_SCOPE,
+    Policy,
+    Scope,
+    ScopeState,
+    is_paused,
+    observe_throttle,
+    observe_usage,
+    record_call,
+    resumed,
+    wait_s,
+)
+from listener.ratelimit.usage import Usage, parse_app_usage, parse_buc_usage
+
+log = structlog.get_logger("listener.ratelimit")
+
+PLATFORM_ENDPOINTS: Final = frozenset({"ig_hashtag_search", "hashtag", "recent_media", "top_media"})
+"""Endpoints metered by Meta's Platform rate limits (reference §1g); all others are BUC."""
+APP_THROTTLE_CODES: Final = frozenset({4})
+"""Codes that say the app's pool is exhausted; every other throttle code is the account's."""
+
+_RESOLUTION_S: Final = 0.001
+"""Waits shorter than this are not slept: clocks and sleeps are not finer than that."""
+
+Sleep = Callable[[float], Coroutine[Any, Any, None]]
+UsageListener = Callable[[Scope, Usage], None]
+
+
+class Governor:
+    """Per-scope pacing and pauses for every account of one app."""
+
+    def __init__(
+        self,
+        policy: Callable[[Scope], Policy],
+        *,
+        clock: Callable[[], datetime],
+        sleep: Sleep = asyncio.sleep,
+        accounts_by_ig_id: Mapping[str, str] | None = None,
+        on_usage: UsageListener | None = None,
+        on_garbled: Callable[[int], None] | None = None,
+    ) -> None:
+        self._policy = policy
+        self._clock = clock
+        self._sleep = sleep
+        self._accounts_by_ig_id = dict(accounts_by_ig_id or {})
+        self._on_usage = on_usage
+        self._states: dict[Scope, ScopeState] = {}
+        self._on_garbled = on_garbled
+
+    # -- which scopes a call needs -------------------------------------------------------------
+
+    @staticmethod
+    def scopes_for(endpoint: str, account: str) -> tuple[Scope, ...]:
+        """The scope a call spends first, then any scope that must merely be unpaused."""
+        own = Scope("buc", account)
+        if endpoint in PLATFORM_ENDPOINTS:
+            return (APP_SCOPE, own)
+        return (own,)
+
+    # -- waiting -------------------------------------------------------------------------------
+
+    async def acquire(self, endpoint: str, account: str) -> None:
+        """Wait until a call of ``endpoint`` for ``account`` may go, then count it as made.
+
+        A caller reserves its turn before sleeping (the scope's next call time moves past it),
+        so concurrent callers queue at the scope's spacing without holding a lock while they
+        wait. A pause that begins while a caller sleeps is honoured when it wakes.
+        """
+        spend, *guards = self.scopes_for(endpoint, account)
+        policy = self._policy(spend)
+        while True:
+            now = self._clock()
+            state = self.state(spend)
+            pause = max(
+                [_pause_left(state, now)] + [_pause_left(self.state(g), now) for g in guards]
+            )
+            if pause >= _RESOLUTION_S:
+                await self._sleep(pause)
+                continue
+            turn = wait_s(state, now, policy)
+            at = now + timedelta(seconds=turn) if turn >= _RESOLUTION_S else now
+            self._states[spend] = record_call(state, at)
+            if at == now:
+                return
+            await self._sleep(turn)
+            if not any(self.paused(scope) for scope in (spend, *guards)):
+                return
+
+    def state(self, scope: Scope) -> ScopeState:
+        """The scope's state, with an elapsed pause cleared (logged as a resumption)."""
+        state = self._states.get(scope, ScopeState())
+        now = self._clock()
+        cleared = resumed(state, now)
+        if cleared is not state:
+            self._states[scope] = cleared
+            log.info("ratelimit.resumed", scope=scope.key)
+        return cleared
+
+    def paused(self, scope: Scope) -> bool:
+        """Whether ``scope`` is paused now."""
+        return is_paused(self.state(scope), self._clock())
+
+    def scopes(self) -> Iterator[tuple[Scope, ScopeState]]:
+        """Every scope seen so far with its current state (for metrics and ``listener quota``)."""
+        for scope in list(self._states):
+            yield scope, self.state(scope)
+
+    # -- what Meta told us ---------------------------------------------------------------------
+
+    def observe_headers(self, account: str, headers: Mapping[str, str]) -> float | None:
+        """Read the usage headers of one answer; returns Meta's regain time for ``account``."""
+        app = parse_app_usage(headers.get("x-app-usage"))
+        buc = parse_buc_usage(headers.get("x-business-use-case-usage"))
+        problems = app.problems + buc.problems
+        if problems:
+            if self._on_garbled is not None:
+                self._on_garbled(len(problems))
+            log.warning("ratelimit.header_garbled", problem=problems[0], count=len(problems))
+        if app.usage is not None:
+            self._observe(APP_SCOPE, app.usage)
+        regain: float | None = None
+        for object_id, usage in buc.by_object.items():
+            owner = self._accounts_by_ig_id.get(object_id, account)
+            self._observe(Scope("buc", owner), usage)
+            if owner == account:
+                regain = usage.regain_s
+        return regain
+
+    def observe_throttle(
+        self, account: str, code: int | None, retry_after_s: float | None
+    ) -> Scope:
+        """Pause the scope a throttle error names (code 4: the app; others: the account)."""
+        scope = APP_SCOPE if code in APP_THROTTLE_CODES else Scope("buc", account)
+        before = self.state(scope)
+        after = observe_throttle(before, retry_after_s, self._clock(), self._policy(scope))
+        self._states[scope] = after
+        if after.paused_until != before.paused_until:
+            log.warning(
+                "ratelimit.paused",
+                scope=scope.key,
+                code=code,
+                until=after.paused_until.isoformat() if after.paused_until else None,
+            )
+        return scope
+
+    def _observe(self, scope: Scope, usage: Usage) -> None:
+        before = self.state(scope)
+        after = observe_usage(
+            before, usage.ratio(), usage.regain_s, self._clock(), self._policy(scope)
+        )
+        self._states[scope] = after
+        if self._on_usage is not None:
+            self._on_usage(scope, usage)
+        if after.paused_until != before.paused_until and after.paused_until is not None:
+            log.warning(
+                "ratelimit.paused",
+                scope=scope.key,
+                usage=usage.ratio(),
+                until=after.paused_until.isoformat(),
+            )
+
+
+def _pause_left(state: ScopeState, now: datetime) -> float:
+    if state.paused_until is None:
+        return 0.0
+    return max((state.paused_until - now).total_seconds(), 0.0)

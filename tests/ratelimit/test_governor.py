@@ -1,0 +1,97 @@
+"""The governor against the simulator: pauses with zero calls, per-account scopes, slowing down.
+
+Time is virtual (see tests/graphsim.py): a pause is waited out by moving the shared clock, so
+the simulator's call log shows exactly which calls fell inside it.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import replace
+from datetime import timedelta
+
+import pytest
+
+from listener.errors import ThrottledError
+from listener.ratelimit.throttle import APP_SCOPE, Scope
+from listener.simulator import SimulatorConfig
+from tests.graphsim import BRAND, WHO, WHO_OTHER, Graph
+
+
+def calls_between(graph: Graph, start: object, end: object, ig_user_id: str | None = None) -> int:
+    return sum(
+        1
+        for call in graph.world.stats.log
+        if start < call.at < end and (ig_user_id is None or call.ig_user_id == ig_user_id)  # type: ignore[operator]
+    )
+
+
+async def test_app_throttle_pauses_with_zero_calls(graph: Graph) -> None:
+    """After code 4 the app scope gets no call until the pause ends, then calls resume."""
+    throttled_at = graph.clock()
+    graph.world.throttle("app", 4, minutes=4, now=throttled_at)
+    with pytest.raises(ThrottledError):
+        await graph.api.hashtag_id(WHO, "summerdrop")
+    assert graph.governor.paused(APP_SCOPE)
+    pause_end = throttled_at + timedelta(seconds=300)  # Meta gives no regain time for the app
+    assert await graph.api.hashtag_id(WHO, "summerdrop")
+    assert graph.clock() >= pause_end
+    assert calls_between(graph, throttled_at, pause_end) == 0
+    assert not graph.governor.paused(APP_SCOPE)
+
+
+async def test_buc_throttle_waits_for_metas_regain_time(graph: Graph) -> None:
+    """An 80002 throttle pauses that account until estimated_time_to_regain_access, no sooner."""
+    throttled_at = graph.clock()
+    graph.world.throttle(BRAND.ig_user_id, 80002, minutes=20, now=throttled_at)
+    with pytest.raises(ThrottledError) as caught:
+        await graph.api.recently_searched_hashtags(WHO)
+    assert caught.value.retry_after_s == pytest.approx(1200, abs=60)
+    await graph.api.recently_searched_hashtags(WHO)
+    assert graph.clock() >= throttled_at + timedelta(minutes=19)
+    assert (
+        calls_between(graph, throttled_at, throttled_at + timedelta(minutes=19), BRAND.ig_user_id)
+        == 0
+    )
+
+
+async def test_other_accounts_keep_working_while_one_is_throttled(graph: Graph) -> None:
+    """A throttled account's scope blocks only that account: another one calls without waiting."""
+    graph.world.throttle(BRAND.ig_user_id, 80002, minutes=20, now=graph.clock())
+    with pytest.raises(ThrottledError):
+        await graph.api.recently_searched_hashtags(WHO)
+    before = graph.clock()
+    assert await graph.api.recently_searched_hashtags(WHO_OTHER) == []
+    assert graph.clock() == before
+    assert graph.governor.paused(Scope("buc", "brand"))
+    assert not graph.governor.paused(Scope("buc", "other"))
+
+
+async def test_user_throttle_stops_that_accounts_hashtag_calls(graph: Graph) -> None:
+    """Code 17 (user limit) on a hashtag call pauses that account, not the app's other users."""
+    graph.world.throttle(BRAND.ig_user_id, 17, minutes=2, now=graph.clock())
+    with pytest.raises(ThrottledError):
+        await graph.api.hashtag_id(WHO, "summerdrop")
+    before = graph.clock()
+    await graph.api.hashtag_id(WHO_OTHER, "summerdrop")
+    assert graph.clock() - before < timedelta(seconds=1)  # only the app's call spacing
+    await graph.api.hashtag_id(WHO, "summerdrop")
+    assert graph.clock() >= before + timedelta(seconds=120)
+
+
+@pytest.fixture
+def sim_config(sim_config: SimulatorConfig) -> SimulatorConfig:
+    """A small platform budget, so that usage climbs 5 points a call."""
+    return replace(sim_config, app_calls_per_hour=20)
+
+
+async def test_soft_threshold_stretches_the_pace(graph: Graph) -> None:
+    """Above 75 % reported usage the gap between calls grows in proportion to the usage."""
+    for _ in range(19):
+        await graph.api.hashtag_id(WHO, "summerdrop")
+    base = graph.sleeps[0]
+    # Calls 2..15 see usage up to 75 %: base spacing. Later ones see 80 %, 85 %, 90 %.
+    assert graph.sleeps[:14] == pytest.approx([base] * 14)
+    stretched = graph.sleeps[15:]
+    assert all(later > earlier for earlier, later in itertools.pairwise(stretched))
+    assert stretched[-1] > 3 * base
