@@ -20,9 +20,11 @@ import structlog
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
+from listener.admin import graph_hosts, token_expiries
 from listener.errors import ConfigError, GraphError, StoreUnavailableError
 from listener.graph.client import GraphClient, RetryPolicy
 from listener.graph.instagram import Credentials, HashtagEdge, InstagramApi
+from listener.graph.tokens import TokenApi
 from listener.metrics import Metrics
 from listener.pollers.accounts import Accounts
 from listener.pollers.feed import Feed
@@ -45,6 +47,7 @@ from listener.web.server import build_app
 log = structlog.get_logger("listener.app")
 
 INDEX_RETRY_S = 5.0
+TOKEN_EXPIRY_INTERVAL_S = 3600.0
 
 SettingsLoader = Callable[[], Settings]
 
@@ -54,9 +57,14 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def credentials(account: AccountSettings) -> Credentials:
-    """The Graph credentials of a configured account."""
-    return Credentials(account.name, account.ig_user_id, account.access_token.get_secret_value())
+async def current_credentials(account: AccountSettings, store: Store) -> Credentials:
+    """The account's credentials: its renewed token while that stands in for the configured one."""
+    configured = account.access_token.get_secret_value()
+    try:
+        token = await store.tokens.current(account.name, configured)
+    except StoreUnavailableError:
+        token = configured  # start-up must not need the database
+    return Credentials(account.name, account.ig_user_id, token)
 
 
 def policy_for(settings: Settings) -> Callable[[Scope], Policy]:
@@ -93,12 +101,14 @@ class Worker:
     web_port: int
     graph_base_url: str
     loader: SettingsLoader | None = None
+    token_api: TokenApi | None = None
 
     async def serve(self, stop: asyncio.Event, reload: asyncio.Event | None = None) -> None:
         """Poll until ``stop`` is set; re-read tokens whenever ``reload`` is set."""
         async with asyncio.TaskGroup() as group:
             group.create_task(_ensure_indexes(self.store, stop), name="store:indexes")
             group.create_task(self._poll(stop), name="scheduler")
+            group.create_task(self._watch_token_expiry(stop), name="tokens:expiry")
             if reload is not None:
                 group.create_task(self._reloads(stop, reload), name="reload")
 
@@ -126,6 +136,19 @@ class Worker:
                 remaining=ledger.remaining(utcnow()),
             )
 
+    async def _watch_token_expiry(self, stop: asyncio.Event) -> None:
+        """Keep ``listener_token_expiry_timestamp_seconds`` current: at start, then hourly."""
+        if self.token_api is None:
+            return
+        while not stop.is_set():
+            expiries = await token_expiries(self.token_api, self.settings, tokens=self.store.tokens)
+            for account, expires_at in expiries.items():
+                self.metrics.token_expiry.labels(account).set(expires_at)
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=TOKEN_EXPIRY_INTERVAL_S)
+            except TimeoutError:
+                continue
+
     async def _reloads(self, stop: asyncio.Event, reload: asyncio.Event) -> None:
         while not stop.is_set():
             waiter = asyncio.ensure_future(reload.wait())
@@ -136,9 +159,9 @@ class Worker:
             if stop.is_set():
                 return
             reload.clear()
-            self.reload_tokens()
+            await self.reload_tokens()
 
-    def reload_tokens(self) -> list[str]:
+    async def reload_tokens(self) -> list[str]:
         """Re-read the configuration and take the accounts' new tokens (SIGHUP)."""
         if self.loader is None:
             log.warning("config.reload_unavailable", reason="started without a config loader")
@@ -148,7 +171,9 @@ class Worker:
         except ConfigError as exc:
             log.error("config.reload_failed", error=str(exc))
             return []
-        changed = self.accounts.replace({a.name: credentials(a) for a in fresh.accounts})
+        changed = self.accounts.replace(
+            {a.name: await current_credentials(a, self.store) for a in fresh.accounts}
+        )
         log.info("config.reloaded", tokens_changed=len(changed))
         return changed
 
@@ -206,36 +231,6 @@ def throttled_samples(governor: Governor) -> list[tuple[tuple[str, ...], float]]
 
 
 @asynccontextmanager
-async def _graph_base_url(settings: Settings) -> AsyncIterator[str]:
-    """The Graph API host: the configured one, or an in-process simulator in demo mode."""
-    if not settings.simulator.enabled:
-        yield settings.graph.base_url
-        return
-    from listener import simulator  # noqa: PLC0415 - demo only; the worker path never needs it
-
-    limits = settings.ratelimit
-    config = simulator.SimulatorConfig(
-        seed=settings.simulator.seed,
-        accounts=tuple(
-            simulator.SimAccount(
-                ig_user_id=a.ig_user_id,
-                access_token=a.access_token.get_secret_value(),
-                username=a.name,
-            )
-            for a in settings.accounts
-        ),
-        default_rate_per_hour=settings.simulator.posts_per_hour,
-        backfill_hours=settings.simulator.backfill_hours,
-        app_secret=settings.graph.app_secret.get_secret_value() or None,
-        app_calls_per_hour=int(platform_budget_per_hour(limits.app_users)),
-        buc_calls_per_hour=int(buc_budget_per_hour(limits.account_impressions_24h)),
-    )
-    async with simulator.serve(config) as running:
-        log.info("simulator.started", base_url=running.base_url)
-        yield running.base_url
-
-
-@asynccontextmanager
 async def _database_uri(settings: Settings) -> AsyncIterator[str]:
     if settings.store.embedded:
         async with embedded_server(settings.store.embedded_path) as uri:
@@ -276,7 +271,8 @@ async def start(
     registry = registry or CollectorRegistry()
     metrics = Metrics(registry)
     async with AsyncExitStack() as stack:
-        base_url = await stack.enter_async_context(_graph_base_url(settings))
+        hosts = await stack.enter_async_context(graph_hosts(settings, media=True))
+        base_url = hosts.facebook
         uri = await stack.enter_async_context(_database_uri(settings))
         database = await stack.enter_async_context(
             connect(uri, settings.store.database, timeout_s=settings.store.timeout_s)
@@ -303,8 +299,29 @@ async def start(
             retry=RetryPolicy(limits.max_attempts, limits.backoff_initial_s, limits.backoff_max_s),
         )
         api = InstagramApi(graph)
+        # Token calls (debug_token, exchange, refresh) are rare and outside both rate-limit
+        # families, so they bypass the governor.
+        token_api = TokenApi(
+            *(
+                GraphClient(
+                    session,
+                    base_url=host,
+                    api_version=settings.graph.api_version,
+                    app_secret=settings.graph.app_secret.get_secret_value(),
+                    timeout_s=settings.graph.timeout_s,
+                    metrics=metrics,
+                    retry=RetryPolicy(
+                        limits.max_attempts, limits.backoff_initial_s, limits.backoff_max_s
+                    ),
+                )
+                for host in (hosts.facebook, hosts.instagram)
+            ),
+            clock=clock,
+        )
         accounts = Accounts(
-            {a.name: credentials(a) for a in settings.accounts}, metrics=metrics, clock=clock
+            {a.name: await current_credentials(a, store) for a in settings.accounts},
+            metrics=metrics,
+            clock=clock,
         )
         quota = HashtagQuota(store, metrics, clock)
         feeds = hashtag_feeds(
@@ -356,6 +373,7 @@ async def start(
             port,
             base_url,
             loader,
+            token_api,
         )
         yield worker
     log.info("worker.stopped")

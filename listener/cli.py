@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable, Coroutine, Sequence
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import structlog
 
@@ -46,6 +46,24 @@ def _parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser("run", help="the long-running worker")
     run.add_argument("--config", type=Path, help="TOML configuration file")
+
+    check = commands.add_parser(
+        "check", help="validate the config, reach MongoDB and the Graph API, report token expiry"
+    )
+    check.add_argument("--config", type=Path, required=True, help="TOML configuration file")
+
+    token = commands.add_parser("token", help="access tokens")
+    token_commands = token.add_subparsers(dest="token_command", required=True, parser_class=_Parser)
+    refresh = token_commands.add_parser(
+        "refresh", help="renew long-lived tokens where Meta allows it"
+    )
+    refresh.add_argument("--config", type=Path, required=True, help="TOML configuration file")
+    refresh.add_argument("--account", help="only this account (default: every account)")
+
+    quota = commands.add_parser(
+        "quota", help="per account: hashtags used of 30 in the rolling 7 days, when each frees"
+    )
+    quota.add_argument("--config", type=Path, required=True, help="TOML configuration file")
 
     simulate = commands.add_parser("simulate", help="serve the built-in Graph API simulator")
     simulate.add_argument("--host", default="127.0.0.1")
@@ -109,7 +127,40 @@ def _simulate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {"run": _run, "simulate": _simulate}
+def _admin(
+    args: argparse.Namespace, command: Callable[[Settings, TextIO], Coroutine[Any, Any, int]]
+) -> int:
+    """A one-shot command: its report on stdout, its logs on stderr."""
+    settings = load_settings(args.config)
+    configure_logging(level=args.log_level, secrets=_secrets(settings), stream=sys.stderr)
+    return asyncio.run(command(settings, sys.stdout))
+
+
+def _check(args: argparse.Namespace) -> int:
+    from listener import admin  # noqa: PLC0415 - keeps `listener --help` fast
+
+    return _admin(args, admin.check)
+
+
+def _token(args: argparse.Namespace) -> int:
+    from listener import admin  # noqa: PLC0415 - keeps `listener --help` fast
+
+    return _admin(args, partial(admin.refresh_tokens, account=args.account))
+
+
+def _quota(args: argparse.Namespace) -> int:
+    from listener import admin  # noqa: PLC0415 - keeps `listener --help` fast
+
+    return _admin(args, admin.quota)
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "run": _run,
+    "simulate": _simulate,
+    "check": _check,
+    "token": _token,
+    "quota": _quota,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

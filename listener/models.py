@@ -6,9 +6,11 @@ turns them into MongoDB documents.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 
 class SourceKind(StrEnum):
@@ -60,3 +62,23 @@ class Sighting:
     media: Media
     source: Source
     seen_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookEvent:
+    """One change of a webhook delivery, as stored in the inbox before Meta gets its 200.
+
+    ``key`` identifies the change whatever delivery brought it (Meta retries for 36 hours), so
+    storing it twice is a no-op. ``problem`` is set when the change cannot be used; it is kept,
+    as a dead letter, rather than lost.
+    """
+
+    key: str
+    field: str
+    ig_user_id: str
+    media_id: str | None = None
+    comment_id: str | None = None
+    username: str | None = None
+    sent_at: datetime | None = None
+    value: dict[str, Any] = dataclasses.field(default_factory=dict)
+    problem: str | None = None

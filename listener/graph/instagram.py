@@ -15,11 +15,23 @@ import structlog
 from listener.errors import MalformedResponseError
 from listener.graph.client import GraphClient
 from listener.graph.paging import PageWalk
-from listener.graph.wire import MediaPage, parse_id_list, parse_media_page
+from listener.graph.wire import (
+    MediaPage,
+    MentionedComment,
+    parse_id_list,
+    parse_media_page,
+    parse_mentioned_comment,
+    parse_mentioned_media,
+)
+from listener.models import Media
 
 log = structlog.get_logger("listener.graph")
 
 HASHTAG_MEDIA_FIELDS = "id,caption,media_type,permalink,timestamp,like_count,comments_count"
+"""Hashtag edges refuse ``username``: asking for it would fail every call (reference §1c)."""
+AUTHORED_MEDIA_FIELDS = f"{HASHTAG_MEDIA_FIELDS},username"
+"""``/tags`` and mention expansions do give the author."""
+COMMENT_FIELDS = f"id,text,timestamp,username,media{{{AUTHORED_MEDIA_FIELDS}}}"
 HashtagEdge = Literal["recent_media", "top_media"]
 
 
@@ -109,3 +121,55 @@ class InstagramApi:
             pages += 1
             yield page
             request = walk.after_next_link(page.paging)
+
+    async def tagged_media(
+        self, who: Credentials, *, page_size: int, max_pages: int
+    ) -> AsyncGenerator[MediaPage, None]:
+        """Pages of ``/tags``, newest first, built from the ``after`` cursor.
+
+        Meta sends ``before``/``after`` cursors here but never ``next`` (reference §2a), so each
+        request after the first is the first one with ``after`` set; a repeated cursor ends it.
+        """
+        url = self._client.url(f"{who.ig_user_id}/tags")
+        params = {"fields": AUTHORED_MEDIA_FIELDS, "limit": str(page_size)}
+        walk = PageWalk()
+        request: str | None = walk.first(url, params)
+        pages = 0
+        while request is not None and pages < max_pages:
+            page = await self._client.request(
+                request,
+                {},
+                token=who.token,
+                endpoint="tags",
+                account=who.account,
+                parse=lambda body: parse_media_page(body, endpoint="tags"),
+            )
+            if page.rejected:
+                log.warning("media.rejected", endpoint="tags", count=len(page.rejected))
+            pages += 1
+            yield page
+            if not page.media:
+                return
+            request = walk.after_cursor(request, page.paging)
+
+    async def mentioned_media(self, who: Credentials, media_id: str) -> Media:
+        """The media whose caption @mentions the account (id from a ``mentions`` webhook)."""
+        return await self._client.get(
+            who.ig_user_id,
+            {"fields": f"mentioned_media.media_id({media_id}){{{AUTHORED_MEDIA_FIELDS}}}"},
+            token=who.token,
+            endpoint="mentioned_media",
+            account=who.account,
+            parse=lambda body: parse_mentioned_media(body, endpoint="mentioned_media"),
+        )
+
+    async def mentioned_comment(self, who: Credentials, comment_id: str) -> MentionedComment:
+        """The comment that @mentions the account, with the media it was left on."""
+        return await self._client.get(
+            who.ig_user_id,
+            {"fields": f"mentioned_comment.comment_id({comment_id}){{{COMMENT_FIELDS}}}"},
+            token=who.token,
+            endpoint="mentioned_comment",
+            account=who.account,
+            parse=lambda body: parse_mentioned_comment(body, endpoint="mentioned_comment"),
+        )

@@ -115,6 +115,60 @@ def parse_media_page(body: Any, *, endpoint: str) -> MediaPage:
     return MediaPage(media=media, paging=envelope.paging or Paging(), rejected=rejected)
 
 
+class _MentionedMedia(_Wire):
+    mentioned_media: WireMedia
+
+
+class WireComment(_Wire):
+    """A comment as ``mentioned_comment`` returns it, with the media it was left on."""
+
+    id: str
+    text: str | None = None
+    timestamp: AwareDatetime | None = None
+    username: str | None = None
+    media: WireMedia
+
+
+class _MentionedComment(_Wire):
+    mentioned_comment: WireComment
+
+
+@dataclass(frozen=True)
+class MentionedComment:
+    """A comment that @mentions the account, and the media it was left on."""
+
+    id: str
+    text: str
+    username: str | None
+    media: Media
+
+
+def parse_mentioned_media(body: Any, *, endpoint: str) -> Media:
+    """The media of a ``mentioned_media`` field expansion."""
+    try:
+        return _MentionedMedia.model_validate(body).mentioned_media.to_media()
+    except ValidationError as exc:
+        raise MalformedResponseError(
+            f"answer of unexpected shape: {_first_problem(exc)}", endpoint=endpoint
+        ) from None
+
+
+def parse_mentioned_comment(body: Any, *, endpoint: str) -> MentionedComment:
+    """The comment and media of a ``mentioned_comment`` field expansion."""
+    try:
+        comment = _MentionedComment.model_validate(body).mentioned_comment
+    except ValidationError as exc:
+        raise MalformedResponseError(
+            f"answer of unexpected shape: {_first_problem(exc)}", endpoint=endpoint
+        ) from None
+    return MentionedComment(
+        id=comment.id,
+        text=comment.text or "",
+        username=comment.username,
+        media=comment.media.to_media(),
+    )
+
+
 def parse_id_list(body: Any, *, endpoint: str) -> list[str]:
     """The ids of a ``{"data": [{"id": ...}, ...]}`` answer."""
     data = body.get("data") if isinstance(body, Mapping) else None
@@ -135,7 +189,7 @@ def _int(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
-def error_from_answer(
+def error_from_answer(  # noqa: PLR0911 - one return per error class: the table it is
     status: int,
     body: Any,
     *,
@@ -164,6 +218,8 @@ def error_from_answer(
         return AuthError(message, **details)
     if code == 10 or (code is not None and 200 <= code <= 299):
         return GraphPermissionError(message, **details)
+    if code == 1 and status < 500 and "client secret" in message.lower():
+        return AuthError(message, **details)  # a wrong client_secret: a human must fix it
     if code in TRANSIENT_CODES or error.get("is_transient") is True or status >= 500:
         return TransientError(message, **details)
     return BadRequestError(message, **details)

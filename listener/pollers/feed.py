@@ -1,12 +1,24 @@
-"""What every feed is to the scheduler: a source, a rate-limit scope, a target interval, a poll."""
+"""What every feed is to the scheduler, and the page walk every feed shares.
+
+A feed is a source, a rate-limit scope, a target interval and a poll. :func:`ingest_pages`
+stores each page before asking for the next, stops at the first page that brings nothing new
+(what follows was seen before) or at the page bound, and only then advances the feed's poll
+state: a crash in between re-polls, it never skips.
+"""
 
 from __future__ import annotations
 
+from collections.abc import AsyncGenerator, Callable
+from contextlib import aclosing
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 
-from listener.models import Source
+from listener.graph.wire import MediaPage
+from listener.metrics import Metrics
+from listener.models import Sighting, Source
 from listener.ratelimit.throttle import Scope
+from listener.store.store import Store
 
 
 @dataclass(frozen=True)
@@ -40,3 +52,51 @@ class Feed(Protocol):
     async def poll(self) -> PollResult:
         """One poll; raises the error tree's errors on failure."""
         ...
+
+
+async def ingest_pages(
+    pages: AsyncGenerator[MediaPage, None],
+    *,
+    source: Source,
+    store: Store,
+    metrics: Metrics,
+    clock: Callable[[], datetime],
+    max_pages: int,
+    more: Callable[[MediaPage], bool] = lambda page: page.paging.next is not None,
+) -> PollResult:
+    """Store pages from ``pages`` until one brings nothing new; then advance the feed state.
+
+    ``more`` tells whether Meta has a page after this one (a ``next`` link by default).
+    """
+    count = new = duplicate = 0
+    oldest_new: datetime | None = None
+    more_unread = False
+    labels = (source.kind.value, source.metric_hashtag)
+    async with aclosing(pages) as walk:
+        async for page in walk:
+            count += 1
+            result = await store.media.ingest(Sighting(m, source, clock()) for m in page.media)
+            if result.new:
+                metrics.media_ingested.labels(*labels, "new").inc(len(result.new))
+            if result.duplicate:
+                metrics.media_ingested.labels(*labels, "duplicate").inc(len(result.duplicate))
+            new += len(result.new)
+            duplicate += len(result.duplicate)
+            fresh = set(result.new)
+            for media in page.media:
+                if media.id in fresh and (oldest_new is None or media.timestamp < oldest_new):
+                    oldest_new = media.timestamp
+            # More pages after a page that was still new: only the page bound stopped us.
+            more_unread = bool(result.new) and more(page)
+            if not result.new:
+                break
+    now = clock()
+    metrics.poll_pages.labels(source.kind.value, source.account).inc(count)
+    await store.feeds.record_success(source, now=now, new=new, pages=count)
+    return PollResult(
+        pages=count,
+        new=new,
+        duplicate=duplicate,
+        hit_bound=count >= max_pages and more_unread,
+        oldest_new_age_s=None if oldest_new is None else (now - oldest_new).total_seconds(),
+    )

@@ -11,16 +11,16 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from contextlib import aclosing
+from dataclasses import replace
 from datetime import datetime
 
 import structlog
 
 from listener.graph.instagram import Credentials, HashtagEdge, InstagramApi
 from listener.metrics import Metrics
-from listener.models import Sighting, Source, SourceKind
+from listener.models import Source, SourceKind
 from listener.pollers.accounts import Accounts
-from listener.pollers.feed import PollResult
+from listener.pollers.feed import PollResult, ingest_pages
 from listener.pollers.quota import HashtagQuota
 from listener.ratelimit.throttle import APP_SCOPE
 from listener.store.store import Store
@@ -108,44 +108,18 @@ class HashtagFeed:
         who = self._accounts.who(self.source.account)
         await self._quota.spend(who.account, self.hashtag)
         hashtag_id = await self._ids.resolve(who, self.hashtag)
-        pages = new = duplicate = 0
-        oldest_new: datetime | None = None
-        more_unread = False
-        media_pages = self._api.hashtag_media(
+        walk = self._api.hashtag_media(
             who, hashtag_id, self._edge, page_size=self.page_size, max_pages=self._max_pages
         )
-        async with aclosing(media_pages) as walk:
-            async for page in walk:
-                pages += 1
-                now = self._clock()
-                result = await self._store.media.ingest(
-                    Sighting(media, self.source, now) for media in page.media
-                )
-                self._count(len(result.new), len(result.duplicate))
-                new += len(result.new)
-                duplicate += len(result.duplicate)
-                fresh = set(result.new)
-                for media in page.media:
-                    if media.id in fresh and (oldest_new is None or media.timestamp < oldest_new):
-                        oldest_new = media.timestamp
-                # More pages after a page that was still new: only the page bound stopped us.
-                more_unread = bool(result.new) and page.paging.next is not None
-                if not result.new:
-                    break
-        now = self._clock()
-        self._metrics.poll_pages.labels(self.feature, who.account).inc(pages)
-        await self._store.feeds.record_success(self.source, now=now, new=new, pages=pages)
-        return PollResult(
-            pages=pages,
-            new=new,
-            duplicate=duplicate,
-            hit_bound=pages >= self._max_pages and more_unread,
-            oldest_new_age_s=None if oldest_new is None else (now - oldest_new).total_seconds(),
+        result = await ingest_pages(
+            walk,
+            source=self.source,
+            store=self._store,
+            metrics=self._metrics,
+            clock=self._clock,
+            max_pages=self._max_pages,
         )
-
-    def _count(self, new: int, duplicate: int) -> None:
-        labels = (self.source.kind.value, self.source.metric_hashtag)
-        if new:
-            self._metrics.media_ingested.labels(*labels, "new").inc(new)
-        if duplicate:
-            self._metrics.media_ingested.labels(*labels, "duplicate").inc(duplicate)
+        if self._edge != "recent_media":
+            # Only recent_media has a 24 h edge; top media may be old and still new to us.
+            result = replace(result, oldest_new_age_s=None)
+        return result

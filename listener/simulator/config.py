@@ -4,16 +4,32 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from types import MappingProxyType
+from typing import Literal
+
+TokenKind = Literal["facebook", "instagram"]
+"""A Facebook user token (Facebook Login) or an Instagram user token (Instagram Login)."""
+
+LONG_LIVED: timedelta = timedelta(days=60)  # §5: "A long-lived token generally lasts about 60 days"
 
 
 @dataclass(frozen=True)
 class SimAccount:
-    """An Instagram professional account the simulator knows, with the token that acts for it."""
+    """An Instagram professional account the simulator knows, with the token that acts for it.
+
+    The token is issued ``token_age`` before the world starts and still has ``token_ttl`` to
+    live at the start (``None``: it never expires, like a long-lived Page token). ``scopes``
+    defaults to what the listener needs under the account's ``login``.
+    """
 
     ig_user_id: str
     access_token: str
     username: str
+    login: TokenKind = "facebook"
+    token_ttl: timedelta | None = LONG_LIVED
+    token_age: timedelta = timedelta(0)
+    scopes: tuple[str, ...] | None = None
 
 
 def _no_rates() -> Mapping[str, float]:
@@ -35,6 +51,7 @@ class SimulatorConfig:
     cross_post_ratio: float = 0.1  # share of posts that carry two known hashtags
     tag_rate_per_hour: float = 6.0  # posts tagging each account (/tags)
     app_secret: str | None = None  # when set, appsecret_proof is required and checked
+    app_id: str | None = None  # when set, app tokens and client_id must name it; else any id
     app_calls_per_hour: int = 4800  # platform budget behind X-App-Usage (200 * users)
     buc_calls_per_hour: int = 4800  # per-account budget behind X-Business-Use-Case-Usage
     sensitive_hashtags: frozenset[str] = frozenset()

@@ -8,7 +8,7 @@
   ``{"until"}``
 - ``POST /__sim/faults`` ``{kind, count?: 1, endpoint?, skip?: 0, delay_s?: 5}``
   → `World.inject_faults`, ``{"pending"}``
-- ``POST /__sim/expire`` ``{ig_user_id}`` → `World.expire_token`
+- ``POST /__sim/expire`` ``{ig_user_id}`` → `World.expire_token` (every token of the account)
 - ``GET /__sim/stats[?log=1]`` → `Stats.as_json` (the call log only with ``log=1``)
 - ``GET /__sim/hashtags/{ig_user_id}`` → the account's busy hashtag slots and when each frees
 

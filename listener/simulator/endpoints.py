@@ -5,6 +5,20 @@
 fault). Checks run in the order Meta appears to run them: scripted fault → token → appsecret_proof
 → expiry → the IG user the call acts for → rate limit → parameters and fields → hashtag ledger.
 
+Token endpoints (reference §5; rules in `tokens`), outside both rate-limit families:
+
+- ``GET /debug_token?input_token=T&access_token=APPID|SECRET``: the app token's secret must be
+  ``app_secret`` and its id ``app_id`` (either unchecked when unset), else 190; an app
+  developer's valid user token is accepted too. An ``appsecret_proof``, when sent, must be the
+  HMAC of the app token. A token the world never issued answers 200 with ``is_valid: false`` and
+  an ``error`` inside ``data``, as Meta does; an expired one carries its dates and error 463.
+  ``user_id`` is the IG user id (Meta gives the Facebook user's id for Facebook tokens).
+- ``GET /oauth/access_token?grant_type=fb_exchange_token&client_id=…&client_secret=…&
+  fb_exchange_token=T``: authenticated by the client id and secret alone (an ``access_token``,
+  if sent, is ignored).
+- ``GET /refresh_access_token?grant_type=ig_refresh_token&access_token=T``: authenticated like
+  any call by the token being refreshed (and ``appsecret_proof`` when an app secret is set).
+
 Paging, where Meta is awkward (reference §1c, §2a):
 
 - hashtag edges: ``cursors.after`` is THE SAME on every page of a result set (it names the
@@ -34,6 +48,7 @@ from listener.simulator.errors import GraphError
 from listener.simulator.faults import REPLACING, Fault
 from listener.simulator.fieldexpansion import FieldSpec, FieldSyntaxError, parse_fields
 from listener.simulator.stats import CallRecord
+from listener.simulator.tokens import DATA_ACCESS_WINDOW, SimToken
 from listener.simulator.world import BUC_ENDPOINTS, World
 
 Json = dict[str, object]
@@ -71,6 +86,8 @@ CHILD_FIELDS: Final = frozenset({"id", "media_type", "media_url", "timestamp"})
 COMMENT_FIELDS: Final = frozenset({"id", "text", "timestamp", "like_count", "username", "media"})
 HASHTAG_FIELDS: Final = frozenset({"id", "name"})
 USER_FIELDS: Final = frozenset({"id", "username", "mentioned_media", "mentioned_comment"})
+SIM_APP_ID: Final = "1000000000000001"  # the app's id when the config names none
+SIM_APP_NAME: Final = "Listener Simulator"
 
 
 @dataclass(frozen=True)
@@ -114,6 +131,9 @@ def resolve(world: World, request: GraphRequest) -> Route:
     node, edges = segments[0], segments[1:]
     if node == "ig_hashtag_search" and not edges:
         return Route("ig_hashtag_search")
+    token_endpoint = _TOKEN_PATHS.get("/".join(segments))
+    if token_endpoint is not None:
+        return Route(token_endpoint)
     user = node if world.account(node) is not None else None
     tag = node if user is None and world.hashtag_name(node) is not None else None
     if user is None and tag is None:
@@ -211,6 +231,9 @@ class _Call:
     # -- the pipeline -------------------------------------------------------------------------
 
     def run(self) -> Json:
+        token_handler = _TOKEN_HANDLERS.get(self.route.endpoint)
+        if token_handler is not None:
+            return token_handler(self)
         account_id = self._authenticate()
         if self.route.error is not None:
             raise self.route.error
@@ -254,8 +277,8 @@ class _Call:
         token = self.query.get("access_token") or _bearer(self.request.authorization)
         if not token:
             raise errors.missing_token()
-        account = self.world.account_for_token(token)
-        if account is None:
+        found = self.world.token(token)
+        if found is None:
             raise errors.invalid_token()
         secret = self.world.config.app_secret
         if secret:
@@ -265,9 +288,9 @@ class _Call:
             expected = hmac.new(secret.encode(), token.encode(), hashlib.sha256).hexdigest()
             if not hmac.compare_digest(proof.encode(), expected.encode()):
                 raise errors.appsecret_proof_invalid()
-        if self.world.is_expired(account.ig_user_id):
+        if not found.is_valid(self.now):
             raise errors.expired_token()
-        return account.ig_user_id
+        return found.ig_user_id
 
     def _acting_for(self, account_id: str) -> str:
         """The IG user the call acts for, which the token must belong to (else code 10)."""
@@ -281,6 +304,95 @@ class _Call:
         if subject != account_id:
             raise errors.permission_denied()
         return subject
+
+    # -- token endpoints (§5) -------------------------------------------------------------------
+
+    def debug_token(self) -> Json:
+        app_id = self._authenticate_app()
+        value = self.query.get("input_token")
+        if not value:
+            raise errors.missing_parameter("input_token")
+        token = self.world.token(value)
+        if token is None:
+            unparsable = errors.unparsable_token()
+            error: Json = {"code": unparsable.code, "message": unparsable.message}
+            return {"data": {"error": error, "is_valid": False, "scopes": []}}
+        self.subject = token.ig_user_id
+        data: Json = {
+            "app_id": app_id,
+            "type": "USER",
+            "application": SIM_APP_NAME,
+            "data_access_expires_at": _epoch(token.issued_at + DATA_ACCESS_WINDOW),
+            "expires_at": 0 if token.expires_at is None else _epoch(token.expires_at),
+            "is_valid": token.is_valid(self.now),
+            "issued_at": _epoch(token.issued_at),
+            "scopes": list(token.scopes),
+            "granular_scopes": [
+                {"scope": scope, "target_ids": [token.ig_user_id]}
+                for scope in token.scopes
+                if scope.startswith("instagram_")
+            ],
+            "user_id": token.ig_user_id,
+        }
+        if not token.is_valid(self.now):
+            data["error"] = _expired_detail(token, self.now)
+        return {"data": data}
+
+    def oauth_access_token(self) -> Json:
+        if self.query.get("grant_type") != "fb_exchange_token":
+            raise errors.unsupported_grant_type("fb_exchange_token")
+        config = self.world.config
+        client_id, client_secret = self.query.get("client_id"), self.query.get("client_secret")
+        if not client_id:
+            raise errors.missing_client_id()
+        if config.app_id is not None and client_id != config.app_id:
+            raise errors.invalid_client_id()
+        if not client_secret:
+            raise errors.missing_client_secret()
+        if config.app_secret and not hmac.compare_digest(
+            client_secret.encode(), config.app_secret.encode()
+        ):
+            raise errors.invalid_client_secret()
+        value = self.query.get("fb_exchange_token")
+        if not value:
+            raise errors.missing_exchange_token()
+        old = self.world.token(value)
+        self.subject = old.ig_user_id if old is not None else None
+        return _bearer_answer(self.world.exchange_token(value, self.now), self.now)
+
+    def refresh_access_token(self) -> Json:
+        self.subject = self._authenticate()
+        if self.query.get("grant_type") != "ig_refresh_token":
+            raise errors.unsupported_grant_type("ig_refresh_token")
+        value = self.query.get("access_token") or _bearer(self.request.authorization) or ""
+        return _bearer_answer(self.world.refresh_token(value, self.now), self.now)
+
+    def _authenticate_app(self) -> str:
+        """The app id of an app token ``APPID|SECRET`` (or of an app developer's user token)."""
+        token = self.query.get("access_token") or _bearer(self.request.authorization)
+        if not token:
+            raise errors.missing_token()
+        config = self.world.config
+        app_id, separator, secret = token.partition("|")
+        if not separator:
+            self._authenticate()  # an app developer's user token: checked like any call
+            return config.app_id or SIM_APP_ID
+        if (
+            not app_id
+            or not secret
+            or (config.app_id is not None and app_id != config.app_id)
+            or (
+                config.app_secret
+                and not hmac.compare_digest(secret.encode(), config.app_secret.encode())
+            )
+        ):
+            raise errors.invalid_app_token()
+        proof = self.query.get("appsecret_proof")
+        if proof and config.app_secret:
+            expected = hmac.new(config.app_secret.encode(), token.encode(), hashlib.sha256)
+            if not hmac.compare_digest(proof.encode(), expected.hexdigest().encode()):
+                raise errors.appsecret_proof_invalid()
+        return app_id
 
     # -- hashtag endpoints (Platform rate limits) -----------------------------------------------
 
@@ -499,6 +611,18 @@ class _Call:
         return f"{self.request.base_url}{self.request.path}?{urlencode(query)}"
 
 
+_TOKEN_PATHS: Final = {
+    "debug_token": "debug_token",
+    "oauth/access_token": "oauth_access_token",
+    "refresh_access_token": "refresh_access_token",
+}
+# Token endpoints authenticate in their own ways (app token, client secret), so they run first.
+_TOKEN_HANDLERS: Final[dict[str, Callable[[_Call], Json]]] = {
+    "debug_token": _Call.debug_token,
+    "oauth_access_token": _Call.oauth_access_token,
+    "refresh_access_token": _Call.refresh_access_token,
+}
+
 _HANDLERS: Final[dict[str, Callable[[_Call], Json]]] = {
     "ig_hashtag_search": _Call.hashtag_search,
     "hashtag": _Call.hashtag_node,
@@ -561,6 +685,31 @@ def _child(child_id: str, parent: Post, specs: tuple[FieldSpec, ...]) -> Json:
         "timestamp": graph_timestamp(parent.timestamp),
     }
     return _with_id({spec.name: values[spec.name] for spec in specs}, child_id)
+
+
+def _epoch(moment: datetime) -> int:
+    return int(moment.timestamp())
+
+
+def _expired_detail(token: SimToken, now: datetime) -> Json:
+    """The ``error`` Meta puts inside ``debug_token`` data for a token that no longer works."""
+    when = token.expires_at if token.expires_at is not None and not token.revoked else now
+    shown = "%A, %d-%b-%y %H:%M:%S UTC"
+    return {
+        "code": 190,
+        "message": (
+            f"Error validating access token: Session has expired on {when:{shown}}. "
+            f"The current time is {now:{shown}}."
+        ),
+        "subcode": 463,
+    }
+
+
+def _bearer_answer(token: SimToken, now: datetime) -> Json:
+    """Meta's answer to a token exchange or refresh."""
+    assert token.expires_at is not None  # successors always expire
+    expires_in = int((token.expires_at - now).total_seconds())
+    return {"access_token": token.value, "token_type": "bearer", "expires_in": expires_in}
 
 
 def _with_id(out: Json, object_id: str) -> Json:

@@ -12,7 +12,14 @@ not document the answer, the choice is marked ASSUMPTION here and nowhere else:
 - a sensitive hashtag: code 100 "Invalid parameter", no subcode (§1a only says "a generic error");
 - a malformed hashtag query (``#``, emoji, spaces): code 100 with a specific message;
 - an unknown ``mentioned_media`` / ``mentioned_comment`` id: code 100, no subcode;
-- a bad or expired paging cursor: code 100.
+- a bad or expired paging cursor: code 100;
+- ``refresh_access_token`` on an Instagram token younger than 24 hours: code 100 (the token
+  still works, so it is a bad request, not an auth error), and with a bad ``grant_type``: 100;
+- ``oauth/access_token`` without ``client_secret``: code 101 like a missing ``client_id``.
+
+Token answers seen in public issue threads (not in Meta's docs): a wrong ``client_secret`` is
+code 1 "Error validating client secret." with HTTP 400; a missing ``client_id`` is 101; a
+missing ``fb_exchange_token`` is code 1.
 """
 
 from __future__ import annotations
@@ -193,4 +200,51 @@ def service_unavailable() -> GraphError:
         "An unexpected error has occurred. Please retry your request later.",
         http_status=503,
         is_transient=True,
+    )
+
+
+def unparsable_token() -> GraphError:
+    """A token the endpoint cannot read (also: the wrong kind of user token for the endpoint)."""
+    return GraphError(190, "Invalid OAuth access token - Cannot parse access token")
+
+
+def invalid_app_token() -> GraphError:
+    """An app token ``APPID|SECRET`` whose id or secret is not the app's."""
+    return GraphError(190, "Invalid OAuth access token signature.")
+
+
+def missing_client_id() -> GraphError:
+    """``oauth/access_token`` without ``client_id``."""
+    return GraphError(101, "Missing client_id parameter.")
+
+
+def invalid_client_id() -> GraphError:
+    """``oauth/access_token`` naming another app."""
+    return GraphError(101, "Error validating application. Invalid application ID.")
+
+
+def missing_client_secret() -> GraphError:
+    """ASSUMPTION: ``oauth/access_token`` without ``client_secret``."""
+    return GraphError(101, "Missing client_secret parameter.")
+
+
+def invalid_client_secret() -> GraphError:
+    """``oauth/access_token`` with the wrong ``client_secret`` (code 1, as Meta answers)."""
+    return GraphError(1, "Error validating client secret.")
+
+
+def missing_exchange_token() -> GraphError:
+    """``grant_type=fb_exchange_token`` without the token to exchange (code 1, as Meta answers)."""
+    return GraphError(1, "fb_exchange_token parameter not specified")
+
+
+def unsupported_grant_type(expected: str) -> GraphError:
+    """ASSUMPTION: a token endpoint called with another ``grant_type``."""
+    return GraphError(100, f"(#100) grant_type must be {expected}")
+
+
+def token_too_young() -> GraphError:
+    """ASSUMPTION: an Instagram token refreshed before it is 24 hours old."""
+    return GraphError(
+        100, "(#100) A long-lived access token can be refreshed once it is at least 24 hours old"
     )

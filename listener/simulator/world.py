@@ -1,8 +1,9 @@
 """The simulated Instagram world: state and rules, no I/O (time is always passed in as ``now``).
 
-`World` owns the accounts and their tokens, the media (generated lazily per hashtag and per
-tagged account, plus posts and comments that tests add), the static hashtag ids, the per-account
-hashtag ledger, rate-limit usage, scripted throttles and faults, paging snapshots and call stats.
+`World` owns the accounts and their tokens (rules in `tokens`), the media (generated lazily per
+hashtag and per tagged account, plus posts and comments that tests add), the static hashtag ids,
+the per-account hashtag ledger, rate-limit usage, scripted throttles and faults, paging snapshots
+and call stats.
 It answers questions ("which posts does recent_media show at ``now``?") and enforces the rules
 ("is this the 31st hashtag?"); mapping those answers to Meta's JSON is `endpoints`' job.
 """
@@ -33,6 +34,13 @@ from listener.simulator.content import hashtag_id as static_hashtag_id
 from listener.simulator.faults import FAULT_KINDS, Fault, FaultKind, FaultQueue
 from listener.simulator.ledger import HashtagLedger
 from listener.simulator.stats import Stats
+from listener.simulator.tokens import (
+    FB_EXCHANGE_EXPIRES_IN,
+    IG_REFRESH_EXPIRES_IN,
+    IG_REFRESH_MIN_AGE,
+    SimToken,
+    TokenBook,
+)
 from listener.simulator.usage import RollingCalls, ScriptedThrottle, Usage, with_throttle
 
 # Endpoint names, as used in stats, fault scripting and rate-limit scopes.
@@ -40,6 +48,8 @@ PLATFORM_ENDPOINTS: Final = frozenset({"ig_hashtag_search", "hashtag", "recent_m
 BUC_ENDPOINTS: Final = frozenset(
     {"tags", "recently_searched_hashtags", "mentioned_media", "mentioned_comment", "user"}
 )
+# Token endpoints answer outside both rate-limit families (§5).
+TOKEN_ENDPOINTS: Final = frozenset({"debug_token", "oauth_access_token", "refresh_access_token"})
 PAGING_ENDPOINTS: Final = frozenset(
     {"recent_media", "top_media", "recently_searched_hashtags", "tags"}
 )
@@ -79,8 +89,7 @@ class World:
         self._rng = random.Random(f"{config.seed}|world")  # ids of posts and comments tests add
         self._trace_rng = random.Random(f"{config.seed}|fbtrace")
         self._accounts = {account.ig_user_id: account for account in config.accounts}
-        self._by_token = {account.access_token: account for account in config.accounts}
-        self._expired: set[str] = set()
+        self._tokens = TokenBook(config.accounts, start, config.seed)
         self._posts: dict[str, Post] = {}
         self._comments: dict[str, Comment] = {}
         self._by_hashtag: dict[str, list[tuple[datetime, str]]] = {}
@@ -108,18 +117,51 @@ class World:
         return self._accounts.get(ig_user_id)
 
     def account_for_token(self, access_token: str) -> SimAccount | None:
-        """The account an access token acts for."""
-        return self._by_token.get(access_token)
+        """The account an access token acts for (expired or not)."""
+        token = self._tokens.get(access_token)
+        return None if token is None else self._accounts[token.ig_user_id]
+
+    def token(self, access_token: str) -> SimToken | None:
+        """What the world knows about a token it issued."""
+        return self._tokens.get(access_token)
+
+    def current_token(self, ig_user_id: str) -> SimToken:
+        """The account's latest token (its configured one until exchanged or refreshed)."""
+        token = self._tokens.current(ig_user_id)
+        if token is None:
+            raise ValueError(f"unknown account {ig_user_id}")
+        return token
 
     def expire_token(self, ig_user_id: str) -> None:
-        """Make the account's token expired: its calls now fail with 190/463."""
+        """Expire every token the account has: its calls now fail with 190/463."""
         if ig_user_id not in self._accounts:
             raise ValueError(f"unknown account {ig_user_id}")
-        self._expired.add(ig_user_id)
+        self._tokens.expire(ig_user_id)
 
-    def is_expired(self, ig_user_id: str) -> bool:
-        """Whether the account's token has been expired."""
-        return ig_user_id in self._expired
+    def is_expired(self, ig_user_id: str, now: datetime | None = None) -> bool:
+        """Whether the account's current token no longer works (at ``now``; else ever-expired)."""
+        token = self.current_token(ig_user_id)
+        return token.revoked or (now is not None and not token.is_valid(now))
+
+    def exchange_token(self, access_token: str, now: datetime) -> SimToken:
+        """``fb_exchange_token``: a long-lived successor of a valid Facebook user token."""
+        token = self._tokens.get(access_token)
+        if token is None or token.kind != "facebook":
+            raise errors.unparsable_token()
+        if not token.is_valid(now):
+            raise errors.expired_token()
+        return self._tokens.succeed(token, now, FB_EXCHANGE_EXPIRES_IN)
+
+    def refresh_token(self, access_token: str, now: datetime) -> SimToken:
+        """``ig_refresh_token``: 60 more days for an Instagram token at least 24 hours old."""
+        token = self._tokens.get(access_token)
+        if token is None or token.kind != "instagram":
+            raise errors.unparsable_token()
+        if not token.is_valid(now):
+            raise errors.expired_token()
+        if now - token.issued_at < IG_REFRESH_MIN_AGE:
+            raise errors.token_too_young()
+        return self._tokens.succeed(token, now, IG_REFRESH_EXPIRES_IN)
 
     # -- hashtags -----------------------------------------------------------------------------
 
@@ -335,7 +377,7 @@ class World:
         """
         if kind not in FAULT_KINDS:
             raise ValueError(f"kind must be one of {', '.join(sorted(FAULT_KINDS))}")
-        known = PLATFORM_ENDPOINTS | BUC_ENDPOINTS
+        known = PLATFORM_ENDPOINTS | BUC_ENDPOINTS | TOKEN_ENDPOINTS
         if endpoint is not None and endpoint not in known:
             raise ValueError(f"endpoint must be one of {', '.join(sorted(known))}")
         if count < 1 or skip < 0:

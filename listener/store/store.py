@@ -9,6 +9,7 @@ from listener.store.feeds import FeedRepository
 from listener.store.media import MediaRepository
 from listener.store.mongo import Document, guarded
 from listener.store.slots import SlotRepository
+from listener.store.tokens import TokenRepository
 
 
 class Store:
@@ -19,6 +20,7 @@ class Store:
         self.media = MediaRepository(database["media"])
         self.feeds = FeedRepository(database["hashtags"], database["feeds"])
         self.slots = SlotRepository(database["hashtag_slots"])
+        self.tokens = TokenRepository(database["tokens"])
 
     async def ensure_indexes(self) -> None:
         """Create every index; run at start-up, idempotent."""

@@ -1,0 +1,147 @@
+"""Meta's webhook bodies read into :class:`~listener.models.WebhookEvent` values (pure).
+
+Two shapes are accepted (reference §2e, §2f): the Facebook Login envelope
+``{"object": "instagram", "entry": [{"id", "time", "changes": [{"field", "value"}]}]}`` and the
+Instagram Login one, whose entries carry ``field``/``value`` directly. Meta's own examples
+sometimes wrap the body in a list; that is accepted too. A body that is not one of these is
+refused as a whole (:class:`PayloadError`, answered 400); a single change of the wrong shape is
+kept as an event with a ``problem`` (a dead letter), so one bad change never costs the others.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Any
+
+from listener.models import WebhookEvent
+
+MAX_CHANGES = 5000
+"""Meta batches at most 1,000 updates; far more is not Meta."""
+
+
+class PayloadError(ValueError):
+    """The body is not a webhook delivery at all."""
+
+
+def event_key(ig_user_id: str, field: str, value: Any) -> str:
+    """A change's identity: the same change in any delivery has the same key."""
+    canonical = json.dumps([ig_user_id, field, value], sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def parse_delivery(body: bytes) -> list[WebhookEvent]:
+    """Every change of a delivery; :class:`PayloadError` when the body is not a delivery."""
+    try:
+        document = json.loads(body)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise PayloadError(f"body is not JSON: {exc}") from None
+    envelopes = document if isinstance(document, list) else [document]
+    events: list[WebhookEvent] = []
+    for envelope in envelopes:
+        if not isinstance(envelope, Mapping):
+            raise PayloadError("a delivery is an object with an 'entry' list")
+        if envelope.get("object") not in (None, "instagram"):
+            raise PayloadError(f"object {str(envelope.get('object'))[:40]!r} is not 'instagram'")
+        entries = envelope.get("entry")
+        if not isinstance(entries, list):
+            raise PayloadError("a delivery needs an 'entry' list")
+        for entry in entries:
+            events.extend(_entry_events(entry))
+            if len(events) > MAX_CHANGES:
+                raise PayloadError(f"more than {MAX_CHANGES} changes in one delivery")
+    return events
+
+
+def _entry_events(entry: Any) -> list[WebhookEvent]:
+    if not isinstance(entry, Mapping) or not isinstance(entry.get("id"), str | int):
+        raise PayloadError("each entry needs an 'id'")
+    ig_user_id = str(entry["id"])
+    sent_at = _time(entry.get("time"))
+    changes = entry.get("changes")
+    if changes is None and "field" in entry:
+        changes = [{"field": entry.get("field"), "value": entry.get("value")}]
+    if not isinstance(changes, list):
+        raise PayloadError("each entry needs 'changes' (or 'field' and 'value')")
+    return [_event(ig_user_id, sent_at, change) for change in changes]
+
+
+def _event(ig_user_id: str, sent_at: datetime | None, change: Any) -> WebhookEvent:
+    if not isinstance(change, Mapping):
+        return _dead(ig_user_id, sent_at, "unknown", change, "a change is not an object")
+    field = change.get("field")
+    value = change.get("value")
+    if not isinstance(field, str) or not field:
+        return _dead(ig_user_id, sent_at, "unknown", change, "a change has no field")
+    if not isinstance(value, Mapping):
+        return _dead(ig_user_id, sent_at, field, change, "a change has no value object")
+    base = WebhookEvent(
+        key=event_key(ig_user_id, field, value),
+        field=field,
+        ig_user_id=ig_user_id,
+        sent_at=sent_at,
+        value=dict(value),
+    )
+    reader = _READERS.get(field)
+    return base if reader is None else reader(base, value)
+
+
+def _mention(event: WebhookEvent, value: Mapping[str, Any]) -> WebhookEvent:
+    media_id = _id(value.get("media_id"))
+    if media_id is None:
+        return replace(event, problem="mention without a media_id")
+    return replace(event, media_id=media_id, comment_id=_id(value.get("comment_id")))
+
+
+def _comment(event: WebhookEvent, value: Mapping[str, Any]) -> WebhookEvent:
+    """Instagram Login: mentions arrive inside ``comments``, with the comment and its author."""
+    media = value.get("media")
+    author = value.get("from")
+    comment_id = _id(value.get("id"))
+    media_id = _id(media.get("id")) if isinstance(media, Mapping) else None
+    if comment_id is None or media_id is None:
+        return replace(event, problem="comment without an id or a media id")
+    username = author.get("username") if isinstance(author, Mapping) else None
+    return replace(
+        event,
+        media_id=media_id,
+        comment_id=comment_id,
+        username=username if isinstance(username, str) else None,
+    )
+
+
+_READERS: dict[str, Callable[[WebhookEvent, Mapping[str, Any]], WebhookEvent]] = {
+    "mentions": _mention,
+    "comments": _comment,
+}
+
+
+def _dead(
+    ig_user_id: str, sent_at: datetime | None, field: str, raw: Any, problem: str
+) -> WebhookEvent:
+    value = {"raw": raw} if not isinstance(raw, Mapping) else dict(raw)
+    return WebhookEvent(
+        key=event_key(ig_user_id, field, value),
+        field=field,
+        ig_user_id=ig_user_id,
+        sent_at=sent_at,
+        value=value,
+        problem=problem,
+    )
+
+
+def _id(value: Any) -> str | None:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    if isinstance(value, str) and value.isdigit() and len(value) <= 32:
+        return value
+    return None
+
+
+def _time(value: Any) -> datetime | None:
+    if isinstance(value, int | float) and not isinstance(value, bool) and 0 < value < 1e11:
+        return datetime.fromtimestamp(value, UTC)
+    return None
