@@ -15,10 +15,12 @@ Instagram Login tokens is unverified. Their expiry is known from their last refr
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import TextIO
 
 import aiohttp
@@ -149,6 +151,8 @@ class Hosts:
 
     facebook: str
     instagram: str
+    deliver_webhooks: Callable[[str], object] | None = None
+    """Demo only: start the simulator's signed ``mentions`` deliveries to a URL."""
 
 
 @dataclass(frozen=True)
@@ -172,8 +176,15 @@ async def graph_hosts(settings: Settings, *, media: bool = False) -> AsyncIterat
 
     demo = settings.simulator
     limits = settings.ratelimit
+    # Without a seed each run is a new world: ids must not repeat those already stored.
+    seed = demo.seed if demo.seed is not None else int(time.time())
     config = simulator.SimulatorConfig(
-        seed=demo.seed,
+        seed=seed,
+        hashtag_rates={
+            tag: demo.posts_per_hour if media else 0.0
+            for account in settings.accounts
+            for tag in account.hashtags
+        },
         accounts=tuple(
             simulator.SimAccount(
                 ig_user_id=a.ig_user_id,
@@ -193,7 +204,8 @@ async def graph_hosts(settings: Settings, *, media: bool = False) -> AsyncIterat
     )
     async with simulator.serve(config) as running:
         log.info("simulator.started", base_url=running.base_url)
-        yield Hosts(running.base_url, running.base_url)
+        deliver = partial(running.deliver_webhooks, mentions_per_hour=demo.mentions_per_hour)
+        yield Hosts(running.base_url, running.base_url, deliver if media else None)
 
 
 @asynccontextmanager

@@ -29,8 +29,10 @@ from listener.metrics import Metrics
 from listener.pollers.accounts import Accounts
 from listener.pollers.feed import Feed
 from listener.pollers.hashtags import HashtagFeed, HashtagIds
+from listener.pollers.inbox import InboxWorker
 from listener.pollers.quota import HashtagQuota
 from listener.pollers.scheduler import Pacing, Scheduler
+from listener.pollers.tags import TagsFeed
 from listener.ratelimit.governor import Governor
 from listener.ratelimit.throttle import (
     Policy,
@@ -43,11 +45,13 @@ from listener.settings import AccountSettings, Settings
 from listener.store.mongo import connect, embedded_server
 from listener.store.store import Store
 from listener.web.server import build_app
+from listener.web.webhooks import WebhookConfig, WebhookReceiver
 
 log = structlog.get_logger("listener.app")
 
 INDEX_RETRY_S = 5.0
 TOKEN_EXPIRY_INTERVAL_S = 3600.0
+IDENTITY_INTERVAL_S = 60.0
 
 SettingsLoader = Callable[[], Settings]
 
@@ -102,6 +106,7 @@ class Worker:
     graph_base_url: str
     loader: SettingsLoader | None = None
     token_api: TokenApi | None = None
+    inbox: InboxWorker | None = None
 
     async def serve(self, stop: asyncio.Event, reload: asyncio.Event | None = None) -> None:
         """Poll until ``stop`` is set; re-read tokens whenever ``reload`` is set."""
@@ -109,6 +114,9 @@ class Worker:
             group.create_task(_ensure_indexes(self.store, stop), name="store:indexes")
             group.create_task(self._poll(stop), name="scheduler")
             group.create_task(self._watch_token_expiry(stop), name="tokens:expiry")
+            group.create_task(self._watch_identity(stop), name="identity")
+            if self.inbox is not None:
+                group.create_task(self.inbox.run(stop), name="inbox")
             if reload is not None:
                 group.create_task(self._reloads(stop, reload), name="reload")
 
@@ -149,6 +157,22 @@ class Worker:
             except TimeoutError:
                 continue
 
+    async def _watch_identity(self, stop: asyncio.Event) -> None:
+        """Export the share of each account's hashtag media whose author is known."""
+        while not stop.is_set():
+            for account in self.settings.accounts:
+                if not account.hashtags:
+                    continue
+                try:
+                    known, total = await self.store.media.author_known(account.name)
+                except StoreUnavailableError:
+                    break
+                self.metrics.identity_known.labels(account.name).set(known / total if total else 0)
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=IDENTITY_INTERVAL_S)
+            except TimeoutError:
+                continue
+
     async def _reloads(self, stop: asyncio.Event, reload: asyncio.Event) -> None:
         while not stop.is_set():
             waiter = asyncio.ensure_future(reload.wait())
@@ -176,6 +200,34 @@ class Worker:
         )
         log.info("config.reloaded", tokens_changed=len(changed))
         return changed
+
+
+def tags_feeds(
+    settings: Settings,
+    *,
+    api: InstagramApi,
+    store: Store,
+    accounts: Accounts,
+    metrics: Metrics,
+    clock: Callable[[], datetime],
+) -> list[Feed]:
+    """One ``/tags`` feed per account that asks for it."""
+    polling = settings.polling
+    return [
+        TagsFeed(
+            api=api,
+            store=store,
+            accounts=accounts,
+            metrics=metrics,
+            account=account.name,
+            interval_s=polling.tags_interval_s,
+            page_size=polling.page_size,
+            max_pages=polling.max_pages,
+            clock=clock,
+        )
+        for account in settings.accounts
+        if account.tags
+    ]
 
 
 def hashtag_feeds(
@@ -332,7 +384,35 @@ async def start(
             accounts=accounts,
             metrics=metrics,
             clock=clock,
+        ) + tags_feeds(
+            settings, api=api, store=store, accounts=accounts, metrics=metrics, clock=clock
         )
+        polling = settings.polling
+        inbox = InboxWorker(
+            api=api,
+            store=store,
+            accounts=accounts,
+            metrics=metrics,
+            clock=clock,
+            accounts_by_ig_id={a.ig_user_id: a.name for a in settings.accounts},
+            mentions_on=[a.name for a in settings.accounts if a.mentions],
+            max_attempts=polling.inbox_max_attempts,
+            lease_s=polling.inbox_claim_s,
+            workers=polling.inbox_workers,
+        )
+        receiver = WebhookReceiver(
+            WebhookConfig(
+                verify_token=settings.server.webhook_verify_token.get_secret_value(),
+                app_secret=settings.graph.app_secret.get_secret_value(),
+                max_bytes=settings.server.webhook_max_bytes,
+            ),
+            store.inbox,
+            metrics,
+            clock,
+            arrived=inbox.arrived,
+        )
+        if not settings.graph.app_secret.get_secret_value():
+            log.warning("webhook.unsigned", reason="no graph.app_secret: signatures not checked")
         policy = policy_for(settings)
         scheduler = Scheduler(
             feeds,
@@ -350,7 +430,7 @@ async def start(
             rng=rng,
         )
         runner = web.AppRunner(
-            build_app(metrics=metrics, registry=registry, readiness=store.ping),
+            build_app(metrics=metrics, registry=registry, readiness=store.ping, webhooks=receiver),
             access_log=None,
             handle_signals=False,
         )
@@ -360,6 +440,8 @@ async def start(
         await site.start()
         port = runner.addresses[0][1]
         log.info("server.started", host=settings.server.host, port=port, feeds=len(feeds))
+        if hosts.deliver_webhooks is not None:
+            hosts.deliver_webhooks(f"http://127.0.0.1:{port}/webhooks/instagram")
         worker = Worker(
             settings,
             store,
@@ -374,6 +456,7 @@ async def start(
             base_url,
             loader,
             token_api,
+            inbox,
         )
         yield worker
     log.info("worker.stopped")

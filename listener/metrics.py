@@ -9,11 +9,21 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    Info,
+    disable_created_metrics,
+)
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from listener import __version__
+
+# ``*_created`` series double every counter's series and no dashboard reads them.
+disable_created_metrics()  # type: ignore[no-untyped-call]  # untyped in prometheus-client
 
 _LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 
@@ -110,6 +120,23 @@ class Metrics:
             "listener_webhook_events_total",
             "Webhook changes received, by field and outcome",
             ["field", "outcome"],
+            registry=registry,
+        )
+        self.inbox_depth = Gauge(
+            "listener_inbox_depth",
+            "Webhook events stored and not yet settled (pending or in work)",
+            registry=registry,
+        )
+        self.inbox_oldest_age = Gauge(
+            "listener_inbox_oldest_pending_age_seconds",
+            "Age of the oldest webhook event not yet settled (0 when none waits)",
+            registry=registry,
+        )
+        self.identity_known = Gauge(
+            "listener_hashtag_media_author_known_ratio",
+            "Share of an account's hashtag media whose author is known (seen via /tags or a "
+            "mention as well)",
+            ["account"],
             registry=registry,
         )
         self.sentiment = Counter(

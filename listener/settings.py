@@ -111,6 +111,7 @@ class ServerSettings(_Section):
     host: str = "127.0.0.1"
     port: int = Field(default=9464, ge=0, le=65535)
     webhook_verify_token: SecretStr = SecretStr("")
+    webhook_max_bytes: int = Field(default=1024 * 1024, ge=1024, le=64 * 1024 * 1024)
 
 
 class PollingSettings(_Section):
@@ -129,6 +130,9 @@ class PollingSettings(_Section):
     page_size: int = Field(default=50, ge=1, le=50)
     max_pages: int = Field(default=10, ge=1, le=100)
     top_media: bool = True
+    inbox_max_attempts: int = Field(default=8, ge=1, le=100)
+    inbox_claim_s: float = Field(default=300.0, gt=0)
+    inbox_workers: int = Field(default=2, ge=1, le=32)
 
 
 class RateLimitSettings(_Section):
@@ -153,8 +157,9 @@ class SimulatorSettings(_Section):
     """Demo only: serve the built-in Graph API simulator in-process."""
 
     enabled: bool = False
-    seed: int = 7
+    seed: int | None = None  # None: a new world every run; a number: the same world every run
     posts_per_hour: float = Field(default=120.0, ge=0)
+    mentions_per_hour: float = Field(default=120.0, ge=0)
     backfill_hours: float = Field(default=30.0, ge=0)
 
 

@@ -17,7 +17,7 @@ def demo_settings(tmp_path: Path) -> Settings:
         server={"port": 0},  # type: ignore[arg-type]
         polling={"hashtag_interval_s": 5},  # type: ignore[arg-type]
         ratelimit={"app_users": 100},  # type: ignore[arg-type]
-        simulator={"enabled": True, "posts_per_hour": 120},  # type: ignore[arg-type]
+        simulator={"enabled": True, "posts_per_hour": 120, "mentions_per_hour": 3600},  # type: ignore[arg-type]
         graph={"app_secret": "demo-app-secret"},  # type: ignore[arg-type]
         accounts=[
             {
@@ -54,5 +54,14 @@ async def test_worker_ingests_and_exposes_metrics(tmp_path: Path) -> None:
             'listener_last_poll_success_timestamp_seconds{account="brand",poller="hashtag_recent"}'
             in text
         )
+        # Signed mention webhooks from the simulator land as media with their authors.
+        assert worker.inbox is not None
+        inbox = worker.inbox
+        await asyncio.wait_for(inbox.wait_for(lambda: inbox.settled >= 1), 30)
+        mentioned = await worker.store.media.find_one(
+            {"sources.kind": {"$in": ["mention_media", "mention_comment"]}}
+        )
+        assert mentioned is not None
+        assert mentioned["username"]
         stop.set()
         await asyncio.wait_for(serving, 10)

@@ -223,7 +223,7 @@ class GraphClient:
         if status >= 400 or (isinstance(body, Mapping) and "error" in body):
             error = error_from_answer(status, body, endpoint=endpoint, retry_after_s=regain_s)
             if isinstance(error, ThrottledError) and self._governor is not None:
-                self._governor.observe_throttle(account, error.code, error.retry_after_s)
+                self._governor.observe_throttle(endpoint, account, error.code, error.retry_after_s)
             raise error
         if body is _NOT_JSON:
             raise MalformedResponseError(

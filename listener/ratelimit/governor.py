@@ -38,7 +38,9 @@ log = structlog.get_logger("listener.ratelimit")
 PLATFORM_ENDPOINTS: Final = frozenset({"ig_hashtag_search", "hashtag", "recent_media", "top_media"})
 """Endpoints metered by Meta's Platform rate limits (reference §1g); all others are BUC."""
 APP_THROTTLE_CODES: Final = frozenset({4})
-"""Codes that say the app's pool is exhausted; every other throttle code is the account's."""
+"""Codes that say the app's pool is exhausted."""
+ACCOUNT_THROTTLE_CODES: Final = frozenset({17}) | frozenset(range(80000, 80015))
+"""Codes that say the account's (user's, business use case) pool is exhausted."""
 
 _RESOLUTION_S: Final = 0.001
 """Waits shorter than this are not slept: clocks and sleeps are not finer than that."""
@@ -148,10 +150,20 @@ class Governor:
         return regain
 
     def observe_throttle(
-        self, account: str, code: int | None, retry_after_s: float | None
+        self, endpoint: str, account: str, code: int | None, retry_after_s: float | None
     ) -> Scope:
-        """Pause the scope a throttle error names (code 4: the app; others: the account)."""
-        scope = APP_SCOPE if code in APP_THROTTLE_CODES else Scope("buc", account)
+        """Pause the scope a throttle error names.
+
+        Code 4 is the app's pool and 17 the user's (the account's scope); the business use
+        case codes (80000-80014) are the account's; anything else (32, 613, the disguised
+        100/33) pauses the pool the call was spending.
+        """
+        if code in APP_THROTTLE_CODES:
+            scope = APP_SCOPE
+        elif code in ACCOUNT_THROTTLE_CODES:
+            scope = Scope("buc", account)
+        else:
+            scope = self.scopes_for(endpoint, account)[0]
         before = self.state(scope)
         after = observe_throttle(before, retry_after_s, self._clock(), self._policy(scope))
         self._states[scope] = after

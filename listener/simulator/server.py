@@ -10,7 +10,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Final
 
 from aiohttp import web
@@ -20,6 +20,7 @@ from listener.simulator.clock import Clock, system_clock
 from listener.simulator.config import SimAccount, SimulatorConfig
 from listener.simulator.endpoints import GraphRequest, handle
 from listener.simulator.state import SIMULATION, Simulation
+from listener.simulator.webhooks import Deliverer
 from listener.simulator.world import World
 
 logger = logging.getLogger(__name__)
@@ -66,6 +67,19 @@ class RunningSimulator:
     base_url: str  # e.g. "http://127.0.0.1:40123"
     world: World
     clock: Clock
+    deliveries: list[asyncio.Task[None]] = field(default_factory=list)
+
+    def deliver_webhooks(self, url: str, *, mentions_per_hour: float) -> Deliverer:
+        """Start publishing mentions and delivering their signed webhooks to ``url``."""
+        deliverer = Deliverer(
+            self.world,
+            self.clock,
+            url,
+            mentions_per_hour=mentions_per_hour,
+            seed=self.world.config.seed,
+        )
+        self.deliveries.append(asyncio.create_task(deliverer.run(), name="simulator:webhooks"))
+        return deliverer
 
 
 @asynccontextmanager
@@ -87,7 +101,13 @@ async def serve(
         await site.start()
         bound_port = runner.addresses[0][1]
         shown_host = f"[{host}]" if ":" in host else host
-        yield RunningSimulator(f"http://{shown_host}:{bound_port}", world, clock)
+        running = RunningSimulator(f"http://{shown_host}:{bound_port}", world, clock)
+        try:
+            yield running
+        finally:
+            for task in running.deliveries:
+                task.cancel()
+            await asyncio.gather(*running.deliveries, return_exceptions=True)
     finally:
         await runner.cleanup()
 

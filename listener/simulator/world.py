@@ -284,10 +284,7 @@ class World:
 
     def tagged_media(self, ig_user_id: str, now: datetime) -> list[Post]:
         """Media the account is tagged in, published by ``now``, newest first."""
-        stream = self._tag_streams.get(ig_user_id)
-        if stream is not None:
-            for post in stream.advance(now):
-                self._store(post)
+        self._advance_tagging(now)
         entries = self._by_tagged.get(ig_user_id, [])
         end = bisect_right(entries, (now, _LAST_ID))
         return [self._posts[media_id] for _, media_id in reversed(entries[:end])]
@@ -435,6 +432,7 @@ class World:
         for stream_name in self._known if name in self._known else (*self._known, name):
             for post in self._streams[stream_name].advance(until):
                 self._store(post)
+        self._advance_tagging(until)  # tagged posts often carry the brand's hashtag too
         entries = self._by_hashtag.get(name, [])
         start = bisect_right(entries, (after, _LAST_ID))
         end = bisect_right(entries, (until, _LAST_ID))
@@ -462,10 +460,22 @@ class World:
 
         return make
 
+    def _advance_tagging(self, until: datetime) -> None:
+        for stream in self._tag_streams.values():
+            for post in stream.advance(until):
+                self._store(post)
+
     def _tagging_stream(self, account: SimAccount) -> PostStream:
+        known = self._known
+
         def make(rng: random.Random, at: datetime) -> Post:
             mention = account.username if rng.random() < 0.5 else None
-            return random_post(rng, at, tagged_accounts=(account.ig_user_id,), mention=mention)
+            # Half the posts that tag a brand also use one of its hashtags: their authors are
+            # what /tags reveals about hashtag media.
+            tags = (rng.choice(known),) if known and rng.random() < 0.5 else ()
+            return random_post(
+                rng, at, hashtags=tags, tagged_accounts=(account.ig_user_id,), mention=mention
+            )
 
         return PostStream(
             f"tags|{account.ig_user_id}",

@@ -16,7 +16,7 @@ from typing import Any
 from pymongo import ASCENDING, DESCENDING, IndexModel, UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 
-from listener.models import Media, Sighting, Source
+from listener.models import Media, Sighting, Source, SourceKind
 from listener.store.mongo import Document, guarded
 
 INDEXES = [
@@ -122,9 +122,25 @@ class MediaRepository:
         duplicate = [media_id for index, media_id in enumerate(ids) if index not in upserted]
         return IngestResult(new=new, duplicate=duplicate)
 
+    async def find_one(self, query: Document) -> Document | None:
+        """The first stored document matching ``query``."""
+        return await guarded("media read", lambda: self._collection.find_one(query))
+
     async def get(self, media_id: str) -> Document | None:
         """The stored document of ``media_id``."""
         return await guarded("media read", lambda: self._collection.find_one({"_id": media_id}))
+
+    async def author_known(self, account: str) -> tuple[int, int]:
+        """(hashtag media of ``account`` whose author is known, all its hashtag media)."""
+        hashtag_kinds = [SourceKind.HASHTAG_RECENT.value, SourceKind.HASHTAG_TOP.value]
+        seen = {"sources": {"$elemMatch": {"account": account, "kind": {"$in": hashtag_kinds}}}}
+
+        async def read() -> tuple[int, int]:
+            total = await self._collection.count_documents(seen)
+            known = await self._collection.count_documents({**seen, "username": {"$exists": True}})
+            return known, total
+
+        return await guarded("media author count", read)
 
     async def ids(self) -> set[str]:
         """Every stored media id (for coverage checks; fine up to millions of media)."""

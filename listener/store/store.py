@@ -6,6 +6,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from listener.errors import StoreUnavailableError
 from listener.store.feeds import FeedRepository
+from listener.store.inbox import InboxRepository
 from listener.store.media import MediaRepository
 from listener.store.mongo import Document, guarded
 from listener.store.slots import SlotRepository
@@ -21,10 +22,12 @@ class Store:
         self.feeds = FeedRepository(database["hashtags"], database["feeds"])
         self.slots = SlotRepository(database["hashtag_slots"])
         self.tokens = TokenRepository(database["tokens"])
+        self.inbox = InboxRepository(database["inbox"])
 
     async def ensure_indexes(self) -> None:
         """Create every index; run at start-up, idempotent."""
         await self.media.ensure_indexes()
+        await self.inbox.ensure_indexes()
 
     async def ping(self) -> None:
         """Raise :class:`StoreUnavailableError` unless MongoDB answers.

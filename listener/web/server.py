@@ -1,4 +1,4 @@
-"""HTTP routes of the worker: ``/metrics``, ``/healthz``, ``/readyz``.
+"""HTTP routes of the worker: ``/metrics``, ``/healthz``, ``/readyz``, ``/webhooks/instagram``.
 
 Handlers are thin: ``/readyz`` asks one injected check and maps its failure to 503 — a
 dependency that is down is never a 500.
@@ -16,6 +16,7 @@ from prometheus_client.aiohttp import make_aiohttp_handler
 
 from listener.errors import StoreUnavailableError
 from listener.metrics import Metrics
+from listener.web.webhooks import WebhookReceiver, add_routes
 
 log = structlog.get_logger("listener.web")
 
@@ -46,13 +47,20 @@ async def readyz(request: web.Request) -> web.Response:
 
 
 def build_app(
-    *, metrics: Metrics, registry: CollectorRegistry, readiness: ReadinessCheck
+    *,
+    metrics: Metrics,
+    registry: CollectorRegistry,
+    readiness: ReadinessCheck,
+    webhooks: WebhookReceiver | None = None,
 ) -> web.Application:
     """The worker's web application."""
-    app = web.Application()
+    max_bytes = webhooks.config.max_bytes if webhooks is not None else 1024**2
+    app = web.Application(client_max_size=max_bytes)
     app[METRICS_KEY] = metrics
     app[READINESS_KEY] = readiness
     app.router.add_get("/metrics", make_aiohttp_handler(registry))
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
+    if webhooks is not None:
+        add_routes(app, webhooks)
     return app

@@ -1,0 +1,223 @@
+"""The inbox worker: turns stored webhook changes into media, within the account's budget.
+
+A ``mentions`` change carries only ids (reference §2e); the media (and, for a comment, the
+comment) is fetched through ``mentioned_media`` / ``mentioned_comment`` — calls that spend the
+account's business-use-case pool like any other, through the governor. The media is stored
+with source ``mention_media`` or ``mention_comment`` and its author, which also recovers the
+author of a media first seen under a hashtag.
+
+Each event is claimed with a lease: a worker that dies mid-event leaves a claim that expires
+and is taken again. Transient failures and throttles are retried with exponential backoff; an
+event that keeps failing, or that Meta says cannot be read, becomes a dead letter with its
+reason — kept, never silently dropped. Events of an account whose token or permission is
+missing wait, without spending attempts, until a human has acted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import Callable, Collection, Mapping
+from datetime import datetime, timedelta
+from typing import Final
+
+import structlog
+
+from listener.errors import (
+    BadRequestError,
+    GraphError,
+    StoreUnavailableError,
+    ThrottledError,
+)
+from listener.graph.instagram import InstagramApi
+from listener.metrics import Metrics
+from listener.models import Media, Sighting, Source, SourceKind
+from listener.pollers.accounts import Accounts
+from listener.pollers.scheduler import Wait, wait_for_stop
+from listener.store.inbox import Claimed
+from listener.store.store import Store
+
+log = structlog.get_logger("listener.pollers")
+
+HANDLED_FIELDS: Final = frozenset({"mentions", "comments"})
+BACKOFF_FIRST_S: Final = 30.0
+BACKOFF_MAX_S: Final = 3600.0
+BLOCKED_RETRY_S: Final = 900.0
+STATS_EVERY_S: Final = 15.0
+
+
+def backoff_s(attempts: int) -> float:
+    """Seconds before retry number ``attempts``: 30 s, doubling, at most an hour."""
+    return float(min(BACKOFF_FIRST_S * 2.0 ** max(attempts - 1, 0), BACKOFF_MAX_S))
+
+
+class InboxWorker:
+    """Claims, hydrates and settles webhook events."""
+
+    def __init__(
+        self,
+        *,
+        api: InstagramApi,
+        store: Store,
+        accounts: Accounts,
+        metrics: Metrics,
+        clock: Callable[[], datetime],
+        accounts_by_ig_id: Mapping[str, str],
+        mentions_on: Collection[str],
+        max_attempts: int = 8,
+        lease_s: float = 300.0,
+        workers: int = 2,
+        idle_s: float = 5.0,
+        arrived: asyncio.Event | None = None,
+        wait: Wait = wait_for_stop,
+    ) -> None:
+        self._api = api
+        self._store = store
+        self._accounts = accounts
+        self._metrics = metrics
+        self._clock = clock
+        self._by_ig_id = dict(accounts_by_ig_id)
+        self._mentions_on = frozenset(mentions_on)
+        self._max_attempts = max_attempts
+        self._lease = timedelta(seconds=lease_s)
+        self._workers = workers
+        self._idle_s = idle_s
+        self._wait = wait
+        self.arrived = arrived or asyncio.Event()
+        self.name = f"inbox-{uuid.uuid4().hex[:8]}"
+        self.settled = 0
+        self._progress = asyncio.Condition()
+
+    async def wait_for(self, predicate: Callable[[], bool]) -> None:
+        """Return once ``predicate()`` holds, checked after every settled event."""
+        async with self._progress:
+            await self._progress.wait_for(predicate)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Work the inbox until ``stop``."""
+        async with asyncio.TaskGroup() as group:
+            for n in range(self._workers):
+                group.create_task(self._loop(stop), name=f"{self.name}:{n}")
+            group.create_task(self._watch(stop), name=f"{self.name}:stats")
+
+    async def _loop(self, stop: asyncio.Event) -> None:
+        failing = False
+        while not stop.is_set():
+            try:
+                claimed = await self._store.inbox.claim(self.name, self._clock(), self._lease)
+            except StoreUnavailableError as exc:
+                if not failing:
+                    log.warning("inbox.store_unavailable", error=str(exc))
+                    failing = True
+                await self._wait(stop, self._idle_s)
+                continue
+            failing = False
+            if claimed is None:
+                await self._idle(stop)
+                continue
+            with contextlib.suppress(StoreUnavailableError):
+                await self.process(claimed)
+            async with self._progress:
+                self._progress.notify_all()
+
+    async def _idle(self, stop: asyncio.Event) -> None:
+        """Wait for a new delivery, a retry coming due, or the stop."""
+        self.arrived.clear()
+        arrived = asyncio.ensure_future(self.arrived.wait())
+        try:
+            waited = asyncio.ensure_future(self._wait(stop, self._idle_s))
+            await asyncio.wait({arrived, waited}, return_when=asyncio.FIRST_COMPLETED)
+            waited.cancel()
+        finally:
+            arrived.cancel()
+
+    async def process(self, claimed: Claimed) -> str:
+        """Hydrate and store one claimed event; returns the outcome it was settled with."""
+        refusal = self._refusal(claimed)
+        if refusal is not None:
+            return await self._dead(claimed, *refusal)
+        account = self._by_ig_id[claimed.ig_user_id]
+        kind = SourceKind.MENTION_COMMENT if claimed.comment_id else SourceKind.MENTION_MEDIA
+        blocked = self._accounts.blocked(account, kind.value)
+        if blocked is not None:
+            return await self._retry(claimed, "deferred", BLOCKED_RETRY_S, blocked, count=False)
+        try:
+            media = await self._hydrate(account, claimed)
+        except GraphError as exc:
+            return await self._failed(claimed, account, kind, exc)
+        now = self._clock()
+        result = await self._store.media.ingest([Sighting(media, Source(kind, account), now)])
+        outcome = "new" if result.new else "duplicate"
+        self._metrics.media_ingested.labels(kind.value, "", outcome).inc()
+        await self._store.inbox.done(
+            claimed, self.name, now, {"media_id": media.id, "result": outcome}
+        )
+        return self._count(claimed, "hydrated")
+
+    def _refusal(self, claimed: Claimed) -> tuple[str, str] | None:
+        """(outcome, reason) when the event is not ours to hydrate, else ``None``."""
+        account = self._by_ig_id.get(claimed.ig_user_id)
+        if claimed.field not in HANDLED_FIELDS:
+            return "skipped", f"field {claimed.field!r} is not listened to"
+        if account is None:
+            return "dead", f"no configured account has id {claimed.ig_user_id}"
+        if account not in self._mentions_on:
+            return "skipped", f"mentions are off for account {account!r}"
+        return None
+
+    async def _failed(
+        self, claimed: Claimed, account: str, kind: SourceKind, exc: GraphError
+    ) -> str:
+        if isinstance(exc, BadRequestError):
+            # Deleted media, comments turned off, a private account: retrying cannot help.
+            return await self._dead(claimed, "dead", str(exc))
+        if self._accounts.report(account, kind.value, exc):
+            return await self._retry(claimed, "deferred", BLOCKED_RETRY_S, str(exc), count=False)
+        if claimed.attempts >= self._max_attempts:
+            reason = f"gave up after {claimed.attempts} attempts: {exc}"
+            return await self._dead(claimed, "dead", reason)
+        delay = backoff_s(claimed.attempts)
+        if isinstance(exc, ThrottledError) and exc.retry_after_s:
+            delay = max(delay, exc.retry_after_s)
+        return await self._retry(claimed, "retried", delay, str(exc))
+
+    async def _hydrate(self, account: str, claimed: Claimed) -> Media:
+        who = self._accounts.who(account)
+        if claimed.comment_id is not None:
+            comment = await self._api.mentioned_comment(who, claimed.comment_id)
+            return comment.media
+        assert claimed.media_id is not None  # a mention without one is stored dead
+        return await self._api.mentioned_media(who, claimed.media_id)
+
+    async def _retry(
+        self, claimed: Claimed, outcome: str, delay_s: float, error: str, *, count: bool = True
+    ) -> str:
+        at = self._clock() + timedelta(seconds=delay_s)
+        await self._store.inbox.retry(claimed, self.name, at, error, count=count)
+        return self._count(claimed, outcome)
+
+    async def _dead(self, claimed: Claimed, outcome: str, reason: str) -> str:
+        await self._store.inbox.dead(claimed, self.name, self._clock(), reason)
+        if outcome == "dead":
+            log.warning(
+                "inbox.dead_letter", key=claimed.key[:16], field=claimed.field, reason=reason[:300]
+            )
+        return self._count(claimed, outcome)
+
+    def _count(self, claimed: Claimed, outcome: str) -> str:
+        field = claimed.field if claimed.field in HANDLED_FIELDS else "other"
+        self._metrics.webhook_events.labels(field, outcome).inc()
+        self.settled += 1
+        return outcome
+
+    async def _watch(self, stop: asyncio.Event) -> None:
+        """Keep the inbox depth and oldest-pending-age gauges current."""
+        while not stop.is_set():
+            with contextlib.suppress(StoreUnavailableError):
+                stats = await self._store.inbox.stats()
+                self._metrics.inbox_depth.set(stats.depth)
+                oldest = stats.oldest_pending_at
+                age = 0.0 if oldest is None else (self._clock() - oldest).total_seconds()
+                self._metrics.inbox_oldest_age.set(max(age, 0.0))
+            await self._wait(stop, STATS_EVERY_S)

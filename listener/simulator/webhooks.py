@@ -1,0 +1,132 @@
+"""Simulated ``mentions`` webhook deliveries: Meta calling the worker back, signed.
+
+While running, a :class:`Deliverer` publishes, at a seeded Poisson rate per account, a post whose
+caption @mentions the account (or a comment that does), and POSTs Meta's ``mentions`` envelope
+(reference §2e) to the configured URL with ``X-Hub-Signature-256`` computed with the app secret.
+A delivery that is not answered 200 is retried with growing gaps, as Meta does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import logging
+import random
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+import aiohttp
+
+from listener.simulator.world import World
+
+logger = logging.getLogger("listener.simulator")
+
+RETRY_DELAYS_S = (1.0, 5.0, 30.0, 120.0)
+
+
+def mentions_envelope(ig_user_id: str, media_id: str, comment_id: str | None, at: datetime) -> Any:
+    """Meta's ``mentions`` delivery for one caption or comment mention."""
+    value: dict[str, str] = {"media_id": media_id}
+    if comment_id is not None:
+        value["comment_id"] = comment_id
+    return {
+        "object": "instagram",
+        "entry": [
+            {
+                "id": ig_user_id,
+                "time": int(at.timestamp()),
+                "changes": [{"field": "mentions", "value": value}],
+            }
+        ],
+    }
+
+
+def signature(body: bytes, app_secret: str) -> str:
+    """``sha256=`` + hex HMAC-SHA256 of the body keyed by the app secret, as Meta signs."""
+    return "sha256=" + hmac.new(app_secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+class Deliverer:
+    """Publishes mentions in the world and delivers their webhooks to ``url``."""
+
+    def __init__(
+        self,
+        world: World,
+        clock: Callable[[], datetime],
+        url: str,
+        *,
+        mentions_per_hour: float,
+        comment_share: float = 0.3,
+        seed: int = 7,
+    ) -> None:
+        self._world = world
+        self._clock = clock
+        self._url = url
+        self._rate = mentions_per_hour
+        self._comment_share = comment_share
+        self._rng = random.Random(f"{seed}|webhooks")
+        self.delivered = 0
+        self.failed = 0
+
+    def publish(self, ig_user_id: str) -> tuple[str, str | None]:
+        """Make a post (or a comment) that @mentions the account; (media id, comment id)."""
+        account = self._world.account(ig_user_id)
+        assert account is not None
+        now = self._clock()
+        fan = f"fan.{self._rng.randrange(1, 500)}"
+        if self._rng.random() < self._comment_share:
+            media_id = self._world.add_post(
+                timestamp=now, caption=f"Weekend plans #sunset by @{fan}", username=f"friend.{fan}"
+            )
+            comment = self._world.add_comment(
+                media_id, f"@{account.username} look at this!", fan, now
+            )
+            return media_id, comment
+        known = sorted(self._world.config.hashtag_rates)
+        tags = [self._rng.choice(known)] if known else []
+        hashtags = " ".join(f"#{tag}" for tag in tags)
+        caption = f"Loving my new look from @{account.username} ❤️ {hashtags} with @{fan}"
+        return self._world.add_post(
+            timestamp=now, caption=caption, username=fan, hashtags=tags
+        ), None
+
+    async def deliver(self, session: aiohttp.ClientSession, payload: Any) -> bool:
+        """POST one signed delivery, retrying as Meta would; whether it was accepted."""
+        body = json.dumps(payload).encode()
+        headers = {"Content-Type": "application/json"}
+        secret = self._world.config.app_secret
+        if secret:
+            headers["X-Hub-Signature-256"] = signature(body, secret)
+        for delay in (0.0, *RETRY_DELAYS_S):
+            await asyncio.sleep(delay)
+            try:
+                async with session.post(self._url, data=body, headers=headers) as response:
+                    if response.status == 200:
+                        self.delivered += 1
+                        return True
+            except (aiohttp.ClientError, TimeoutError):
+                continue
+        self.failed += 1
+        return False
+
+    async def run(self) -> None:
+        """Publish and deliver until cancelled."""
+        accounts = [a.ig_user_id for a in self._world.config.accounts]
+        if not accounts or self._rate <= 0:
+            return
+        async with aiohttp.ClientSession() as session:
+            while True:
+                await asyncio.sleep(self._rng.expovariate(self._rate / 3600.0))
+                ig_user_id = self._rng.choice(accounts)
+                media_id, comment_id = self.publish(ig_user_id)
+                payload = mentions_envelope(ig_user_id, media_id, comment_id, self._clock())
+                task = asyncio.create_task(self.deliver(session, payload))
+                task.add_done_callback(_log_failure)
+
+
+def _log_failure(task: asyncio.Task[bool]) -> None:
+    if not task.cancelled() and task.exception() is None and not task.result():
+        logger.warning("simulator.webhook_undelivered")

@@ -1,0 +1,196 @@
+"""The ``inbox`` collection: webhook changes, stored before Meta gets its 200, then worked off.
+
+``{_id: key, field, ig_user_id, media_id?, comment_id?, username?, value, sent_at,
+received_at, status, attempts, available_at, claimed_by?, claim_expires_at?, last_error?,
+reason?, done_at?}``; ``status`` is ``pending``, ``claimed``, ``done`` or ``dead``.
+
+Idempotent: ``_id`` is the change's key, so a delivery Meta retries stores nothing new.
+A worker claims the oldest available event with one atomic ``find_one_and_update``; a claim
+that is not completed before ``claim_expires_at`` (the worker died) is claimed again later.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from pymongo import ASCENDING, IndexModel, ReturnDocument
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.errors import BulkWriteError, PyMongoError
+
+from listener.errors import StoreUnavailableError
+from listener.models import WebhookEvent
+from listener.store.mongo import Document, guarded
+
+PENDING, CLAIMED, DONE, DEAD = "pending", "claimed", "done", "dead"
+_DUPLICATE_KEY = 11000
+
+INDEXES = [
+    IndexModel([("status", ASCENDING), ("available_at", ASCENDING)], name="work_queue"),
+    IndexModel([("status", ASCENDING), ("claim_expires_at", ASCENDING)], name="expired_claims"),
+]
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """An event taken by one worker, with what it needs to hydrate it."""
+
+    key: str
+    field: str
+    ig_user_id: str
+    media_id: str | None
+    comment_id: str | None
+    username: str | None
+    attempts: int
+
+
+@dataclass(frozen=True)
+class InboxStats:
+    """How far behind the inbox is."""
+
+    depth: int
+    oldest_pending_at: datetime | None
+
+
+def _document(event: WebhookEvent, now: datetime) -> Document:
+    doc: Document = {
+        "_id": event.key,
+        "field": event.field,
+        "ig_user_id": event.ig_user_id,
+        "value": event.value,
+        "sent_at": event.sent_at,
+        "received_at": now,
+        "attempts": 0,
+        "available_at": now,
+        "status": PENDING if event.problem is None else DEAD,
+    }
+    for name in ("media_id", "comment_id", "username"):
+        if getattr(event, name) is not None:
+            doc[name] = getattr(event, name)
+    if event.problem is not None:
+        doc["reason"] = event.problem
+    return doc
+
+
+class InboxRepository:
+    """Stores, claims and settles webhook events."""
+
+    def __init__(self, collection: AsyncCollection[Document]) -> None:
+        self._collection = collection
+
+    async def ensure_indexes(self) -> None:
+        """The work-queue indexes."""
+        await guarded("create inbox indexes", lambda: self._collection.create_indexes(INDEXES))
+
+    async def add(self, events: Sequence[WebhookEvent], now: datetime) -> tuple[int, int]:
+        """Store events durably (majority-acknowledged); (stored, already there)."""
+        if not events:
+            return 0, 0
+        docs = list({e.key: _document(e, now) for e in events}.values())
+        repeats = len(events) - len(docs)
+        try:
+            result = await self._collection.insert_many(docs, ordered=False)
+        except BulkWriteError as exc:
+            errors: list[dict[str, Any]] = exc.details.get("writeErrors", [])
+            if any(e.get("code") != _DUPLICATE_KEY for e in errors):
+                raise StoreUnavailableError(f"MongoDB inbox write failed: {errors[0]}") from exc
+            return len(docs) - len(errors), repeats + len(errors)
+        except PyMongoError as exc:
+            raise StoreUnavailableError(f"MongoDB inbox write failed: {exc}") from exc
+        return len(result.inserted_ids), repeats
+
+    async def claim(self, worker: str, now: datetime, lease: timedelta) -> Claimed | None:
+        """Take the oldest event due now (or whose claim expired); ``None`` when there is none."""
+        doc = await guarded(
+            "inbox claim",
+            lambda: self._collection.find_one_and_update(
+                {
+                    "$or": [
+                        {"status": PENDING, "available_at": {"$lte": now}},
+                        {"status": CLAIMED, "claim_expires_at": {"$lte": now}},
+                    ]
+                },
+                {
+                    "$set": {
+                        "status": CLAIMED,
+                        "claimed_by": worker,
+                        "claim_expires_at": now + lease,
+                    },
+                    "$inc": {"attempts": 1},
+                },
+                sort=[("available_at", ASCENDING)],
+                return_document=ReturnDocument.AFTER,
+            ),
+        )
+        if doc is None:
+            return None
+        return Claimed(
+            key=str(doc["_id"]),
+            field=str(doc["field"]),
+            ig_user_id=str(doc["ig_user_id"]),
+            media_id=doc.get("media_id"),
+            comment_id=doc.get("comment_id"),
+            username=doc.get("username"),
+            attempts=int(doc.get("attempts", 1)),
+        )
+
+    async def done(self, claimed: Claimed, worker: str, now: datetime, result: Document) -> bool:
+        """Settle a claimed event as done; False if the claim was lost (another took it)."""
+        return await self._settle(
+            claimed, worker, {"status": DONE, "done_at": now, "result": result}
+        )
+
+    async def retry(
+        self, claimed: Claimed, worker: str, at: datetime, error: str, *, count: bool = True
+    ) -> bool:
+        """Give a claimed event back, to be tried again at ``at``.
+
+        ``count=False`` gives the attempt back too: waiting for a human is not failing.
+        """
+        fields: Document = {"status": PENDING, "available_at": at, "last_error": error[:500]}
+        if not count:
+            fields["attempts"] = claimed.attempts - 1
+        return await self._settle(claimed, worker, fields)
+
+    async def dead(self, claimed: Claimed, worker: str, now: datetime, reason: str) -> bool:
+        """Set a claimed event aside as a dead letter, with the reason."""
+        return await self._settle(
+            claimed, worker, {"status": DEAD, "done_at": now, "reason": reason[:500]}
+        )
+
+    async def _settle(self, claimed: Claimed, worker: str, fields: Document) -> bool:
+        result = await guarded(
+            "inbox settle",
+            lambda: self._collection.update_one(
+                {
+                    "_id": claimed.key,
+                    "status": CLAIMED,
+                    "claimed_by": worker,
+                    "attempts": claimed.attempts,
+                },
+                {"$set": fields, "$unset": {"claimed_by": "", "claim_expires_at": ""}},
+            ),
+        )
+        return result.modified_count == 1
+
+    async def stats(self) -> InboxStats:
+        """Events waiting or in work, and when the oldest of them arrived."""
+
+        async def read() -> InboxStats:
+            waiting = {"status": {"$in": [PENDING, CLAIMED]}}
+            depth = await self._collection.count_documents(waiting)
+            oldest = await self._collection.find_one(waiting, sort=[("received_at", ASCENDING)])
+            return InboxStats(depth, None if oldest is None else oldest.get("received_at"))
+
+        return await guarded("inbox stats", read)
+
+    async def get(self, key: str) -> Document | None:
+        """One event by key."""
+        return await guarded("inbox read", lambda: self._collection.find_one({"_id": key}))
+
+    async def count(self, status: str | None = None) -> int:
+        """Events, of one status or all."""
+        query = {} if status is None else {"status": status}
+        return await guarded("inbox count", lambda: self._collection.count_documents(query))

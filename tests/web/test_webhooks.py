@@ -1,0 +1,170 @@
+"""The webhook receiver on a real MongoDB: handshake, signatures, limits, durability."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from aiohttp.test_utils import TestClient
+from prometheus_client import CollectorRegistry
+
+from listener.metrics import Metrics
+from listener.store.mongo import connect
+from listener.store.store import Store
+from listener.web.server import build_app
+from listener.web.signature import sign
+from listener.web.webhooks import WebhookConfig, WebhookReceiver
+from tests.mongo import MongoServer
+
+SECRET = "webhook-app-secret"
+VERIFY = "verify-me"
+NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
+DELIVERY = json.dumps(
+    {
+        "object": "instagram",
+        "entry": [
+            {
+                "id": "17841400000000001",
+                "time": 1795910400,
+                "changes": [{"field": "mentions", "value": {"media_id": "17918195224117851"}}],
+            }
+        ],
+    }
+).encode()
+
+Client = Callable[[Store], Awaitable[TestClient]]
+
+
+@pytest.fixture
+def client(aiohttp_client: Callable[..., Awaitable[TestClient]]) -> Client:
+    """A test client on the worker's web app with the receiver, for a given store."""
+
+    async def make(store: Store) -> TestClient:
+        registry = CollectorRegistry()
+        metrics = Metrics(registry)
+        receiver = WebhookReceiver(
+            WebhookConfig(verify_token=VERIFY, app_secret=SECRET, max_bytes=4096),
+            store.inbox,
+            metrics,
+            lambda: NOW,
+        )
+        app = build_app(metrics=metrics, registry=registry, readiness=store.ping, webhooks=receiver)
+        return await aiohttp_client(app)
+
+    return make
+
+
+def signed(body: bytes) -> dict[str, str]:
+    return {"X-Hub-Signature-256": sign(body, SECRET), "Content-Type": "application/json"}
+
+
+async def test_handshake_echoes_the_challenge(client: Client, store: Store) -> None:
+    """subscribe + the configured verify token → the challenge, verbatim."""
+    http = await client(store)
+    response = await http.get(
+        "/webhooks/instagram",
+        params={"hub.mode": "subscribe", "hub.verify_token": VERIFY, "hub.challenge": "1158201444"},
+    )
+    assert response.status == 200
+    assert await response.text() == "1158201444"
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"hub.mode": "subscribe", "hub.verify_token": "wrong", "hub.challenge": "1"},
+        {"hub.mode": "unsubscribe", "hub.verify_token": VERIFY, "hub.challenge": "1"},
+        {"hub.challenge": "1"},
+    ],
+)
+async def test_handshake_refused(client: Client, store: Store, params: dict[str, str]) -> None:
+    """A wrong token or mode is 403, and the challenge is not echoed."""
+    response = await (await client(store)).get("/webhooks/instagram", params=params)
+    assert response.status == 403
+
+
+async def test_signed_delivery_is_stored_before_200(client: Client, store: Store) -> None:
+    """A valid signature → 200, and the change is already in the inbox when the 200 arrives."""
+    response = await (await client(store)).post(
+        "/webhooks/instagram", data=DELIVERY, headers=signed(DELIVERY)
+    )
+    assert response.status == 200
+    assert await store.inbox.count("pending") == 1
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"X-Hub-Signature-256": "sha256=" + "0" * 64},
+        {"X-Hub-Signature-256": sign(DELIVERY + b" ", SECRET)},
+        {"X-Hub-Signature-256": sign(DELIVERY, "another-secret")},
+        {"X-Hub-Signature-256": sign(DELIVERY, SECRET).removeprefix("sha256=")},
+    ],
+)
+async def test_bad_signature_is_403_and_stores_nothing(
+    client: Client, store: Store, headers: dict[str, str]
+) -> None:
+    """Missing, wrong or malformed signatures → 403; nothing stored."""
+    response = await (await client(store)).post(
+        "/webhooks/instagram", data=DELIVERY, headers=headers
+    )
+    assert response.status == 403
+    assert await store.inbox.count() == 0
+
+
+async def test_oversize_body_is_413(client: Client, store: Store) -> None:
+    """A body over the configured size is refused with 413 before anything is read into the inbox."""
+    big = b"{" + b" " * 5000 + b"}"
+    response = await (await client(store)).post(
+        "/webhooks/instagram", data=big, headers=signed(big)
+    )
+    assert response.status == 413
+    assert await store.inbox.count() == 0
+
+
+@pytest.mark.parametrize("raw", [b"not json", b'{"object": "instagram"}', b"[1]"])
+async def test_malformed_body_is_400(client: Client, store: Store, raw: bytes) -> None:
+    """A signed body that is not a delivery is 400, nothing stored."""
+    response = await (await client(store)).post(
+        "/webhooks/instagram", data=raw, headers=signed(raw)
+    )
+    assert response.status == 400
+    assert await store.inbox.count() == 0
+
+
+async def test_same_delivery_twice_is_one_event(client: Client, store: Store) -> None:
+    """Meta's retry of a delivery already stored → 200 again, still one event."""
+    http = await client(store)
+    for _ in range(2):
+        response = await http.post("/webhooks/instagram", data=DELIVERY, headers=signed(DELIVERY))
+        assert response.status == 200
+    assert await store.inbox.count() == 1
+    assert (await response.json()) == {"stored": 0, "duplicates": 1}
+
+
+async def test_store_down_is_503_then_the_retry_lands(client: Client, data_dir: Path) -> None:
+    """With MongoDB stopped the answer is 503 (Meta retries); once back, the retry is stored."""
+    server = MongoServer(data_dir)
+    server.start()
+    try:
+        async with connect(server.uri, "hooks", timeout_s=0.5) as db:
+            store = Store(db)
+            http = await client(store)
+            server.stop()
+            down = await http.post("/webhooks/instagram", data=DELIVERY, headers=signed(DELIVERY))
+            assert down.status == 503
+            server.start()
+            for _ in range(2):  # the first call after the outage may meet a dead pooled socket
+                retry = await http.post(
+                    "/webhooks/instagram", data=DELIVERY, headers=signed(DELIVERY)
+                )
+                if retry.status == 200:
+                    break
+            assert retry.status == 200
+            assert await store.inbox.count() == 1
+    finally:
+        server.stop()
