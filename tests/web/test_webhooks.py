@@ -117,7 +117,7 @@ async def test_bad_signature_is_403_and_stores_nothing(
 
 
 async def test_oversize_body_is_413(client: Client, store: Store) -> None:
-    """A body over the configured size is refused with 413 before anything is read into the inbox."""
+    """A body over the configured size is refused with 413; nothing reaches the inbox."""
     big = b"{" + b" " * 5000 + b"}"
     response = await (await client(store)).post(
         "/webhooks/instagram", data=big, headers=signed(big)
