@@ -30,6 +30,7 @@ from listener.pollers.accounts import Accounts
 from listener.pollers.feed import Feed
 from listener.pollers.hashtags import HashtagFeed, HashtagIds
 from listener.pollers.inbox import InboxWorker
+from listener.pollers.ingest import Ingestor
 from listener.pollers.quota import HashtagQuota
 from listener.pollers.scheduler import Pacing, Scheduler
 from listener.pollers.tags import TagsFeed
@@ -207,6 +208,7 @@ def tags_feeds(
     *,
     api: InstagramApi,
     store: Store,
+    ingestor: Ingestor,
     accounts: Accounts,
     metrics: Metrics,
     clock: Callable[[], datetime],
@@ -217,6 +219,7 @@ def tags_feeds(
         TagsFeed(
             api=api,
             store=store,
+            ingestor=ingestor,
             accounts=accounts,
             metrics=metrics,
             account=account.name,
@@ -235,6 +238,7 @@ def hashtag_feeds(
     *,
     api: InstagramApi,
     store: Store,
+    ingestor: Ingestor,
     quota: HashtagQuota,
     accounts: Accounts,
     metrics: Metrics,
@@ -250,6 +254,7 @@ def hashtag_feeds(
         HashtagFeed(
             api=api,
             store=store,
+            ingestor=ingestor,
             ids=ids,
             quota=quota,
             accounts=accounts,
@@ -376,21 +381,30 @@ async def start(
             clock=clock,
         )
         quota = HashtagQuota(store, metrics, clock)
+        ingestor = Ingestor(store, metrics)
         feeds = hashtag_feeds(
             settings,
             api=api,
             store=store,
+            ingestor=ingestor,
             quota=quota,
             accounts=accounts,
             metrics=metrics,
             clock=clock,
         ) + tags_feeds(
-            settings, api=api, store=store, accounts=accounts, metrics=metrics, clock=clock
+            settings,
+            api=api,
+            store=store,
+            ingestor=ingestor,
+            accounts=accounts,
+            metrics=metrics,
+            clock=clock,
         )
         polling = settings.polling
         inbox = InboxWorker(
             api=api,
             store=store,
+            ingestor=ingestor,
             accounts=accounts,
             metrics=metrics,
             clock=clock,

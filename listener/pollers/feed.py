@@ -17,6 +17,7 @@ from typing import Protocol
 from listener.graph.wire import MediaPage
 from listener.metrics import Metrics
 from listener.models import Sighting, Source
+from listener.pollers.ingest import Ingestor
 from listener.ratelimit.throttle import Scope
 from listener.store.store import Store
 
@@ -59,6 +60,7 @@ async def ingest_pages(
     *,
     source: Source,
     store: Store,
+    ingestor: Ingestor,
     metrics: Metrics,
     clock: Callable[[], datetime],
     max_pages: int,
@@ -71,15 +73,11 @@ async def ingest_pages(
     count = new = duplicate = 0
     oldest_new: datetime | None = None
     more_unread = False
-    labels = (source.kind.value, source.metric_hashtag)
     async with aclosing(pages) as walk:
         async for page in walk:
             count += 1
-            result = await store.media.ingest(Sighting(m, source, clock()) for m in page.media)
-            if result.new:
-                metrics.media_ingested.labels(*labels, "new").inc(len(result.new))
-            if result.duplicate:
-                metrics.media_ingested.labels(*labels, "duplicate").inc(len(result.duplicate))
+            now = clock()
+            result = await ingestor.ingest([Sighting(m, source, now) for m in page.media])
             new += len(result.new)
             duplicate += len(result.duplicate)
             fresh = set(result.new)

@@ -21,6 +21,7 @@ from listener.metrics import Metrics
 from listener.models import Source, SourceKind
 from listener.pollers.accounts import Accounts
 from listener.pollers.feed import PollResult, ingest_pages
+from listener.pollers.ingest import Ingestor
 from listener.pollers.quota import HashtagQuota
 from listener.ratelimit.throttle import APP_SCOPE
 from listener.store.store import Store
@@ -68,6 +69,7 @@ class HashtagFeed:
         *,
         api: InstagramApi,
         store: Store,
+        ingestor: Ingestor,
         ids: HashtagIds,
         quota: HashtagQuota,
         accounts: Accounts,
@@ -82,6 +84,7 @@ class HashtagFeed:
     ) -> None:
         self._api = api
         self._store = store
+        self._ingestor = ingestor
         self._ids = ids
         self._quota = quota
         self._accounts = accounts
@@ -115,6 +118,7 @@ class HashtagFeed:
             walk,
             source=self.source,
             store=self._store,
+            ingestor=self._ingestor,
             metrics=self._metrics,
             clock=self._clock,
             max_pages=self._max_pages,

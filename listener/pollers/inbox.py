@@ -34,6 +34,7 @@ from listener.graph.instagram import InstagramApi
 from listener.metrics import Metrics
 from listener.models import Media, Sighting, Source, SourceKind
 from listener.pollers.accounts import Accounts
+from listener.pollers.ingest import Ingestor
 from listener.pollers.scheduler import Wait, wait_for_stop
 from listener.store.inbox import Claimed
 from listener.store.store import Store
@@ -60,6 +61,7 @@ class InboxWorker:
         *,
         api: InstagramApi,
         store: Store,
+        ingestor: Ingestor,
         accounts: Accounts,
         metrics: Metrics,
         clock: Callable[[], datetime],
@@ -74,6 +76,7 @@ class InboxWorker:
     ) -> None:
         self._api = api
         self._store = store
+        self._ingestor = ingestor
         self._accounts = accounts
         self._metrics = metrics
         self._clock = clock
@@ -147,9 +150,8 @@ class InboxWorker:
         except GraphError as exc:
             return await self._failed(claimed, account, kind, exc)
         now = self._clock()
-        result = await self._store.media.ingest([Sighting(media, Source(kind, account), now)])
+        result = await self._ingestor.ingest([Sighting(media, Source(kind, account), now)])
         outcome = "new" if result.new else "duplicate"
-        self._metrics.media_ingested.labels(kind.value, "", outcome).inc()
         await self._store.inbox.done(
             claimed, self.name, now, {"media_id": media.id, "result": outcome}
         )

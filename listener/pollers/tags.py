@@ -16,6 +16,7 @@ from listener.metrics import Metrics
 from listener.models import Source, SourceKind
 from listener.pollers.accounts import Accounts
 from listener.pollers.feed import PollResult, ingest_pages
+from listener.pollers.ingest import Ingestor
 from listener.ratelimit.throttle import Scope
 from listener.store.store import Store
 
@@ -28,6 +29,7 @@ class TagsFeed:
         *,
         api: InstagramApi,
         store: Store,
+        ingestor: Ingestor,
         accounts: Accounts,
         metrics: Metrics,
         account: str,
@@ -38,6 +40,7 @@ class TagsFeed:
     ) -> None:
         self._api = api
         self._store = store
+        self._ingestor = ingestor
         self._accounts = accounts
         self._metrics = metrics
         self._max_pages = max_pages
@@ -60,6 +63,7 @@ class TagsFeed:
             walk,
             source=self.source,
             store=self._store,
+            ingestor=self._ingestor,
             metrics=self._metrics,
             clock=self._clock,
             max_pages=self._max_pages,

@@ -8,7 +8,7 @@ poll page costs one round trip and seeing a media again never creates a second d
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields, replace
 from datetime import datetime
 from typing import Any
@@ -60,12 +60,26 @@ def _media_fields(media: Media) -> Document:
     return stored
 
 
-def upsert_operation(media: Media, sources: Sequence[Source], seen_at: datetime) -> UpdateOne:
+Extra = Callable[[Media, Sequence[Source]], Mapping[str, Any]]
+"""Derived fields to store with a sighting (sentiment, contest verdicts), by dotted path."""
+
+
+def upsert_operation(
+    media: Media,
+    sources: Sequence[Source],
+    seen_at: datetime,
+    extra: Mapping[str, Any] | None = None,
+) -> UpdateOne:
     """The single upsert that records ``media`` seen through ``sources`` at ``seen_at``."""
+    fields = _media_fields(media)
+    if media.username is not None:
+        # Which source told us the author: exports say where an identity comes from.
+        fields["username_source"] = sources[0].kind.value
+    fields.update(extra or {})
     return UpdateOne(
         {"_id": media.id},
         {
-            "$set": _media_fields(media),
+            "$set": fields,
             "$min": {"first_seen_at": seen_at},
             "$max": {"last_seen_at": seen_at},
             "$addToSet": {"sources": {"$each": [source_document(s) for s in sources]}},
@@ -82,7 +96,9 @@ def _combine(earlier: Media, later: Media) -> Media:
     return replace(earlier, **values)
 
 
-def batch_operations(sightings: Iterable[Sighting]) -> tuple[list[UpdateOne], list[str]]:
+def batch_operations(
+    sightings: Iterable[Sighting], extra: Extra | None = None
+) -> tuple[list[UpdateOne], list[str]]:
     """One operation per distinct media (its sources merged), and the media ids in that order."""
     merged: dict[str, tuple[Media, list[Source], datetime]] = {}
     for sighting in sightings:
@@ -95,7 +111,10 @@ def batch_operations(sightings: Iterable[Sighting]) -> tuple[list[UpdateOne], li
             sources.append(sighting.source)
         media = _combine(known, sighting.media)
         merged[sighting.media.id] = (media, sources, max(seen_at, sighting.seen_at))
-    ops = [upsert_operation(m, s, t) for m, s, t in merged.values()]
+    ops = [
+        upsert_operation(m, s, t, extra(m, s) if extra is not None else None)
+        for m, s, t in merged.values()
+    ]
     return ops, list(merged)
 
 
@@ -109,9 +128,11 @@ class MediaRepository:
         """Create the indexes the pollers, exports and dashboards rely on."""
         await guarded("create media indexes", lambda: self._collection.create_indexes(INDEXES))
 
-    async def ingest(self, sightings: Iterable[Sighting]) -> IngestResult:
-        """Store a batch of sightings with one unordered bulk upsert."""
-        ops, ids = batch_operations(sightings)
+    async def ingest(
+        self, sightings: Iterable[Sighting], extra: Extra | None = None
+    ) -> IngestResult:
+        """Store a batch of sightings with one unordered bulk upsert (plus ``extra`` fields)."""
+        ops, ids = batch_operations(sightings, extra)
         if not ops:
             return IngestResult(new=[], duplicate=[])
         result = await guarded(

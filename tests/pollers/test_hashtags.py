@@ -12,6 +12,7 @@ from listener.metrics import Metrics
 from listener.models import SourceKind
 from listener.pollers.accounts import Accounts
 from listener.pollers.hashtags import HashtagFeed, HashtagIds
+from listener.pollers.ingest import Ingestor
 from listener.pollers.quota import HashtagQuota
 from listener.store.store import Store
 from tests.graphsim import NOW, WHO, Graph
@@ -30,6 +31,7 @@ def feed(
     return HashtagFeed(
         api=graph.api,
         store=store,
+        ingestor=Ingestor(store, metrics),
         ids=ids or HashtagIds(graph.api, store, graph.clock),
         quota=HashtagQuota(store, metrics, graph.clock),
         accounts=Accounts({"brand": WHO}, metrics=metrics, clock=graph.clock),

@@ -10,6 +10,7 @@ from listener.metrics import Metrics
 from listener.models import Sighting, Source, SourceKind, WebhookEvent
 from listener.pollers.accounts import Accounts
 from listener.pollers.inbox import InboxWorker
+from listener.pollers.ingest import Ingestor
 from listener.store.store import Store
 from listener.web.payload import event_key
 from tests.graphsim import BRAND, NOW, WHO, Graph
@@ -19,6 +20,7 @@ def worker(graph: Graph, store: Store, metrics: Metrics, *, max_attempts: int = 
     return InboxWorker(
         api=graph.api,
         store=store,
+        ingestor=Ingestor(store, metrics),
         accounts=Accounts({"brand": WHO}, metrics=metrics, clock=graph.clock),
         metrics=metrics,
         clock=graph.clock,

@@ -13,6 +13,7 @@ from listener.graph.instagram import InstagramApi
 from listener.metrics import Metrics
 from listener.pollers.accounts import Accounts
 from listener.pollers.hashtags import HashtagFeed, HashtagIds
+from listener.pollers.ingest import Ingestor
 from listener.pollers.quota import HashtagQuota
 from listener.pollers.scheduler import Pacing, Scheduler
 from listener.ratelimit.governor import Governor
@@ -64,6 +65,7 @@ async def run(
             HashtagFeed(
                 api=api,
                 store=store,
+                ingestor=Ingestor(store, metrics),
                 ids=ids,
                 quota=quota,
                 accounts=accounts,

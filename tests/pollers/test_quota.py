@@ -10,6 +10,7 @@ from listener.errors import HashtagQuotaError
 from listener.metrics import Metrics
 from listener.pollers.accounts import Accounts
 from listener.pollers.hashtags import HashtagFeed, HashtagIds
+from listener.pollers.ingest import Ingestor
 from listener.pollers.quota import HashtagQuota
 from listener.store.store import Store
 from tests.graphsim import BRAND, NOW, WHO, Graph
@@ -23,6 +24,7 @@ def feeds(graph: Graph, store: Store, metrics: Metrics, tags: list[str]) -> list
         HashtagFeed(
             api=graph.api,
             store=store,
+            ingestor=Ingestor(store, metrics),
             ids=ids,
             quota=quota,
             accounts=accounts,

@@ -16,6 +16,7 @@ from listener.metrics import Metrics
 from listener.pollers.accounts import Accounts
 from listener.pollers.feed import Feed
 from listener.pollers.hashtags import HashtagFeed, HashtagIds
+from listener.pollers.ingest import Ingestor
 from listener.pollers.quota import HashtagQuota
 from listener.pollers.scheduler import Pacing, Scheduler
 from listener.store.store import Store
@@ -47,6 +48,7 @@ class Rig:
         return HashtagFeed(
             api=self.api,
             store=self.store,
+            ingestor=Ingestor(self.store, self.metrics),
             ids=self.ids,
             quota=self.quota,
             accounts=self.accounts,

@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from listener.metrics import Metrics
 from listener.pollers.accounts import Accounts
+from listener.pollers.ingest import Ingestor
 from listener.pollers.tags import TagsFeed
 from listener.store.store import Store
 from tests.graphsim import BRAND, NOW, WHO, Graph
@@ -15,6 +16,7 @@ def tags_feed(graph: Graph, store: Store, metrics: Metrics, max_pages: int = 10)
     return TagsFeed(
         api=graph.api,
         store=store,
+        ingestor=Ingestor(store, metrics),
         accounts=Accounts({"brand": WHO}, metrics=metrics, clock=graph.clock),
         metrics=metrics,
         account="brand",

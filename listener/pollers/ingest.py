@@ -1,0 +1,89 @@
+"""Ingestion: sightings → enrichment (sentiment, contest verdicts) → one bulk upsert → metrics.
+
+Every path that stores media (hashtag and /tags pages, hydrated mentions) goes through an
+:class:`Ingestor`, so each media gets the same derived fields and the same counters.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
+
+from listener.metrics import Metrics
+from listener.models import Media, Sighting, Source
+from listener.store.media import IngestResult
+from listener.store.store import Store
+
+
+class Enrichment(Protocol):
+    """What enrichment derived for one media."""
+
+    @property
+    def sentiment_label(self) -> str | None:
+        """The sentiment label, when the caption was scored."""
+        ...
+
+    @property
+    def verdicts(self) -> Mapping[str, bool]:
+        """Campaign id → whether the media is an eligible entry (per-media rules)."""
+        ...
+
+    def fields(self) -> Mapping[str, Any]:
+        """The document fields to store, by dotted path."""
+        ...
+
+
+class Enricher(Protocol):
+    """Derives fields for a media seen through some sources (pure)."""
+
+    def __call__(self, media: Media, sources: Sequence[Source]) -> Enrichment:
+        """The enrichment of one media."""
+        ...
+
+
+class Ingestor:
+    """Stores sightings with their enrichment and counts what happened."""
+
+    def __init__(self, store: Store, metrics: Metrics, enricher: Enricher | None = None) -> None:
+        self._store = store
+        self._metrics = metrics
+        self._enricher = enricher
+
+    async def ingest(self, sightings: Sequence[Sighting]) -> IngestResult:
+        """Store ``sightings`` (one bulk upsert) and count new and known media."""
+        enriched: dict[str, Enrichment] = {}
+        enricher = self._enricher
+
+        def extra(media: Media, sources: Sequence[Source]) -> Mapping[str, Any]:
+            assert enricher is not None
+            enrichment = enricher(media, sources)
+            enriched[media.id] = enrichment
+            return enrichment.fields()
+
+        result = await self._store.media.ingest(sightings, extra if enricher else None)
+        self._count(sightings, result, enriched)
+        return result
+
+    def _count(
+        self,
+        sightings: Sequence[Sighting],
+        result: IngestResult,
+        enriched: Mapping[str, Enrichment],
+    ) -> None:
+        new = set(result.new)
+        first_source: dict[str, Source] = {}
+        for sighting in sightings:
+            first_source.setdefault(sighting.media.id, sighting.source)
+        for media_id, source in first_source.items():
+            outcome = "new" if media_id in new else "duplicate"
+            labels = (source.kind.value, source.metric_hashtag, outcome)
+            self._metrics.media_ingested.labels(*labels).inc()
+            enrichment = enriched.get(media_id)
+            if media_id not in new or enrichment is None:
+                continue
+            if enrichment.sentiment_label is not None:
+                self._metrics.sentiment.labels(
+                    enrichment.sentiment_label, source.metric_hashtag
+                ).inc()
+            for campaign, eligible in enrichment.verdicts.items():
+                self._metrics.contest_entries.labels(campaign, str(eligible).lower()).inc()
