@@ -43,7 +43,7 @@ from listener.ratelimit.throttle import (
 )
 from listener.ratelimit.usage import Usage
 from listener.settings import AccountSettings, Settings
-from listener.store.mongo import connect, embedded_server
+from listener.store.mongo import open_database
 from listener.store.store import Store
 from listener.web.server import build_app
 from listener.web.webhooks import WebhookConfig, WebhookReceiver
@@ -287,15 +287,6 @@ def throttled_samples(governor: Governor) -> list[tuple[tuple[str, ...], float]]
     ]
 
 
-@asynccontextmanager
-async def _database_uri(settings: Settings) -> AsyncIterator[str]:
-    if settings.store.embedded:
-        async with embedded_server(settings.store.embedded_path) as uri:
-            yield uri
-    else:
-        yield settings.store.mongodb_uri.get_secret_value()
-
-
 async def _ensure_indexes(store: Store, stop: asyncio.Event) -> None:
     """Create indexes, retrying while MongoDB is down (start-up must not need the database)."""
     failing = False
@@ -330,9 +321,13 @@ async def start(
     async with AsyncExitStack() as stack:
         hosts = await stack.enter_async_context(graph_hosts(settings, media=True))
         base_url = hosts.facebook
-        uri = await stack.enter_async_context(_database_uri(settings))
         database = await stack.enter_async_context(
-            connect(uri, settings.store.database, timeout_s=settings.store.timeout_s)
+            open_database(
+                settings.store.mongodb_uri.get_secret_value(),
+                embedded_path=settings.store.embedded_path,
+                database=settings.store.database,
+                timeout_s=settings.store.timeout_s,
+            )
         )
         store = Store(database)
         session = await stack.enter_async_context(aiohttp.ClientSession())

@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable, Coroutine, Sequence
 from functools import partial
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, BinaryIO, TextIO
 
 import structlog
 
@@ -64,6 +64,48 @@ def _parser() -> argparse.ArgumentParser:
         "quota", help="per account: hashtags used of 30 in the rolling 7 days, when each frees"
     )
     quota.add_argument("--config", type=Path, required=True, help="TOML configuration file")
+
+    export = commands.add_parser("export", help="export data")
+    export_commands = export.add_subparsers(
+        dest="export_command", required=True, parser_class=_Parser
+    )
+    entrants = export_commands.add_parser("entrants", help="a campaign's entrants")
+    entrants.add_argument("--config", type=Path, required=True, help="TOML configuration file")
+    entrants.add_argument("--campaign", required=True, help="campaign id")
+    entrants.add_argument("--format", choices=["csv", "json", "ndjson"], default="csv")
+    entrants.add_argument("--output", type=Path, help="file to write (default: stdout)")
+    entrants.add_argument(
+        "--all", action="store_true", help="also list ineligible media with their reasons"
+    )
+
+    contests = commands.add_parser("contests", help="contest maintenance")
+    contest_commands = contests.add_subparsers(
+        dest="contests_command", required=True, parser_class=_Parser
+    )
+    reevaluate = contest_commands.add_parser(
+        "reevaluate", help="re-apply campaign rules to stored media"
+    )
+    reevaluate.add_argument("--config", type=Path, required=True, help="TOML configuration file")
+    reevaluate.add_argument("--campaign", help="only this campaign (default: all)")
+
+    draw = commands.add_parser("draw", help="the verifiable draw (see README)")
+    draw.add_argument("--config", type=Path, help="TOML configuration file")
+    draw.add_argument("--campaign", help="campaign id")
+    draw.add_argument("--winners", type=int, help="how many winners")
+    draw.add_argument("--alternates", type=int, help="how many alternates (default: as many)")
+    draw.add_argument("--seed", help="the seed committed to (its SHA-256 was given to commit)")
+    draw.add_argument("--output", type=Path, help="the draw record (default: <campaign>-draw.json)")
+    draw_commands = draw.add_subparsers(dest="draw_command", parser_class=_Parser)
+    commit = draw_commands.add_parser("commit", help="freeze the entrants and the seed's hash")
+    commit.add_argument("--config", type=Path, required=True, help="TOML configuration file")
+    commit.add_argument("--campaign", required=True, help="campaign id")
+    commit.add_argument("--seed-hash", required=True, help="SHA-256 hex of the secret seed")
+    commit.add_argument(
+        "--output", type=Path, help="the frozen entrant list (default: <campaign>-entrants.csv)"
+    )
+    verify = draw_commands.add_parser("verify", help="re-run a draw from its record and list")
+    verify.add_argument("record", type=Path, help="the draw record (JSON)")
+    verify.add_argument("--entrants", type=Path, required=True, help="the exported entrant list")
 
     simulate = commands.add_parser("simulate", help="serve the built-in Graph API simulator")
     simulate.add_argument("--host", default="127.0.0.1")
@@ -154,7 +196,93 @@ def _quota(args: argparse.Namespace) -> int:
     return _admin(args, admin.quota)
 
 
+def _export(args: argparse.Namespace) -> int:
+    from listener.contests import commands  # noqa: PLC0415 - keeps `listener --help` fast
+
+    settings = load_settings(args.config)
+    configure_logging(level=args.log_level, secrets=_secrets(settings), stream=sys.stderr)
+    show = sys.stderr.isatty()
+
+    def progress(rows: int) -> None:
+        if show:
+            print(f"\r{rows} rows", end="", file=sys.stderr, flush=True)
+
+    async def run(out: BinaryIO) -> int:
+        summary = await commands.export(
+            settings, args.campaign, out, fmt=args.format, include_all=args.all, progress=progress
+        )
+        if show:
+            print(f"\r{summary.rows} rows, {summary.entrants} entrants", file=sys.stderr)
+        return EXIT_OK
+
+    if args.output is None:
+        return asyncio.run(run(sys.stdout.buffer))
+    with args.output.open("wb") as handle:
+        return asyncio.run(run(handle))
+
+
+def _contests(args: argparse.Namespace) -> int:
+    from listener.contests import commands  # noqa: PLC0415 - keeps `listener --help` fast
+
+    settings = load_settings(args.config)
+    configure_logging(level=args.log_level, secrets=_secrets(settings), stream=sys.stderr)
+    for result in asyncio.run(commands.reevaluate_campaigns(settings, args.campaign)):
+        print(
+            f"{result.campaign}: {result.judged} media judged, {result.changed} verdicts "
+            f"changed, {result.eligible} eligible"
+        )
+    return EXIT_OK
+
+
+def _draw(args: argparse.Namespace) -> int:
+    from listener.contests import commands  # noqa: PLC0415 - keeps `listener --help` fast
+
+    if args.draw_command == "verify":
+        problems = commands.draw_verify(args.record, args.entrants)
+        for problem in problems:
+            print(f"problem: {problem}")
+        print(
+            "verified: the draw reproduces from the record and the list"
+            if not problems
+            else f"NOT verified: {len(problems)} problem(s)"
+        )
+        return EXIT_OK if not problems else EXIT_FAILURE
+    missing = [f"--{n}" for n in ("config", "campaign") if getattr(args, n) is None]
+    if args.draw_command is None:
+        missing += [f"--{n}" for n in ("winners", "seed") if getattr(args, n) is None]
+    if missing:
+        raise ConfigError(f"listener draw needs {', '.join(missing)}")
+    settings = load_settings(args.config)
+    configure_logging(level=args.log_level, secrets=_secrets(settings), stream=sys.stderr)
+    if args.draw_command == "commit":
+        output = args.output or Path(f"{args.campaign}-entrants.csv")
+        frozen = asyncio.run(commands.draw_commit(settings, args.campaign, args.seed_hash, output))
+        print(
+            f"committed: {frozen.entrant_count} entrants, list sha256 {frozen.entrants_digest} "
+            f"written to {output}; seed hash {frozen.seed_commitment}"
+        )
+        return EXIT_OK
+    output = args.output or Path(f"{args.campaign}-draw.json")
+    alternates = args.alternates if args.alternates is not None else args.winners
+    record = asyncio.run(
+        commands.draw_run(
+            settings,
+            args.campaign,
+            seed=args.seed,
+            winners=args.winners,
+            alternates=alternates,
+            record_file=output,
+        )
+    )
+    print(f"drawn: winners {', '.join(record.winners)}; alternates {', '.join(record.alternates)}")
+    print(f"record written to {output}")
+    return EXIT_OK
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "export": _export,
+    "contests": _contests,
+    "draw": _draw,
     "run": _run,
     "simulate": _simulate,
     "check": _check,

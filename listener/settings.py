@@ -174,6 +174,8 @@ class AccountSettings(_Section):
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")
     login: Literal["facebook", "instagram"] = "facebook"
     ig_user_id: str = Field(pattern=r"^\d{1,32}$")
+    username: str = Field(default="", pattern=r"^[A-Za-z0-9_.]{0,30}$")
+    """The account's Instagram handle (without @): its own mentions never count as entries'."""
     access_token: SecretStr = SecretStr("")
     access_token_file: Path | None = None
     hashtags: Hashtags = []
@@ -280,6 +282,14 @@ class Settings(BaseSettings):
                     f"campaign {campaign.id!r} names unknown account {campaign.account!r}"
                 )
         return self
+
+    def campaign(self, campaign_id: str) -> CampaignSettings:
+        """The campaign ``campaign_id``; :class:`ConfigError` naming the known ones if none."""
+        for campaign in self.campaigns:
+            if campaign.id == campaign_id:
+                return campaign
+        known = ", ".join(c.id for c in self.campaigns) or "none configured"
+        raise ConfigError(f"unknown campaign {campaign_id!r} (known: {known})")
 
     def account(self, name: str) -> AccountSettings:
         """The account called ``name``; :class:`ConfigError` if there is none."""

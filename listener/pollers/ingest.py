@@ -11,7 +11,7 @@ from typing import Any, Protocol
 
 from listener.metrics import Metrics
 from listener.models import Media, Sighting, Source
-from listener.store.media import IngestResult
+from listener.store.media import ExtraFields, IngestResult
 from listener.store.store import Store
 
 
@@ -29,7 +29,11 @@ class Enrichment(Protocol):
         ...
 
     def fields(self) -> Mapping[str, Any]:
-        """The document fields to store, by dotted path."""
+        """The document fields to set on every sighting, by dotted path."""
+        ...
+
+    def fields_on_insert(self) -> Mapping[str, Any]:
+        """The document fields to set only when the media is new."""
         ...
 
 
@@ -54,11 +58,11 @@ class Ingestor:
         enriched: dict[str, Enrichment] = {}
         enricher = self._enricher
 
-        def extra(media: Media, sources: Sequence[Source]) -> Mapping[str, Any]:
+        def extra(media: Media, sources: Sequence[Source]) -> ExtraFields:
             assert enricher is not None
             enrichment = enricher(media, sources)
             enriched[media.id] = enrichment
-            return enrichment.fields()
+            return enrichment.fields(), enrichment.fields_on_insert()
 
         result = await self._store.media.ingest(sightings, extra if enricher else None)
         self._count(sightings, result, enriched)

@@ -8,14 +8,16 @@ poll page costs one round trip and seeing a media again never creates a second d
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields, replace
 from datetime import datetime
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING, IndexModel, UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.errors import PyMongoError
 
+from listener.errors import StoreUnavailableError
 from listener.models import Media, Sighting, Source, SourceKind
 from listener.store.mongo import Document, guarded
 
@@ -24,6 +26,10 @@ INDEXES = [
     IndexModel([("sources.account", ASCENDING), ("timestamp", DESCENDING)], name="account_time"),
     IndexModel([("sources.hashtag", ASCENDING), ("timestamp", DESCENDING)], name="hashtag_time"),
     IndexModel([("first_seen_at", DESCENDING)], name="first_seen"),
+    IndexModel(
+        [("sources.account", ASCENDING), ("username", ASCENDING), ("timestamp", ASCENDING)],
+        name="account_author_time",
+    ),
 ]
 
 
@@ -60,25 +66,29 @@ def _media_fields(media: Media) -> Document:
     return stored
 
 
-Extra = Callable[[Media, Sequence[Source]], Mapping[str, Any]]
-"""Derived fields to store with a sighting (sentiment, contest verdicts), by dotted path."""
+ExtraFields = tuple[Mapping[str, Any], Mapping[str, Any]]
+"""Derived fields to store with a sighting, by dotted path: (always set, set on insert only)."""
+Extra = Callable[[Media, Sequence[Source]], ExtraFields]
 
 
 def upsert_operation(
     media: Media,
     sources: Sequence[Source],
     seen_at: datetime,
-    extra: Mapping[str, Any] | None = None,
+    extra: ExtraFields | None = None,
 ) -> UpdateOne:
     """The single upsert that records ``media`` seen through ``sources`` at ``seen_at``."""
     fields = _media_fields(media)
     if media.username is not None:
         # Which source told us the author: exports say where an identity comes from.
         fields["username_source"] = sources[0].kind.value
-    fields.update(extra or {})
+    always, on_insert = extra or ({}, {})
+    fields.update(always)
+    update: dict[str, Any] = {"$setOnInsert": dict(on_insert)} if on_insert else {}
     return UpdateOne(
         {"_id": media.id},
         {
+            **update,
             "$set": fields,
             "$min": {"first_seen_at": seen_at},
             "$max": {"last_seen_at": seen_at},
@@ -142,6 +152,27 @@ class MediaRepository:
         new = [media_id for index, media_id in enumerate(ids) if index in upserted]
         duplicate = [media_id for index, media_id in enumerate(ids) if index not in upserted]
         return IngestResult(new=new, duplicate=duplicate)
+
+    async def stream(
+        self, query: Document, *, sort: list[tuple[str, int]], projection: Document | None = None
+    ) -> AsyncIterator[Document]:
+        """Documents matching ``query`` in ``sort`` order, from a cursor (constant memory)."""
+        try:
+            cursor = self._collection.find(query, projection, sort=sort, batch_size=500)
+            async for document in cursor:
+                yield document
+        except PyMongoError as exc:
+            raise StoreUnavailableError(f"MongoDB media read failed: {exc}") from exc
+
+    async def update_many_by_id(self, updates: Sequence[tuple[str, Document]]) -> int:
+        """Apply ``$set`` updates to media by id in one unordered bulk write; how many changed."""
+        if not updates:
+            return 0
+        ops = [UpdateOne({"_id": media_id}, {"$set": fields}) for media_id, fields in updates]
+        result = await guarded(
+            "media bulk update", lambda: self._collection.bulk_write(ops, ordered=False)
+        )
+        return result.modified_count
 
     async def find_one(self, query: Document) -> Document | None:
         """The first stored document matching ``query``."""

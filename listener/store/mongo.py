@@ -97,3 +97,19 @@ async def connect(
         yield client[database]
     finally:
         await client.close()
+
+
+@asynccontextmanager
+async def open_database(
+    mongodb_uri: str, *, embedded_path: Path, database: str, timeout_s: float
+) -> AsyncIterator[AsyncDatabase[Document]]:
+    """The configured database: the embedded server's when ``mongodb_uri`` is ``embedded``."""
+    if mongodb_uri == "embedded":
+        async with (
+            embedded_server(embedded_path) as uri,
+            connect(uri, database, timeout_s=timeout_s) as db,
+        ):
+            yield db
+    else:
+        async with connect(mongodb_uri, database, timeout_s=timeout_s) as db:
+            yield db

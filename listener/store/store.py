@@ -5,6 +5,7 @@ from __future__ import annotations
 from pymongo.asynchronous.database import AsyncDatabase
 
 from listener.errors import StoreUnavailableError
+from listener.store.draws import DrawRepository
 from listener.store.feeds import FeedRepository
 from listener.store.inbox import InboxRepository
 from listener.store.media import MediaRepository
@@ -23,6 +24,7 @@ class Store:
         self.slots = SlotRepository(database["hashtag_slots"])
         self.tokens = TokenRepository(database["tokens"])
         self.inbox = InboxRepository(database["inbox"])
+        self.draws = DrawRepository(database["draws"])
 
     async def ensure_indexes(self) -> None:
         """Create every index; run at start-up, idempotent."""

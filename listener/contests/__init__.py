@@ -1,0 +1,1 @@
+"""Contests: entrant export, re-evaluation of stored media, and the verifiable draw."""
