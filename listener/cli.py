@@ -302,6 +302,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ListenerError as exc:
         print(f"listener: {exc}", file=sys.stderr)
         return EXIT_FAILURE
+    except OSError as exc:
+        # A file that cannot be written or read: name it, no traceback.
+        print(
+            f"listener: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), file=sys.stderr
+        )
+        return EXIT_FAILURE
     except KeyboardInterrupt:
         return EXIT_OK
 
