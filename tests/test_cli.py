@@ -124,3 +124,34 @@ hashtags = ["summerdrop", "sunset"]
         lines = process.stdout.read().splitlines()
     events = [json.loads(line)["event"] for line in lines if line.startswith("{")]
     assert "worker.stopped" in events
+
+
+def test_export_unknown_campaign_exits_2(tmp_path: Path) -> None:
+    """export entrants for a campaign not in the config: one line naming it, exit 2."""
+    config = tmp_path / "c.toml"
+    config.write_text(
+        f'[store]\nmongodb_uri = "embedded"\nembedded_path = "{tmp_path / "data"}"\n',
+        encoding="utf-8",
+    )
+    result = listener("export", "entrants", "--config", str(config), "--campaign", "nope")
+    assert result.returncode == 2
+    assert "unknown campaign 'nope'" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_draw_without_its_options_exits_2(tmp_path: Path) -> None:
+    """`listener draw` without --winners and --seed says what is missing."""
+    result = listener("draw", "--config", "x.toml", "--campaign", "c")
+    assert result.returncode == 2
+    assert "--winners, --seed" in result.stderr
+
+
+def test_draw_verify_reports_unreadable_files(tmp_path: Path) -> None:
+    """Verifying with a record that is not a draw record: one line, exit 1."""
+    record = tmp_path / "r.json"
+    record.write_text("{}", encoding="utf-8")
+    entrants = tmp_path / "e.csv"
+    entrants.write_text("entry_number,media_id\n", encoding="utf-8")
+    result = listener("draw", "verify", str(record), "--entrants", str(entrants))
+    assert result.returncode == 1
+    assert "cannot read the draw files" in result.stderr

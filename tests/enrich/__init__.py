@@ -1,0 +1,1 @@
+"""Tests of the pure enrichment: contest rules and the verifiable draw."""
