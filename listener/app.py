@@ -21,6 +21,9 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry
 
 from listener.admin import graph_hosts, token_expiries
+from listener.contests.campaigns import campaigns
+from listener.contests.reevaluate import reevaluate
+from listener.enrich.enricher import Enricher, Scorer
 from listener.errors import ConfigError, GraphError, StoreUnavailableError
 from listener.graph.client import GraphClient, RetryPolicy
 from listener.graph.instagram import Credentials, HashtagEdge, InstagramApi
@@ -53,6 +56,7 @@ log = structlog.get_logger("listener.app")
 INDEX_RETRY_S = 5.0
 TOKEN_EXPIRY_INTERVAL_S = 3600.0
 IDENTITY_INTERVAL_S = 60.0
+REEVALUATE_INTERVAL_S = 300.0
 
 SettingsLoader = Callable[[], Settings]
 
@@ -70,6 +74,11 @@ async def current_credentials(account: AccountSettings, store: Store) -> Credent
     except StoreUnavailableError:
         token = configured  # start-up must not need the database
     return Credentials(account.name, account.ig_user_id, token)
+
+
+def sentiment_scorer() -> Scorer | None:
+    """The sentiment analyzer (none until one is configured)."""
+    return None
 
 
 def policy_for(settings: Settings) -> Callable[[Scope], Policy]:
@@ -116,6 +125,7 @@ class Worker:
             group.create_task(self._poll(stop), name="scheduler")
             group.create_task(self._watch_token_expiry(stop), name="tokens:expiry")
             group.create_task(self._watch_identity(stop), name="identity")
+            group.create_task(self._reevaluate(stop), name="contests:reevaluate")
             if self.inbox is not None:
                 group.create_task(self.inbox.run(stop), name="inbox")
             if reload is not None:
@@ -155,6 +165,26 @@ class Worker:
                 self.metrics.token_expiry.labels(account).set(expires_at)
             try:
                 await asyncio.wait_for(stop.wait(), timeout=TOKEN_EXPIRY_INTERVAL_S)
+            except TimeoutError:
+                continue
+
+    async def _reevaluate(self, stop: asyncio.Event) -> None:
+        """Settle contest verdicts: at start-up (rules may have changed), then periodically."""
+        while not stop.is_set():
+            for campaign in campaigns(self.settings):
+                try:
+                    result = await reevaluate(self.store.media, campaign)
+                except StoreUnavailableError:
+                    break
+                if result.changed:
+                    log.info(
+                        "contests.reevaluated",
+                        campaign=result.campaign,
+                        changed=result.changed,
+                        eligible=result.eligible,
+                    )
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=REEVALUATE_INTERVAL_S)
             except TimeoutError:
                 continue
 
@@ -376,7 +406,7 @@ async def start(
             clock=clock,
         )
         quota = HashtagQuota(store, metrics, clock)
-        ingestor = Ingestor(store, metrics)
+        ingestor = Ingestor(store, metrics, Enricher(sentiment_scorer(), campaigns(settings)))
         feeds = hashtag_feeds(
             settings,
             api=api,
