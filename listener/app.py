@@ -34,8 +34,10 @@ from listener.pollers.feed import Feed
 from listener.pollers.hashtags import HashtagFeed, HashtagIds
 from listener.pollers.inbox import InboxWorker
 from listener.pollers.ingest import Ingestor
+from listener.pollers.leasing import Leasing, replica_name
 from listener.pollers.quota import HashtagQuota
 from listener.pollers.scheduler import Pacing, Scheduler
+from listener.pollers.sharing import SharedLimits
 from listener.pollers.tags import TagsFeed
 from listener.ratelimit.governor import Governor
 from listener.ratelimit.throttle import (
@@ -81,8 +83,13 @@ def sentiment_scorer() -> Scorer | None:
     return None
 
 
-def policy_for(settings: Settings) -> Callable[[Scope], Policy]:
-    """Each scope's budget and thresholds, from the settings (Meta's formulas by default)."""
+def policy_for(
+    settings: Settings, replicas: Callable[[], int] = lambda: 1
+) -> Callable[[Scope], Policy]:
+    """Each scope's budget and thresholds, from the settings (Meta's formulas by default).
+
+    The budget is Meta's for the whole app (or account); ``replicas`` live replicas share it.
+    """
     limits = settings.ratelimit
     app_budget = limits.app_calls_per_hour or platform_budget_per_hour(limits.app_users)
     account_budget = limits.account_calls_per_hour or buc_budget_per_hour(
@@ -90,8 +97,9 @@ def policy_for(settings: Settings) -> Callable[[Scope], Policy]:
     )
 
     def policy(scope: Scope) -> Policy:
+        budget = app_budget if scope.kind == "app" else account_budget
         return Policy(
-            budget_per_hour=app_budget if scope.kind == "app" else account_budget,
+            budget_per_hour=budget / max(replicas(), 1),
             soft_threshold=limits.soft_threshold,
             default_pause_s=limits.default_pause_s,
         )
@@ -117,6 +125,8 @@ class Worker:
     loader: SettingsLoader | None = None
     token_api: TokenApi | None = None
     inbox: InboxWorker | None = None
+    leasing: Leasing | None = None
+    shared_limits: SharedLimits | None = None
 
     async def serve(self, stop: asyncio.Event, reload: asyncio.Event | None = None) -> None:
         """Poll until ``stop`` is set; re-read tokens whenever ``reload`` is set."""
@@ -128,6 +138,10 @@ class Worker:
             group.create_task(self._reevaluate(stop), name="contests:reevaluate")
             if self.inbox is not None:
                 group.create_task(self.inbox.run(stop), name="inbox")
+            if self.leasing is not None:
+                group.create_task(self.leasing.run(stop), name="leases")
+            if self.shared_limits is not None:
+                group.create_task(self.shared_limits.run(stop), name="ratelimits:sync")
             if reload is not None:
                 group.create_task(self._reloads(stop, reload), name="reload")
 
@@ -362,8 +376,20 @@ async def start(
         store = Store(database)
         session = await stack.enter_async_context(aiohttp.ClientSession())
         limits = settings.ratelimit
+        feed_count = sum(
+            len(a.hashtags) * (2 if settings.polling.top_media else 1) + int(a.tags)
+            for a in settings.accounts
+        )
+        leasing = Leasing(
+            store.leases,
+            replica=settings.cluster.replica or replica_name(),
+            feeds=feed_count,
+            ttl_s=settings.cluster.lease_ttl_s,
+            clock=clock,
+        )
+        policy = policy_for(settings, replicas=lambda: leasing.live)
         governor = Governor(
-            policy_for(settings),
+            policy,
             clock=clock,
             accounts_by_ig_id={a.ig_user_id: a.name for a in settings.accounts},
             on_usage=partial(export_usage, metrics),
@@ -452,7 +478,6 @@ async def start(
         )
         if not settings.graph.app_secret.get_secret_value():
             log.warning("webhook.unsigned", reason="no graph.app_secret: signatures not checked")
-        policy = policy_for(settings)
         scheduler = Scheduler(
             feeds,
             store=store,
@@ -464,9 +489,11 @@ async def start(
                 min_interval_s=settings.polling.min_interval_s,
                 max_interval_s=settings.polling.max_interval_s,
                 budget_per_hour=lambda scope: policy(scope).budget_per_hour,
+                takeover_check_s=settings.cluster.lease_ttl_s / 2,
             ),
             clock=clock,
             rng=rng,
+            leasing=leasing,
         )
         runner = web.AppRunner(
             build_app(metrics=metrics, registry=registry, readiness=store.ping, webhooks=receiver),
@@ -496,6 +523,8 @@ async def start(
             loader,
             token_api,
             inbox,
+            leasing,
+            SharedLimits(governor, store.ratelimits, clock=clock, every_s=settings.cluster.sync_s),
         )
         yield worker
     log.info("worker.stopped")

@@ -5,6 +5,7 @@
     ListenerError
     ├── ConfigError            reject: the configuration is wrong; exit code 2, one line on stderr
     ├── StoreUnavailableError       retry later: MongoDB did not answer or refused the write
+    ├── LeaseLostError     stop: another replica took the feed over (fenced write refused)
     ├── HashtagQuotaError  wait: the account's 30 hashtag slots are spent; ``next_free_at`` says
     │                      when one frees (never sent to Meta)
     └── GraphError             an answer from (or a failure to reach) the Graph API
@@ -43,6 +44,10 @@ class HashtagQuotaError(ListenerError):
     def __init__(self, reason: str, *, next_free_at: datetime) -> None:
         super().__init__(reason)
         self.next_free_at = next_free_at
+
+
+class LeaseLostError(ListenerError):
+    """Another replica owns the feed now: this one must stop writing its state."""
 
 
 class GraphError(ListenerError):

@@ -153,6 +153,14 @@ class RateLimitSettings(_Section):
     backoff_max_s: float = Field(default=60.0, gt=0)
 
 
+class ClusterSettings(_Section):
+    """Replicas sharing one MongoDB: feeds are split by leases, rate limits are shared."""
+
+    replica: str = ""  # this replica's name; empty: host, pid and a random suffix
+    lease_ttl_s: float = Field(default=60.0, ge=5, le=3600)
+    sync_s: float = Field(default=2.0, gt=0, le=60)
+
+
 class SimulatorSettings(_Section):
     """Demo only: serve the built-in Graph API simulator in-process."""
 
@@ -250,6 +258,7 @@ class Settings(BaseSettings):
     server: ServerSettings = ServerSettings()
     polling: PollingSettings = PollingSettings()
     ratelimit: RateLimitSettings = RateLimitSettings()
+    cluster: ClusterSettings = ClusterSettings()
     simulator: SimulatorSettings = SimulatorSettings()
     accounts: list[AccountSettings] = []
     campaigns: list[CampaignSettings] = []

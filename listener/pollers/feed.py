@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from listener.errors import LeaseLostError
 from listener.graph.wire import MediaPage
 from listener.metrics import Metrics
 from listener.models import Sighting, Source
@@ -50,8 +51,11 @@ class Feed(Protocol):
         """The feature the feed serves (``hashtag_recent``, ``tags``…): metric label, permission."""
         ...
 
-    async def poll(self) -> PollResult:
-        """One poll; raises the error tree's errors on failure."""
+    async def poll(self, fence: int | None = None) -> PollResult:
+        """One poll; raises the error tree's errors on failure.
+
+        ``fence`` is the lease token under which the feed's state may be advanced.
+        """
         ...
 
 
@@ -65,6 +69,7 @@ async def ingest_pages(
     clock: Callable[[], datetime],
     max_pages: int,
     more: Callable[[MediaPage], bool] = lambda page: page.paging.next is not None,
+    fence: int | None = None,
 ) -> PollResult:
     """Store pages from ``pages`` until one brings nothing new; then advance the feed state.
 
@@ -90,7 +95,8 @@ async def ingest_pages(
                 break
     now = clock()
     metrics.poll_pages.labels(source.kind.value, source.account).inc(count)
-    await store.feeds.record_success(source, now=now, new=new, pages=count)
+    if not await store.feeds.record_success(source, now=now, new=new, pages=count, fence=fence):
+        raise LeaseLostError(f"feed {source.kind.value}:{source.account} is another replica's now")
     return PollResult(
         pages=count,
         new=new,

@@ -102,7 +102,7 @@ class HashtagFeed:
         """The bounded ``poller`` metric label, also the feature permissions are checked for."""
         return self.source.kind.value
 
-    async def poll(self) -> PollResult:
+    async def poll(self, fence: int | None = None) -> PollResult:
         """Fetch and store pages until nothing new arrives or the page bound; then advance state.
 
         The hashtag's slot is taken first: no hashtag call, not even the id lookup, reaches
@@ -122,6 +122,7 @@ class HashtagFeed:
             metrics=self._metrics,
             clock=self._clock,
             max_pages=self._max_pages,
+            fence=fence,
         )
         if self._edge != "recent_media":
             # Only recent_media has a 24 h edge; top media may be old and still new to us.

@@ -28,10 +28,16 @@ from datetime import datetime
 
 import structlog
 
-from listener.errors import GraphError, HashtagQuotaError, StoreUnavailableError
+from listener.errors import (
+    GraphError,
+    HashtagQuotaError,
+    LeaseLostError,
+    StoreUnavailableError,
+)
 from listener.metrics import Metrics
 from listener.pollers.accounts import Accounts
 from listener.pollers.feed import Feed, PollResult
+from listener.pollers.leasing import Leasing
 from listener.ratelimit.adaptive import (
     FeedRate,
     ideal_interval_s,
@@ -60,6 +66,7 @@ class Pacing:
     min_interval_s: float = 60.0
     max_interval_s: float = 3600.0
     budget_per_hour: Callable[[Scope], float] = lambda scope: math.inf
+    takeover_check_s: float = 30.0
 
 
 @dataclass
@@ -89,6 +96,7 @@ class Scheduler:
         rng: random.Random | None = None,
         grace_s: float = 5.0,
         wait: Wait | None = None,
+        leasing: Leasing | None = None,
     ) -> None:
         self._feeds = list(feeds)
         self._store = store
@@ -99,6 +107,7 @@ class Scheduler:
         self._rng = rng or random.Random()  # noqa: S311 - jitter, not security
         self._grace_s = grace_s
         self._wait = wait or wait_for_stop
+        self._leasing = leasing
         self._paces = {
             feed_key(f.source): _Pace(interval_s=f.interval_s, ideal_s=f.interval_s)
             for f in self._feeds
@@ -154,14 +163,36 @@ class Scheduler:
         account = feed.source.account
         if self._accounts.blocked(account, feed.feature) is not None:
             return self._next_delay(pace)
+        fence: int | None = None
+        key = feed_key(feed.source)
+        if self._leasing is not None:
+            try:
+                fence = await self._leasing.hold(key)
+            except StoreUnavailableError as exc:
+                self._failed(feed, pace, exc)
+                return self._next_delay(pace)
+            if fence is None:
+                # Another replica's feed: look again later, in case it stops renewing.
+                return min(self._next_delay(pace), self._pacing.takeover_check_s)
         try:
-            result = await feed.poll()
+            return await self._poll(feed, pace, fence)
+        finally:
+            if self._leasing is not None:
+                self._leasing.done(key)
+
+    async def _poll(self, feed: Feed, pace: _Pace, fence: int | None) -> float:
+        try:
+            result = await feed.poll(fence)
         except HashtagQuotaError as exc:
             if not pace.refused:
                 log.warning("hashtag.refused", feed=feed_key(feed.source), reason=str(exc))
                 pace.refused = True
             wait = (exc.next_free_at - self._clock()).total_seconds()
             return max(wait, self._pacing.min_interval_s)
+        except LeaseLostError:
+            if self._leasing is not None:
+                self._leasing.lost(feed_key(feed.source))
+            return self._pacing.takeover_check_s
         except (GraphError, StoreUnavailableError) as exc:
             self._failed(feed, pace, exc)
             return self._next_delay(pace)

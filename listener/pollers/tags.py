@@ -55,7 +55,7 @@ class TagsFeed:
         """The bounded ``poller`` metric label, also the feature permissions are checked for."""
         return self.source.kind.value
 
-    async def poll(self) -> PollResult:
+    async def poll(self, fence: int | None = None) -> PollResult:
         """Walk ``/tags`` newest first until a page brings nothing new or the page bound."""
         who = self._accounts.who(self.source.account)
         walk = self._api.tagged_media(who, page_size=self.page_size, max_pages=self._max_pages)
@@ -68,6 +68,7 @@ class TagsFeed:
             clock=self._clock,
             max_pages=self._max_pages,
             more=self._more,
+            fence=fence,
         )
         # Tagged media may be old when first tagged: their age says nothing about a window.
         return PollResult(result.pages, result.new, result.duplicate, result.hit_bound, None)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Coroutine, Iterator, Mapping
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any, Final
 
@@ -127,6 +128,18 @@ class Governor:
         """Every scope seen so far with its current state (for metrics and ``listener quota``)."""
         for scope in list(self._states):
             yield scope, self.state(scope)
+
+    def merge(self, scope: Scope, *, paused_until: datetime | None, usage_ratio: float) -> None:
+        """Take what another replica learnt: its pause (if longer) and its usage (if higher)."""
+        state = self.state(scope)
+        pause = state.paused_until
+        if paused_until is not None and (pause is None or paused_until > pause):
+            if paused_until > self._clock():
+                log.warning("ratelimit.paused", scope=scope.key, by="another replica")
+            pause = paused_until
+        self._states[scope] = replace(
+            state, paused_until=pause, usage_ratio=max(state.usage_ratio, usage_ratio)
+        )
 
     # -- what Meta told us ---------------------------------------------------------------------
 

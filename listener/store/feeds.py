@@ -14,7 +14,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.errors import DuplicateKeyError, PyMongoError
 
+from listener.errors import StoreUnavailableError
 from listener.models import Source
 from listener.store.mongo import Document, guarded
 
@@ -82,8 +84,14 @@ class FeedRepository:
             last_pages=int(doc.get("last_pages", 0)),
         )
 
-    async def record_success(self, source: Source, *, now: datetime, new: int, pages: int) -> None:
-        """Advance a feed after its media are stored."""
+    async def record_success(
+        self, source: Source, *, now: datetime, new: int, pages: int, fence: int | None = None
+    ) -> bool:
+        """Advance a feed after its media are stored; False if ``fence`` is stale.
+
+        ``fence`` is the poller's lease token: a write carrying a token older than one already
+        written comes from a replica that lost the feed, and is refused.
+        """
         fields: Document = {
             "kind": source.kind.value,
             "account": source.account,
@@ -94,14 +102,19 @@ class FeedRepository:
         }
         if source.hashtag is not None:
             fields["hashtag"] = source.hashtag
-        await guarded(
-            "feed write",
-            lambda: self._feeds.update_one(
-                {"_id": feed_key(source)},
-                {"$set": fields, "$unset": {"last_error": ""}},
-                upsert=True,
-            ),
-        )
+        query: Document = {"_id": feed_key(source)}
+        if fence is not None:
+            fields["fence"] = fence
+            query["$or"] = [{"fence": {"$exists": False}}, {"fence": {"$lte": fence}}]
+        try:
+            await self._feeds.update_one(
+                query, {"$set": fields, "$unset": {"last_error": ""}}, upsert=True
+            )
+        except DuplicateKeyError:
+            return False  # a newer owner's fence is on the document: this writer is stale
+        except PyMongoError as exc:
+            raise StoreUnavailableError(f"MongoDB feed write failed: {exc}") from exc
+        return True
 
     async def record_failure(self, source: Source, *, now: datetime, error: str) -> None:
         """Note a failed poll; the feed's success time does not move."""

@@ -8,8 +8,10 @@ from listener.errors import StoreUnavailableError
 from listener.store.draws import DrawRepository
 from listener.store.feeds import FeedRepository
 from listener.store.inbox import InboxRepository
+from listener.store.leases import LeaseRepository
 from listener.store.media import MediaRepository
 from listener.store.mongo import Document, guarded
+from listener.store.ratelimits import RateLimitRepository
 from listener.store.slots import SlotRepository
 from listener.store.tokens import TokenRepository
 
@@ -25,6 +27,8 @@ class Store:
         self.tokens = TokenRepository(database["tokens"])
         self.inbox = InboxRepository(database["inbox"])
         self.draws = DrawRepository(database["draws"])
+        self.leases = LeaseRepository(database["leases"], database["replicas"])
+        self.ratelimits = RateLimitRepository(database["ratelimits"])
 
     async def ensure_indexes(self) -> None:
         """Create every index; run at start-up, idempotent."""

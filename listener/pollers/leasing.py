@@ -1,0 +1,136 @@
+"""Work sharing between replicas: each feed is polled by the one replica holding its lease.
+
+A replica holds at most its fair share of the feeds (⌈feeds ÷ live replicas⌉), takes a feed
+when it comes due and its lease is free or expired, and renews every lease it holds on a
+heartbeat well inside the lease time, whether or not the feed is polling right now. A replica
+that dies stops renewing: its leases expire and the others take its feeds over. When replicas
+join, the ones above their new share give the surplus back. Lease tokens fence the feed state:
+a replica that stalled past its expiry cannot advance a feed another replica now owns.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+import os
+import socket
+import uuid
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+import structlog
+
+from listener.errors import StoreUnavailableError
+from listener.store.leases import LeaseRepository
+
+log = structlog.get_logger("listener.pollers")
+
+
+def replica_name() -> str:
+    """A name unique to this process: host, pid and a random suffix."""
+    return f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+
+
+class Leasing:
+    """This replica's leases."""
+
+    def __init__(
+        self,
+        repository: LeaseRepository,
+        *,
+        replica: str,
+        feeds: int,
+        ttl_s: float,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self._repository = repository
+        self.replica = replica
+        self._feeds = feeds
+        self._ttl = timedelta(seconds=ttl_s)
+        self._clock = clock
+        self._held: dict[str, int] = {}
+        self._busy: set[str] = set()
+        self._live = 1
+
+    @property
+    def held(self) -> dict[str, int]:
+        """Feed key → fencing token of the leases this replica holds."""
+        return dict(self._held)
+
+    @property
+    def live(self) -> int:
+        """Live replicas at the last heartbeat (this one included)."""
+        return self._live
+
+    @property
+    def share(self) -> int:
+        """How many feeds this replica may hold."""
+        return max(1, math.ceil(self._feeds / self._live))
+
+    async def hold(self, key: str) -> int | None:
+        """The lease of ``key`` (renewed or newly taken): its token, or ``None`` if not ours."""
+        now = self._clock()
+        token = self._held.get(key)
+        if token is not None:
+            if await self._repository.renew(key, self.replica, token, now, self._ttl):
+                self._busy.add(key)
+                return token
+            self._lost(key)
+        if len(self._held) >= self.share:
+            return None
+        token = await self._repository.acquire(key, self.replica, now, self._ttl)
+        if token is None:
+            return None
+        self._held[key] = token
+        self._busy.add(key)
+        log.info("lease.taken", feed=key, token=token, replica=self.replica)
+        return token
+
+    def done(self, key: str) -> None:
+        """The poll of ``key`` is over (the lease is kept)."""
+        self._busy.discard(key)
+
+    def lost(self, key: str) -> None:
+        """A fenced write said the feed is another replica's now."""
+        self._lost(key)
+
+    def _lost(self, key: str) -> None:
+        if self._held.pop(key, None) is not None:
+            log.warning("lease.lost", feed=key, replica=self.replica)
+        self._busy.discard(key)
+
+    async def beat(self) -> None:
+        """One heartbeat: say we are alive, renew what we hold, give back what is over our share."""
+        now = self._clock()
+        await self._repository.heartbeat(self.replica, now)
+        self._live = await self._repository.live_replicas(now, within=self._ttl)
+        for key, token in list(self._held.items()):
+            if not await self._repository.renew(key, self.replica, token, now, self._ttl):
+                self._lost(key)
+        surplus = len(self._held) - self.share
+        for key in [k for k in self._held if k not in self._busy][: max(surplus, 0)]:
+            await self._repository.release(key, self.replica, self._held.pop(key))
+            log.info("lease.released", feed=key, replica=self.replica, reason="over share")
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Heartbeat every third of the lease time until ``stop``; then release every lease."""
+        failing = False
+        while not stop.is_set():
+            try:
+                await self.beat()
+                failing = False
+            except StoreUnavailableError as exc:
+                if not failing:
+                    log.warning("lease.heartbeat_failed", error=str(exc))
+                failing = True
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=self._ttl.total_seconds() / 3)
+        await self.release_all()
+
+    async def release_all(self) -> None:
+        """Give every lease back (a clean shutdown hands feeds over at once)."""
+        for key, token in list(self._held.items()):
+            with contextlib.suppress(StoreUnavailableError):
+                await self._repository.release(key, self.replica, token)
+        self._held.clear()
