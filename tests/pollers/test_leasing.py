@@ -1,0 +1,94 @@
+"""Leases on a real MongoDB: fair shares, takeover after a replica dies, fencing, hand-back."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from listener.models import Source, SourceKind
+from listener.pollers.leasing import Leasing
+from listener.simulator.clock import ManualClock
+from listener.store.store import Store
+
+NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
+KEYS = [f"hashtag_recent:brand:tag{i}" for i in range(6)]
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    """A clock the test moves."""
+    return ManualClock(NOW)
+
+
+def replica(store: Store, clock: ManualClock, name: str) -> Leasing:
+    return Leasing(store.leases, replica=name, feeds=len(KEYS), ttl_s=60, clock=clock)
+
+
+async def test_replicas_split_the_feeds(store: Store, clock: ManualClock) -> None:
+    """Three live replicas each take at most their share; every feed has exactly one owner."""
+    replicas = [replica(store, clock, n) for n in ("a", "b", "c")]
+    for r in replicas:
+        await r.beat()
+    for r in replicas:
+        await r.beat()  # now each sees three live replicas
+    owners: dict[str, str] = {}
+    for key in KEYS:
+        for r in replicas:
+            if await r.hold(key) is not None:
+                assert key not in owners
+                owners[key] = r.replica
+    assert sorted(owners) == sorted(KEYS)
+    assert sorted(len(r.held) for r in replicas) == [2, 2, 2]
+
+
+async def test_a_dead_replicas_feeds_are_taken_over(store: Store, clock: ManualClock) -> None:
+    """A replica that stops renewing loses its feeds once the lease expires, to a live one."""
+    dead, alive = replica(store, clock, "dead"), replica(store, clock, "alive")
+    await dead.beat()
+    token = await dead.hold(KEYS[0])
+    assert token is not None
+    assert await alive.hold(KEYS[0]) is None
+    clock.advance(timedelta(seconds=61))
+    taken = await alive.hold(KEYS[0])
+    assert taken is not None
+    assert taken > token
+
+
+async def test_a_stale_owner_cannot_advance_the_feed(store: Store, clock: ManualClock) -> None:
+    """After a takeover, the old owner's fenced state write is refused; the new owner's passes."""
+    source = Source(SourceKind.HASHTAG_RECENT, "brand", "tag0")
+    old, new = replica(store, clock, "old"), replica(store, clock, "new")
+    old_token = await old.hold(KEYS[0])
+    assert old_token is not None
+    clock.advance(timedelta(seconds=61))
+    new_token = await new.hold(KEYS[0])
+    assert new_token is not None
+    assert await store.feeds.record_success(source, now=clock(), new=1, pages=1, fence=new_token)
+    assert not await store.feeds.record_success(
+        source, now=clock(), new=9, pages=1, fence=old_token
+    )
+    assert (await store.feeds.state(source)).last_new == 1
+
+
+async def test_a_new_replica_gets_its_share_back(store: Store, clock: ManualClock) -> None:
+    """When a second replica joins, the first gives back what is over its new share."""
+    first = replica(store, clock, "first")
+    await first.beat()
+    for key in KEYS:
+        assert await first.hold(key) is not None
+        first.done(key)
+    second = replica(store, clock, "second")
+    await second.beat()
+    await first.beat()
+    assert len(first.held) == 3
+    taken = [key for key in KEYS if await second.hold(key) is not None]
+    assert len(taken) == 3
+
+
+async def test_clean_shutdown_hands_feeds_over_at_once(store: Store, clock: ManualClock) -> None:
+    """Released leases are free immediately, without waiting for their expiry."""
+    leaving, staying = replica(store, clock, "leaving"), replica(store, clock, "staying")
+    assert await leaving.hold(KEYS[0]) is not None
+    await leaving.release_all()
+    assert await staying.hold(KEYS[0]) is not None
