@@ -24,6 +24,7 @@ from listener.admin import graph_hosts, token_expiries
 from listener.contests.campaigns import campaigns
 from listener.contests.reevaluate import reevaluate
 from listener.enrich.enricher import Enricher, Scorer
+from listener.enrich.sentiment import Py3LangIdIdentifier, SentimentPipeline, VaderAnalyzer
 from listener.errors import ConfigError, GraphError, StoreUnavailableError
 from listener.graph.client import GraphClient, RetryPolicy
 from listener.graph.instagram import Credentials, HashtagEdge, InstagramApi
@@ -78,9 +79,12 @@ async def current_credentials(account: AccountSettings, store: Store) -> Credent
     return Credentials(account.name, account.ig_user_id, token)
 
 
-def sentiment_scorer() -> Scorer | None:
-    """The sentiment analyzer (none until one is configured)."""
-    return None
+def sentiment_scorer() -> Scorer:
+    """The sentiment pipeline: VADER behind emoji, hashtag and language handling.
+
+    Built once at start-up: loading the lexicon and the language model takes about a second.
+    """
+    return SentimentPipeline(VaderAnalyzer(), identifier=Py3LangIdIdentifier())
 
 
 def policy_for(

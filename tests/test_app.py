@@ -27,6 +27,15 @@ def demo_settings(tmp_path: Path) -> Settings:
                 "hashtags": ["summerdrop", "sunset"],
             }
         ],  # type: ignore[list-item]
+        campaigns=[
+            {
+                "id": "summer",
+                "account": "brand",
+                "hashtags": ["summerdrop"],
+                "starts_at": "2020-01-01T00:00:00Z",
+                "ends_at": "2100-01-01T00:00:00Z",
+            }
+        ],  # type: ignore[list-item]
     )
 
 
@@ -50,6 +59,8 @@ async def test_worker_ingests_and_exposes_metrics(tmp_path: Path) -> None:
             in text
         )
         assert "demo-token" not in text
+        assert 'listener_sentiment_total{hashtag="summerdrop",label=' in text
+        assert 'listener_contest_entries_total{campaign="summer",eligible="false"}' in text
         assert (
             'listener_last_poll_success_timestamp_seconds{account="brand",poller="hashtag_recent"}'
             in text

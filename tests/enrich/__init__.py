@@ -1,1 +1,1 @@
-"""Tests of the pure enrichment: contest rules and the verifiable draw."""
+"""Tests of the pure enrichment: sentiment, contest rules and the verifiable draw."""
