@@ -16,26 +16,30 @@ Instagram Login tokens is unverified. Their expiry is known from their last refr
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
-from contextlib import AsyncExitStack, asynccontextmanager
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping, Sequence
+from contextlib import AsyncExitStack, aclosing, asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import partial
-from typing import TextIO
+from typing import Any, TextIO
 
 import aiohttp
 import structlog
 from prometheus_client import CollectorRegistry
 
+from listener.enrich.contests import hashtags as caption_hashtags
+from listener.enrich.draw import DrawRecord
 from listener.errors import (
     AuthError,
+    BadRequestError,
     GraphError,
     GraphPermissionError,
     StoreUnavailableError,
 )
 from listener.graph.client import GraphClient, RetryPolicy
-from listener.graph.instagram import Credentials
+from listener.graph.instagram import Credentials, InstagramApi
 from listener.graph.tokens import Login, NewToken, TokenApi
+from listener.graph.wire import MediaPage
 from listener.metrics import Metrics
 from listener.ratelimit.ledger import MAX_SLOTS, QuotaPlan, plan
 from listener.ratelimit.throttle import buc_budget_per_hour, platform_budget_per_hour
@@ -160,6 +164,7 @@ class _Tools:
     api: TokenApi
     store: Store | None  # None when the store could not even be started
     tokens: TokenRepository | None
+    instagram: InstagramApi
 
 
 @asynccontextmanager
@@ -246,8 +251,9 @@ async def _open(
                 retry=retry,
             )
 
-        api = TokenApi(client(hosts.facebook), client(hosts.instagram), clock=clock)
-        yield _Tools(api, store, tokens)
+        facebook = client(hosts.facebook)
+        api = TokenApi(facebook, client(hosts.instagram), clock=clock)
+        yield _Tools(api, store, tokens, InstagramApi(facebook))
 
 
 async def _reachable(tools: _Tools, report: _Report, *, quiet: bool) -> TokenRepository | None:
@@ -558,3 +564,114 @@ def _days(span: timedelta) -> str:
 
 def _utc(at: datetime) -> str:
     return at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+# -- listener draw recheck ------------------------------------------------------------------------
+
+RECHECK_PAGES = 10
+"""How many pages of a feed to walk looking for a drawn media (500 media at 50 a page)."""
+
+
+async def recheck(
+    settings: Settings,
+    out: TextIO,
+    campaign_id: str,
+    *,
+    clock: Callable[[], datetime] = _utcnow,
+) -> int:
+    """``listener draw recheck``: before announcing, ask Meta whether each drawn entry still stands.
+
+    For each winner and alternate, in drawn order: is the media still reachable through a feed
+    it came from (its mention, ``/tags``, or its hashtag's ``top_media``/``recent_media``), and
+    does its caption still carry the campaign's hashtags? An entry Meta no longer serves, or
+    whose caption lost a hashtag, is marked withdrawn with the reason — never silently dropped.
+    An entry no feed can show any more (older than recent_media's 24 hours, not in top media)
+    is "unconfirmed": nothing proves it was withdrawn. The results are kept with the draw.
+    """
+    config = settings.campaign(campaign_id)
+    account = settings.account(config.account)
+    report = _Report(out)
+    async with _open(settings, report, clock) as tools:
+        if await _reachable(tools, report, quiet=True) is None or tools.store is None:
+            return report.finish("recheck")
+        stored = await tools.store.draws.load(config.id)
+        if stored is None or not stored.get("record"):
+            report.problem(config.id, "not drawn yet: run `listener draw` first")
+            return report.finish("recheck")
+        record = DrawRecord.from_json(stored["record"])
+        who = await _credentials(tools, account)
+        results: list[dict[str, str]] = []
+        winners_left = record.winners_asked
+        for rank, media_id in enumerate((*record.winners, *record.alternates), start=1):
+            status, reason = await _recheck_one(tools, who, config.hashtags, media_id)
+            results.append({"media_id": media_id, "status": status, "reason": reason})
+            role = "winner" if rank <= len(record.winners) else "alternate"
+            text = f"{status}" + (f": {reason}" if reason else "")
+            line = report.warning if status == "withdrawn" else report.ok
+            line(f"{role} {rank} {media_id}", text)
+        final = [r["media_id"] for r in results if r["status"] != "withdrawn"][:winners_left]
+        out.write(f"winners after the re-check, in drawn order: {', '.join(final) or 'none'}\n")
+        await tools.store.draws.save_recheck(config.id, {"checked_at": clock(), "results": results})
+    return report.finish("recheck")
+
+
+async def _credentials(tools: _Tools, account: AccountSettings) -> Credentials:
+    token = await _current_token(tools.tokens, account, account.access_token.get_secret_value())
+    return Credentials(account.name, account.ig_user_id, token)
+
+
+async def _recheck_one(
+    tools: _Tools, who: Credentials, hashtags: Sequence[str], media_id: str
+) -> tuple[str, str]:
+    """(status, reason) of one drawn media: ok, withdrawn or unconfirmed."""
+    assert tools.store is not None
+    document = await tools.store.media.get(media_id)
+    if document is None:
+        return "withdrawn", "no longer in the store"
+    kinds = {s.get("kind") for s in document.get("sources", [])}
+    try:
+        caption = await _fresh_caption(tools, who, document, kinds, media_id)
+    except BadRequestError as exc:
+        return "withdrawn", f"Meta no longer serves it: {exc.message}"
+    except GraphError as exc:
+        return "unconfirmed", f"Meta did not answer: {exc}"
+    if caption is None:
+        return "unconfirmed", "no feed shows it any more (older than 24 h and not a top media)"
+    present = set(caption_hashtags(caption))
+    missing = [tag for tag in hashtags if tag.casefold() not in present]
+    if missing:
+        return "withdrawn", f"the caption no longer carries #{', #'.join(missing)}"
+    return "ok", ""
+
+
+async def _fresh_caption(
+    tools: _Tools,
+    who: Credentials,
+    document: Mapping[str, Any],
+    kinds: set[Any],
+    media_id: str,
+) -> str | None:
+    """The caption Meta serves now, from a feed the media came from; None if none shows it."""
+    api = tools.instagram
+    if "mention_media" in kinds:
+        return (await api.mentioned_media(who, media_id)).caption
+    walks: list[AsyncGenerator[MediaPage, None]] = []
+    if "tags" in kinds:
+        walks.append(api.tagged_media(who, page_size=50, max_pages=RECHECK_PAGES))
+    assert tools.store is not None
+    for source in document.get("sources", []):
+        # Only hashtags resolved before: a re-check must not spend a hashtag slot.
+        hashtag_id = await tools.store.feeds.hashtag_id(str(source.get("hashtag") or ""))
+        if hashtag_id is None:
+            continue
+        for edge in ("top_media", "recent_media"):
+            walks.append(
+                api.hashtag_media(who, hashtag_id, edge, page_size=50, max_pages=RECHECK_PAGES)
+            )
+    for walk in walks:
+        async with aclosing(walk) as pages:
+            async for page in pages:
+                for media in page.media:
+                    if media.id == media_id:
+                        return media.caption
+    return None

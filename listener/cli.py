@@ -103,6 +103,11 @@ def _parser() -> argparse.ArgumentParser:
     commit.add_argument(
         "--output", type=Path, help="the frozen entrant list (default: <campaign>-entrants.csv)"
     )
+    recheck = draw_commands.add_parser(
+        "recheck", help="before announcing: ask Meta whether each drawn entry still stands"
+    )
+    recheck.add_argument("--config", type=Path, required=True, help="TOML configuration file")
+    recheck.add_argument("--campaign", required=True, help="campaign id")
     verify = draw_commands.add_parser("verify", help="re-run a draw from its record and list")
     verify.add_argument("record", type=Path, help="the draw record (JSON)")
     verify.add_argument("--entrants", type=Path, required=True, help="the exported entrant list")
@@ -247,6 +252,10 @@ def _draw(args: argparse.Namespace) -> int:
             else f"NOT verified: {len(problems)} problem(s)"
         )
         return EXIT_OK if not problems else EXIT_FAILURE
+    if args.draw_command == "recheck":
+        from listener import admin  # noqa: PLC0415 - keeps `listener --help` fast
+
+        return _admin(args, partial(admin.recheck, campaign_id=args.campaign))
     missing = [f"--{n}" for n in ("config", "campaign") if getattr(args, n) is None]
     if args.draw_command is None:
         missing += [f"--{n}" for n in ("winners", "seed") if getattr(args, n) is None]

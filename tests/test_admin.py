@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -20,15 +21,18 @@ from listener.admin import (
     describe_expiry,
     missing_scopes,
     quota,
+    recheck,
     refresh_tokens,
     token_expiries,
 )
+from listener.enrich.draw import commit, record_draw
 from listener.errors import ConfigError
 from listener.graph.client import GraphClient
 from listener.graph.tokens import TokenApi
 from listener.metrics import Metrics
+from listener.models import Media, Sighting, Source, SourceKind
 from listener.ratelimit.ledger import Ledger
-from listener.settings import AccountSettings, Settings
+from listener.settings import AccountSettings, CampaignSettings, Settings
 from listener.simulator import ManualClock, SimAccount, SimulatorConfig, World, serve
 from listener.store.mongo import Document
 from listener.store.store import Store
@@ -482,3 +486,57 @@ async def test_quota_lists_slots_frees_and_waiting(env: Env) -> None:
     assert "waiting: can start 2026-11-30 12:00 UTC" in text
     assert "old0" in text
     assert "(not configured now)" in text
+
+
+# -- listener draw recheck ------------------------------------------------------------------------
+
+
+async def test_recheck_marks_withdrawn_entries_with_reasons(env: Env) -> None:
+    """Drawn entries Meta no longer serves, or whose caption lost the hashtag, are marked."""
+    store = Store(env.database)
+    kept = env.world.add_post(timestamp=NOW, caption="#summerdrop @brand", username="ana")
+    edited = env.world.add_post(timestamp=NOW, caption="no tag any more", username="bo")
+    ids = [kept, edited, "17000000000000001"]
+    source = Source(SourceKind.MENTION_MEDIA, "brand")
+    for media_id in ids:
+        media = Media(id=media_id, timestamp=NOW, caption="#summerdrop", username="x")
+        await store.media.ingest([Sighting(media, source, NOW)])
+    exported = "\n".join(ids).encode()
+    frozen = commit(
+        campaign_id="summer",
+        rules_version="v",
+        exported=exported,
+        entry_ids=ids,
+        seed_commitment=hashlib.sha256(b"s").hexdigest(),
+        committed_at=NOW,
+    )
+    record = record_draw(
+        frozen, seed="s", exported=exported, entry_ids=ids, winners=2, alternates=1, drawn_at=NOW
+    )
+    await store.draws.save_commitment("summer", {"seed_commitment": frozen.seed_commitment})
+    await store.draws.save_record("summer", record.to_json(), NOW)
+    settings = env.settings(BRAND_CONFIG)
+    settings = settings.model_copy(
+        update={
+            "campaigns": [
+                CampaignSettings(
+                    id="summer",
+                    account="brand",
+                    hashtags=["summerdrop"],
+                    starts_at=NOW - timedelta(days=1),
+                    ends_at=NOW + timedelta(days=1),
+                )
+            ]
+        }
+    )
+    out = io.StringIO()
+    code = await recheck(settings, out, "summer", clock=env.clock)
+    text = out.getvalue()
+    assert code == 1
+    assert f"{kept}: ok" in text
+    assert "the caption no longer carries #summerdrop" in text
+    assert "Meta no longer serves it" in text
+    assert f"winners after the re-check, in drawn order: {kept}\n" in text
+    saved = await store.draws.load("summer")
+    assert saved is not None
+    assert {r["status"] for r in saved["recheck"]["results"]} == {"ok", "withdrawn"}

@@ -35,6 +35,13 @@ class DrawRepository:
         """The campaign's commitment and record, if any."""
         return await guarded("draw read", lambda: self._collection.find_one({"_id": campaign}))
 
+    async def save_recheck(self, campaign: str, recheck: dict[str, Any]) -> None:
+        """Keep the pre-announcement re-check of the drawn entries."""
+        await guarded(
+            "draw recheck write",
+            lambda: self._collection.update_one({"_id": campaign}, {"$set": {"recheck": recheck}}),
+        )
+
     async def save_record(self, campaign: str, record_json: str, drawn_at: datetime) -> None:
         """Store the published record of the draw."""
         await guarded(
