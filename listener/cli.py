@@ -36,35 +36,8 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"listener: {message}\n")
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="listener", description="Listens to Instagram for a brand.")
-    parser.add_argument("--version", action="version", version=f"listener {__version__}")
-    parser.add_argument(
-        "--log-level", default="info", choices=["debug", "info", "warning", "error"]
-    )
-    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-
-    run = commands.add_parser("run", help="the long-running worker")
-    run.add_argument("--config", type=Path, help="TOML configuration file")
-
-    check = commands.add_parser(
-        "check", help="validate the config, reach MongoDB and the Graph API, report token expiry"
-    )
-    check.add_argument("--config", type=Path, required=True, help="TOML configuration file")
-
-    token = commands.add_parser("token", help="access tokens")
-    token_commands = token.add_subparsers(dest="token_command", required=True, parser_class=_Parser)
-    refresh = token_commands.add_parser(
-        "refresh", help="renew long-lived tokens where Meta allows it"
-    )
-    refresh.add_argument("--config", type=Path, required=True, help="TOML configuration file")
-    refresh.add_argument("--account", help="only this account (default: every account)")
-
-    quota = commands.add_parser(
-        "quota", help="per account: hashtags used of 30 in the rolling 7 days, when each frees"
-    )
-    quota.add_argument("--config", type=Path, required=True, help="TOML configuration file")
-
+def _add_contest_commands(commands: Any) -> None:
+    """export entrants, contests reevaluate, draw (commit, recheck, verify)."""
     export = commands.add_parser("export", help="export data")
     export_commands = export.add_subparsers(
         dest="export_command", required=True, parser_class=_Parser
@@ -111,6 +84,38 @@ def _parser() -> argparse.ArgumentParser:
     verify = draw_commands.add_parser("verify", help="re-run a draw from its record and list")
     verify.add_argument("record", type=Path, help="the draw record (JSON)")
     verify.add_argument("--entrants", type=Path, required=True, help="the exported entrant list")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="listener", description="Listens to Instagram for a brand.")
+    parser.add_argument("--version", action="version", version=f"listener {__version__}")
+    parser.add_argument(
+        "--log-level", default="info", choices=["debug", "info", "warning", "error"]
+    )
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    run = commands.add_parser("run", help="the long-running worker")
+    run.add_argument("--config", type=Path, help="TOML configuration file")
+
+    check = commands.add_parser(
+        "check", help="validate the config, reach MongoDB and the Graph API, report token expiry"
+    )
+    check.add_argument("--config", type=Path, required=True, help="TOML configuration file")
+
+    token = commands.add_parser("token", help="access tokens")
+    token_commands = token.add_subparsers(dest="token_command", required=True, parser_class=_Parser)
+    refresh = token_commands.add_parser(
+        "refresh", help="renew long-lived tokens where Meta allows it"
+    )
+    refresh.add_argument("--config", type=Path, required=True, help="TOML configuration file")
+    refresh.add_argument("--account", help="only this account (default: every account)")
+
+    quota = commands.add_parser(
+        "quota", help="per account: hashtags used of 30 in the rolling 7 days, when each frees"
+    )
+    quota.add_argument("--config", type=Path, required=True, help="TOML configuration file")
+
+    _add_contest_commands(commands)
 
     simulate = commands.add_parser("simulate", help="serve the built-in Graph API simulator")
     simulate.add_argument("--host", default="127.0.0.1")
