@@ -8,8 +8,9 @@ server. An ``AsyncExitStack`` closes them in exactly the reverse order, whatever
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -137,9 +138,12 @@ class Worker:
         async with asyncio.TaskGroup() as group:
             group.create_task(_ensure_indexes(self.store, stop), name="store:indexes")
             group.create_task(self._poll(stop), name="scheduler")
-            group.create_task(self._watch_token_expiry(stop), name="tokens:expiry")
-            group.create_task(self._watch_identity(stop), name="identity")
-            group.create_task(self._reevaluate(stop), name="contests:reevaluate")
+            for job, every_s in (
+                (self._watch_token_expiry, TOKEN_EXPIRY_INTERVAL_S),
+                (self._watch_identity, IDENTITY_INTERVAL_S),
+                (self._reevaluate, REEVALUATE_INTERVAL_S),
+            ):
+                group.create_task(_every(stop, every_s, job), name=job.__name__.strip("_"))
             if self.inbox is not None:
                 group.create_task(self.inbox.run(stop), name="inbox")
             if self.leasing is not None:
@@ -173,54 +177,32 @@ class Worker:
                 remaining=ledger.remaining(utcnow()),
             )
 
-    async def _watch_token_expiry(self, stop: asyncio.Event) -> None:
-        """Keep ``listener_token_expiry_timestamp_seconds`` current: at start, then hourly."""
+    async def _watch_token_expiry(self) -> None:
+        """Keep ``listener_token_expiry_timestamp_seconds`` current."""
         if self.token_api is None:
             return
-        while not stop.is_set():
-            expiries = await token_expiries(self.token_api, self.settings, tokens=self.store.tokens)
-            for account, expires_at in expiries.items():
-                self.metrics.token_expiry.labels(account).set(expires_at)
-            try:
-                await asyncio.wait_for(stop.wait(), timeout=TOKEN_EXPIRY_INTERVAL_S)
-            except TimeoutError:
-                continue
+        expiries = await token_expiries(self.token_api, self.settings, tokens=self.store.tokens)
+        for account, expires_at in expiries.items():
+            self.metrics.token_expiry.labels(account).set(expires_at)
 
-    async def _reevaluate(self, stop: asyncio.Event) -> None:
-        """Settle contest verdicts: at start-up (rules may have changed), then periodically."""
-        while not stop.is_set():
-            for campaign in campaigns(self.settings):
-                try:
-                    result = await reevaluate(self.store.media, campaign)
-                except StoreUnavailableError:
-                    break
-                if result.changed:
-                    log.info(
-                        "contests.reevaluated",
-                        campaign=result.campaign,
-                        changed=result.changed,
-                        eligible=result.eligible,
-                    )
-            try:
-                await asyncio.wait_for(stop.wait(), timeout=REEVALUATE_INTERVAL_S)
-            except TimeoutError:
-                continue
+    async def _reevaluate(self) -> None:
+        """Settle contest verdicts (rules may have changed; authors may have become known)."""
+        for campaign in campaigns(self.settings):
+            result = await reevaluate(self.store.media, campaign)
+            if result.changed:
+                log.info(
+                    "contests.reevaluated",
+                    campaign=result.campaign,
+                    changed=result.changed,
+                    eligible=result.eligible,
+                )
 
-    async def _watch_identity(self, stop: asyncio.Event) -> None:
+    async def _watch_identity(self) -> None:
         """Export the share of each account's hashtag media whose author is known."""
-        while not stop.is_set():
-            for account in self.settings.accounts:
-                if not account.hashtags:
-                    continue
-                try:
-                    known, total = await self.store.media.author_known(account.name)
-                except StoreUnavailableError:
-                    break
+        for account in self.settings.accounts:
+            if account.hashtags:
+                known, total = await self.store.media.author_known(account.name)
                 self.metrics.identity_known.labels(account.name).set(known / total if total else 0)
-            try:
-                await asyncio.wait_for(stop.wait(), timeout=IDENTITY_INTERVAL_S)
-            except TimeoutError:
-                continue
 
     async def _reloads(self, stop: asyncio.Event, reload: asyncio.Event) -> None:
         while not stop.is_set():
@@ -333,6 +315,15 @@ def throttled_samples(governor: Governor) -> list[tuple[tuple[str, ...], float]]
         ((scope.kind, scope.account), 1.0 if governor.paused(scope) else 0.0)
         for scope, _ in governor.scopes()
     ]
+
+
+async def _every(stop: asyncio.Event, every_s: float, job: Callable[[], Awaitable[None]]) -> None:
+    """Run ``job`` now and then every ``every_s`` until ``stop``; a store outage skips a turn."""
+    while not stop.is_set():
+        with contextlib.suppress(StoreUnavailableError):
+            await job()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=every_s)
 
 
 async def _ensure_indexes(store: Store, stop: asyncio.Event) -> None:
