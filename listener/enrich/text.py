@@ -54,6 +54,12 @@ _HASHTAG = re.compile(r"(?<![\w#&])#(\w+)")
 _SPACES = re.compile(r"\s+")
 
 
+_MAYBE_EMOJI = re.compile(
+    "[\u00a9\u00ae\u2000-\u3300\ufe0f\U0001f000-\U0001faff\U000e0020-\U000e007f]"
+)
+"""Every emoji has a code point in these ranges; text with none of them has no emoji."""
+
+
 def strip_emoji_modifiers(text: str) -> str:
     """Drop variation selectors and skin-tone modifiers, keeping the base emoji and ZWJs."""
     return _EMOJI_MODIFIERS.sub("", text)
@@ -115,6 +121,8 @@ def emoji_to_words(text: str, overrides: Mapping[str, str] | None = None) -> str
         words = chosen.get(found) or data["en"].strip(":").replace("_", " ")
         return f" {words} "
 
+    if not _MAYBE_EMOJI.search(text):
+        return text  # most captions' text parts: skip the emoji tokenizer, the costly step
     return _SPACES.sub(" ", emoji.replace_emoji(strip_emoji_modifiers(text), describe)).strip()
 
 
@@ -125,7 +133,8 @@ def language_text(text: str) -> str:
     caption's language (``#love #instagood``); emoji, links and handles carry no language.
     """
     words = _HASHTAG.sub(" ", remove_handles(remove_urls(text)))
-    words = emoji.replace_emoji(strip_emoji_modifiers(words), " ")
+    if _MAYBE_EMOJI.search(words):
+        words = emoji.replace_emoji(strip_emoji_modifiers(words), " ")
     return _SPACES.sub(" ", words).strip()
 
 

@@ -15,17 +15,18 @@ from typing import Any
 
 from pymongo import ASCENDING, DESCENDING, IndexModel, UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import PyMongoError
+from pymongo.errors import BulkWriteError, PyMongoError
 
 from listener.errors import StoreUnavailableError
 from listener.models import Media, Sighting, Source, SourceKind
 from listener.store.mongo import Document, guarded
 
+_DUPLICATE_KEY = 11000
+
 INDEXES = [
+    # Exports and dashboards read by publication time; re-evaluation walks an account's media
+    # by author. Every index costs each write, so there are no others.
     IndexModel([("timestamp", DESCENDING)], name="timestamp"),
-    IndexModel([("sources.account", ASCENDING), ("timestamp", DESCENDING)], name="account_time"),
-    IndexModel([("sources.hashtag", ASCENDING), ("timestamp", DESCENDING)], name="hashtag_time"),
-    IndexModel([("first_seen_at", DESCENDING)], name="first_seen"),
     IndexModel(
         [("sources.account", ASCENDING), ("username", ASCENDING), ("timestamp", ASCENDING)],
         name="account_author_time",
@@ -71,6 +72,19 @@ ExtraFields = tuple[Mapping[str, Any], Mapping[str, Any]]
 Extra = Callable[[Media, Sequence[Source]], ExtraFields]
 
 
+def _fields(
+    media: Media, sources: Sequence[Source], extra: ExtraFields | None
+) -> tuple[Document, Document]:
+    """(fields set on every sighting, fields set only when the media is new), by dotted path."""
+    fields = _media_fields(media)
+    if media.username is not None:
+        # Which source told us the author: exports say where an identity comes from.
+        fields["username_source"] = sources[0].kind.value
+    always, on_insert = extra or ({}, {})
+    fields.update(always)
+    return fields, dict(on_insert)
+
+
 def upsert_operation(
     media: Media,
     sources: Sequence[Source],
@@ -78,13 +92,8 @@ def upsert_operation(
     extra: ExtraFields | None = None,
 ) -> UpdateOne:
     """The single upsert that records ``media`` seen through ``sources`` at ``seen_at``."""
-    fields = _media_fields(media)
-    if media.username is not None:
-        # Which source told us the author: exports say where an identity comes from.
-        fields["username_source"] = sources[0].kind.value
-    always, on_insert = extra or ({}, {})
-    fields.update(always)
-    update: dict[str, Any] = {"$setOnInsert": dict(on_insert)} if on_insert else {}
+    fields, on_insert = _fields(media, sources, extra)
+    update: Document = {"$setOnInsert": on_insert} if on_insert else {}
     return UpdateOne(
         {"_id": media.id},
         {
@@ -98,6 +107,26 @@ def upsert_operation(
     )
 
 
+def insert_document(
+    media: Media,
+    sources: Sequence[Source],
+    seen_at: datetime,
+    extra: ExtraFields | None = None,
+) -> Document:
+    """The whole document of a media stored for the first time (what the upsert would make)."""
+    fields, on_insert = _fields(media, sources, extra)
+    document: Document = {"_id": media.id}
+    for path, value in {**on_insert, **fields}.items():
+        target = document
+        *parents, leaf = path.split(".")
+        for parent in parents:
+            target = target.setdefault(parent, {})
+        target[leaf] = value
+    document["first_seen_at"] = document["last_seen_at"] = seen_at
+    document["sources"] = [source_document(s) for s in sources]
+    return document
+
+
 def _combine(earlier: Media, later: Media) -> Media:
     """One media from two sightings in a batch: later values win, earlier ones fill gaps."""
     values = {
@@ -106,10 +135,10 @@ def _combine(earlier: Media, later: Media) -> Media:
     return replace(earlier, **values)
 
 
-def batch_operations(
-    sightings: Iterable[Sighting], extra: Extra | None = None
-) -> tuple[list[UpdateOne], list[str]]:
-    """One operation per distinct media (its sources merged), and the media ids in that order."""
+def merge_sightings(
+    sightings: Iterable[Sighting],
+) -> dict[str, tuple[Media, list[Source], datetime]]:
+    """Sightings of one batch merged per media: values, sources without repeats, latest time."""
     merged: dict[str, tuple[Media, list[Source], datetime]] = {}
     for sighting in sightings:
         entry = merged.get(sighting.media.id)
@@ -121,6 +150,14 @@ def batch_operations(
             sources.append(sighting.source)
         media = _combine(known, sighting.media)
         merged[sighting.media.id] = (media, sources, max(seen_at, sighting.seen_at))
+    return merged
+
+
+def batch_operations(
+    sightings: Iterable[Sighting], extra: Extra | None = None
+) -> tuple[list[UpdateOne], list[str]]:
+    """One upsert per distinct media (its sources merged), and the media ids in that order."""
+    merged = merge_sightings(sightings)
     ops = [
         upsert_operation(m, s, t, extra(m, s) if extra is not None else None)
         for m, s, t in merged.values()
@@ -141,17 +178,53 @@ class MediaRepository:
     async def ingest(
         self, sightings: Iterable[Sighting], extra: Extra | None = None
     ) -> IngestResult:
-        """Store a batch of sightings with one unordered bulk upsert (plus ``extra`` fields)."""
-        ops, ids = batch_operations(sightings, extra)
-        if not ops:
+        """Store a batch of sightings (plus ``extra`` fields); tell new media from known ones.
+
+        Media not stored yet are inserted whole (far cheaper for the server than an upsert
+        with operators); known ones get one unordered bulk of updates that merge the sighting.
+        A media another replica inserted meanwhile fails its insert with a duplicate key and
+        is merged by an upsert instead, so concurrent writers never lose or double a sighting.
+        """
+        merged = merge_sightings(sightings)
+        if not merged:
             return IngestResult(new=[], duplicate=[])
-        result = await guarded(
-            "media bulk upsert", lambda: self._collection.bulk_write(ops, ordered=False)
+        ids = list(merged)
+        extras = {
+            media_id: extra(m, s) if extra is not None else None
+            for media_id, (m, s, _) in merged.items()
+        }
+        known = await guarded("media read", lambda: self._known_ids(ids))
+        fresh = [i for i in ids if i not in known]
+        inserted, _ = await self._insert([insert_document(*merged[i], extras[i]) for i in fresh])
+        updates = [upsert_operation(*merged[i], extras[i]) for i in ids if i not in inserted]
+        if updates:
+            await guarded(
+                "media bulk upsert", lambda: self._collection.bulk_write(updates, ordered=False)
+            )
+        return IngestResult(
+            new=[i for i in ids if i in inserted], duplicate=[i for i in ids if i not in inserted]
         )
-        upserted = {int(index) for index in result.upserted_ids or {}}
-        new = [media_id for index, media_id in enumerate(ids) if index in upserted]
-        duplicate = [media_id for index, media_id in enumerate(ids) if index not in upserted]
-        return IngestResult(new=new, duplicate=duplicate)
+
+    async def _known_ids(self, ids: Sequence[str]) -> set[str]:
+        cursor = self._collection.find({"_id": {"$in": list(ids)}}, {"_id": 1})
+        return {str(d["_id"]) async for d in cursor}
+
+    async def _insert(self, documents: list[Document]) -> tuple[set[str], set[str]]:
+        """(ids inserted, ids that already existed: a concurrent writer was first)."""
+        if not documents:
+            return set(), set()
+        ids = [str(d["_id"]) for d in documents]
+        try:
+            await self._collection.insert_many(documents, ordered=False)
+        except BulkWriteError as exc:
+            errors: list[dict[str, Any]] = exc.details.get("writeErrors", [])
+            if any(e.get("code") != _DUPLICATE_KEY for e in errors):
+                raise StoreUnavailableError(f"MongoDB media insert failed: {errors[0]}") from exc
+            raced = {ids[int(e["index"])] for e in errors}
+            return set(ids) - raced, raced
+        except PyMongoError as exc:
+            raise StoreUnavailableError(f"MongoDB media insert failed: {exc}") from exc
+        return set(ids), set()
 
     async def stream(
         self, query: Document, *, sort: list[tuple[str, int]], projection: Document | None = None
