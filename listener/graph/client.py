@@ -225,6 +225,8 @@ class GraphClient:
             if isinstance(error, ThrottledError) and self._governor is not None:
                 self._governor.observe_throttle(endpoint, account, error.code, error.retry_after_s)
             raise error
+        if self._governor is not None:
+            self._governor.observe_success(endpoint, account)
         if body is _NOT_JSON:
             raise MalformedResponseError(
                 f"HTTP {status} answer is not JSON", endpoint=endpoint, status=status

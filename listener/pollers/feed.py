@@ -2,8 +2,9 @@
 
 A feed is a source, a rate-limit scope, a target interval and a poll. :func:`ingest_pages`
 stores each page before asking for the next, stops at the first page that brings nothing new
-(what follows was seen before) or at the page bound, and only then advances the feed's poll
-state: a crash in between re-polls, it never skips.
+or that ends in a run of media already stored (what follows was seen before), or at the page
+bound, and only then advances the feed's poll state: a crash in between re-polls, it never
+skips.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from listener.metrics import Metrics
 from listener.models import Sighting, Source
 from listener.pollers.ingest import Ingestor
 from listener.ratelimit.throttle import Scope
+from listener.store.media import IngestResult
 from listener.store.store import Store
 
 
@@ -59,6 +61,23 @@ class Feed(Protocol):
         ...
 
 
+KNOWN_TAIL = 5
+"""A page ending in this many media already stored reached what earlier polls read."""
+
+
+def _known_tail(page: MediaPage, result: IngestResult) -> bool:
+    """Whether the page ends in a run of known media: the rest of the listing is older still.
+
+    Feeds list newest first, give or take a few places (recent_media is "not always in
+    chronological order"), so a run of known media at the end of a page means the next page
+    would bring nothing new: reading it costs a call and finds nothing.
+    """
+    if len(page.media) < KNOWN_TAIL:
+        return False
+    known = set(result.duplicate)
+    return all(media.id in known for media in page.media[-KNOWN_TAIL:])
+
+
 async def ingest_pages(
     pages: AsyncGenerator[MediaPage, None],
     *,
@@ -90,8 +109,8 @@ async def ingest_pages(
                 if media.id in fresh and (oldest_new is None or media.timestamp < oldest_new):
                     oldest_new = media.timestamp
             # More pages after a page that was still new: only the page bound stopped us.
-            more_unread = bool(result.new) and more(page)
-            if not result.new:
+            more_unread = bool(result.new) and more(page) and not _known_tail(page, result)
+            if not result.new or _known_tail(page, result):
                 break
     now = clock()
     metrics.poll_pages.labels(source.kind.value, source.account).inc(count)

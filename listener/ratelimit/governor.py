@@ -26,6 +26,7 @@ from listener.ratelimit.throttle import (
     Scope,
     ScopeState,
     is_paused,
+    observe_success,
     observe_throttle,
     observe_usage,
     record_call,
@@ -128,6 +129,13 @@ class Governor:
         """Every scope seen so far with its current state (for metrics and ``listener quota``)."""
         for scope in list(self._states):
             yield scope, self.state(scope)
+
+    def observe_success(self, endpoint: str, account: str) -> None:
+        """A call went through: the scopes it spent are no longer in a run of throttles."""
+        scope = self.scopes_for(endpoint, account)[0]
+        state = self._states.get(scope)
+        if state is not None:
+            self._states[scope] = observe_success(state)
 
     def merge(self, scope: Scope, *, paused_until: datetime | None, usage_ratio: float) -> None:
         """Take what another replica learnt: its pause (if longer) and its usage (if higher)."""

@@ -80,6 +80,8 @@ class ScopeState:
     usage_ratio: float = 0.0
     paused_until: datetime | None = None
     last_call_at: datetime | None = None
+    strikes: int = 0
+    """Throttles in a row with no successful call between them."""
 
 
 @dataclass(frozen=True)
@@ -95,6 +97,7 @@ class Policy:
     soft_threshold: float = 0.75
     default_pause_s: float = 300.0
     max_stretch: float = 8.0
+    max_pause_s: float = 3600.0
 
     def __post_init__(self) -> None:
         if not (math.isfinite(self.budget_per_hour) and self.budget_per_hour > 0):
@@ -163,7 +166,12 @@ def observe_throttle(
     is never shortened. Usage is taken as at least 1.0: until a response reports otherwise, the
     scope resumes at the most stretched pace rather than at full speed into the same wall.
     """
-    exhausted = replace(state, usage_ratio=max(state.usage_ratio, 1.0))
+    exhausted = replace(state, usage_ratio=max(state.usage_ratio, 1.0), strikes=state.strikes + 1)
+    if _given(retry_after_s) is None:
+        # No regain time from Meta: each throttle in a row doubles the default pause (capped),
+        # so a long lockout is probed a few times, never hammered.
+        pause = min(policy.default_pause_s * 2 ** (exhausted.strikes - 1), policy.max_pause_s)
+        return _pause(exhausted, pause, now)
     return _pause(exhausted, _pause_s(retry_after_s, policy), now)
 
 
@@ -221,11 +229,21 @@ def resumed(state: ScopeState, now: datetime) -> ScopeState:
     return replace(state, paused_until=None)
 
 
-def _pause_s(given_s: float | None, policy: Policy) -> float:
-    # Meta sends 0 when it has no estimate; a non-positive or absent wait means "use the default".
+def observe_success(state: ScopeState) -> ScopeState:
+    """A call of the scope succeeded: the run of throttles is over."""
+    return state if state.strikes == 0 else replace(state, strikes=0)
+
+
+def _given(given_s: float | None) -> float | None:
+    # Meta sends 0 when it has no estimate; a non-positive or absent wait means "none given".
     if given_s is None or not math.isfinite(given_s) or given_s <= 0:
-        return policy.default_pause_s
+        return None
     return given_s
+
+
+def _pause_s(given_s: float | None, policy: Policy) -> float:
+    given = _given(given_s)
+    return policy.default_pause_s if given is None else given
 
 
 def _pause(state: ScopeState, pause_s: float, now: datetime) -> ScopeState:

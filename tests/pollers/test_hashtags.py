@@ -162,3 +162,20 @@ async def test_state_advances_only_after_the_store_write(
     assert await store.media.count() == 50
     assert (await store.feeds.state(hashtag_feed.source)).last_success_at is None
     assert hashtag_feed.source.kind is SourceKind.HASHTAG_RECENT
+
+
+async def test_poll_stops_where_known_media_begin(
+    graph: Graph, store: Store, metrics: Metrics
+) -> None:
+    """Ten new media on top of 120 known ones cost one page: its tail is already stored."""
+    for minute in range(120):
+        graph.world.add_post(
+            hashtags=["summerdrop"], timestamp=NOW - timedelta(minutes=minute + 10)
+        )
+    hashtag_feed = feed(graph, store, metrics, "summerdrop")
+    await hashtag_feed.poll()
+    for minute in range(10):
+        graph.world.add_post(hashtags=["summerdrop"], timestamp=NOW - timedelta(seconds=minute + 1))
+    graph.clock.advance(timedelta(minutes=1))
+    again = await hashtag_feed.poll()
+    assert (again.pages, again.new) == (1, 10)

@@ -14,6 +14,7 @@ from listener.ratelimit.throttle import (
     ScopeState,
     buc_budget_per_hour,
     is_paused,
+    observe_success,
     observe_throttle,
     observe_usage,
     platform_budget_per_hour,
@@ -280,3 +281,28 @@ def test_scope_keys_round_trip(scope: Scope, key: str) -> None:
     assert scope.key == key
     assert str(scope) == key
     assert Scope.parse(key) == scope
+
+
+@pytest.mark.parametrize(
+    ("strikes", "pause_s"),
+    [(0, 300.0), (1, 600.0), (2, 1200.0), (3, 2400.0), (4, 3600.0), (9, 3600.0)],
+)
+def test_throttles_in_a_row_without_regain_time_double_the_pause(
+    strikes: int, pause_s: float
+) -> None:
+    """With no regain time from Meta, each throttle in a row doubles the default pause, capped."""
+    state = ScopeState(strikes=strikes)
+    after = observe_throttle(state, None, T0, Policy(budget_per_hour=100.0, default_pause_s=300.0))
+    assert after.paused_until == T0 + timedelta(seconds=pause_s)
+    assert after.strikes == strikes + 1
+
+
+def test_a_success_ends_the_run_of_throttles() -> None:
+    """After a call goes through, the next throttle starts again from the default pause."""
+    assert observe_success(ScopeState(strikes=3)).strikes == 0
+
+
+def test_metas_regain_time_wins_over_the_doubling() -> None:
+    """When Meta says when access returns, that is the pause, however many strikes."""
+    after = observe_throttle(ScopeState(strikes=5), 120.0, T0, Policy(budget_per_hour=100.0))
+    assert after.paused_until == T0 + timedelta(seconds=120)
