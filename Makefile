@@ -6,7 +6,7 @@ BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed
 CONFIG ?= config/demo.toml
 
-.PHONY: install run test lint fmt type bench check clean
+.PHONY: install run test lint fmt type bench check clean test-deploy image
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,12 @@ bench: $(STAMP)
 	$(BIN)/python -m bench
 
 check: lint type test
+
+test-deploy: $(STAMP)
+	$(BIN)/pytest -q tests/deploy
+
+image:
+	docker build -f deploy/Dockerfile -t listener:local .
 
 clean:
 	rm -rf $(VENV) .listener-data .pytest_cache .mypy_cache .ruff_cache

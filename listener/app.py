@@ -59,6 +59,7 @@ log = structlog.get_logger("listener.app")
 
 INDEX_RETRY_S = 5.0
 TOKEN_EXPIRY_INTERVAL_S = 3600.0
+STORE_CHECK_INTERVAL_S = 15.0
 IDENTITY_INTERVAL_S = 60.0
 REEVALUATE_INTERVAL_S = 300.0
 
@@ -139,6 +140,7 @@ class Worker:
             group.create_task(_ensure_indexes(self.store, stop), name="store:indexes")
             group.create_task(self._poll(stop), name="scheduler")
             for job, every_s in (
+                (self._watch_store, STORE_CHECK_INTERVAL_S),
                 (self._watch_token_expiry, TOKEN_EXPIRY_INTERVAL_S),
                 (self._watch_identity, IDENTITY_INTERVAL_S),
                 (self._reevaluate, REEVALUATE_INTERVAL_S),
@@ -176,6 +178,15 @@ class Worker:
                 listed_by_meta=len(searched),
                 remaining=ledger.remaining(utcnow()),
             )
+
+    async def _watch_store(self) -> None:
+        """Keep ``listener_store_up`` current whether or not anything calls ``/readyz``."""
+        try:
+            await self.store.ping()
+        except StoreUnavailableError:
+            self.metrics.store_up.set(0)
+            raise
+        self.metrics.store_up.set(1)
 
     async def _watch_token_expiry(self) -> None:
         """Keep ``listener_token_expiry_timestamp_seconds`` current."""

@@ -28,7 +28,6 @@ from typing import Any
 
 import pytest
 import yaml
-from prometheus_client.parser import text_string_to_metric_families
 
 from tests.deploy.dashboard import (
     PROMETHEUS_CONFIG,
@@ -50,13 +49,6 @@ DATA_S = 45.0
 """Bound on every required panel query having data after the first scrape."""
 POLL_S = 0.25
 """Pause between two polls of an external process's HTTP API."""
-
-# TODO(sentiment, contests): these metrics are defined in listener/metrics.py but not emitted
-# yet (enrichment is being implemented). While the worker emits no sample of one of them, the
-# panels built on it only check that the metric is still absent; once it is emitted, their
-# queries are asserted like every other panel's, with no change here. Remove a name from this
-# set when its metric ships so that a regression cannot hide behind it.
-PENDING_METRICS = frozenset({"listener_sentiment_total", "listener_contest_entries_total"})
 
 VARIABLE_SETS: dict[str, dict[str, str]] = {
     "all": {"account": ".*", "hashtag": ".*", "__rate_interval": "1m", "__range": "5m"},
@@ -227,11 +219,6 @@ class Prometheus:
         return {s["metric"]["__name__"] for s in series}
 
 
-def pending(query: PanelQuery, emitted: set[str]) -> set[str]:
-    """The pending metrics ``query`` needs that the worker does not emit yet."""
-    return (metrics_in(query.expr) & PENDING_METRICS) - emitted
-
-
 def prometheus_config(worker_port: int) -> dict[str, Any]:
     """deploy/prometheus/prometheus.yml, scraping the test's worker every second."""
     config: dict[str, Any] = yaml.safe_load(PROMETHEUS_CONFIG.read_text(encoding="utf-8"))
@@ -301,11 +288,9 @@ def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Prometheus]
         assert refusal.value.code == 403
 
         def every_panel_has_data() -> bool:
-            emitted = running.emitted()
             return all(
                 running.query(query.render(values))
                 for query in panel_queries()
-                if not pending(query, emitted)
                 for values in VARIABLE_SETS.values()
             )
 
@@ -365,21 +350,7 @@ def test_panel_query_returns_series(
     """A dashboard panel's query returns at least one series from the scraped worker."""
     assert metrics_in(query.expr) <= defined_metrics() | PROMETHEUS_METRICS, "unknown metric"
     expr = query.render(values)
-    series = prometheus.query(expr)  # a query Prometheus rejects fails here, pending or not
-    waiting = pending(query, prometheus.emitted())
-    if waiting:
-        # TODO(sentiment, contests): see PENDING_METRICS. Until the worker emits the metric,
-        # check that its absence (not a wrong query) is what leaves the panel empty.
-        worker_status, exposition = http_get(f"{prometheus.worker_url}/metrics")
-        assert worker_status == 200
-        samples = {
-            sample.name
-            for family in text_string_to_metric_families(exposition.decode())
-            for sample in family.samples
-        }
-        assert not waiting & samples
-        assert series == []
-        return
+    series = prometheus.query(expr)  # a query Prometheus rejects fails here
     assert series, f"no series for {expr}"
 
 
