@@ -35,6 +35,7 @@ type: $(STAMP)
 	$(BIN)/mypy
 
 bench: $(STAMP)
+	$(BIN)/pip install -q -r bench/requirements.txt
 	$(BIN)/python -m bench
 
 check: lint type test

@@ -1,0 +1,684 @@
+"""Scale: 1,000 feeds in one worker (RSS over a soak), 3 replicas vs 1, detection latency.
+
+Everything runs as real processes on loopback: the Graph API simulator (``listener.simulator``)
+in a process of its own, a SecantusDB server (:func:`bench.mongo_server.mongo_process`), and
+the worker as ``python -m listener run --config …`` (one process, or three replicas sharing
+one database). Wall-clock time: the soak lasts ``LISTENER_BENCH_SOAK_S`` seconds (default 600),
+each replica run ``LISTENER_BENCH_RUN_S`` (default 180).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Final
+
+from prometheus_client.parser import text_string_to_metric_families
+from pymongo import MongoClient
+
+from bench.mongo_server import mongo_process
+
+SOAK_S: Final = float(os.environ.get("LISTENER_BENCH_SOAK_S", "600"))
+WARMUP_S: Final = float(os.environ.get("LISTENER_BENCH_WARMUP_S", min(120.0, SOAK_S / 4)))
+RUN_S: Final = float(os.environ.get("LISTENER_BENCH_RUN_S", "180"))
+SAMPLE_S: Final = 10.0
+SEED: Final = 11
+
+SOAK_ACCOUNTS: Final = 20
+SOAK_TAGS: Final = 25
+SOAK_RATE: Final = 12.0  # posts per hour per hashtag
+SOAK_INTERVAL_S: Final = 60.0
+SOAK_MIN_S: Final = 30.0
+
+REP_ACCOUNTS: Final = 2
+REP_TAGS: Final = 10
+REP_RATE: Final = 180.0
+REP_INTERVAL_S: Final = 30.0
+REP_LEASE_TTL_S: Final = 10.0
+REPLICAS: Final = 3
+
+# The simulator in its own process: serves until SIGTERM, then dumps what it published and
+# what it was asked into a JSON file (argv: spec JSON, dump path).
+_SIMULATOR: Final = r"""
+import asyncio, json, signal, sys
+from datetime import datetime, UTC
+from listener.simulator import SimAccount, SimulatorConfig, serve
+
+spec = json.loads(sys.argv[1])
+dump = sys.argv[2]
+config = SimulatorConfig(
+    seed=spec["seed"],
+    accounts=tuple(SimAccount(a["id"], a["token"], a["username"]) for a in spec["accounts"]),
+    default_rate_per_hour=spec["rate"],
+    backfill_hours=spec["backfill_hours"],
+    tag_rate_per_hour=0.0,
+    app_calls_per_hour=10_000_000,
+    buc_calls_per_hour=10_000_000,
+)
+
+async def main():
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGTERM, stop.set)
+    loop.add_signal_handler(signal.SIGINT, stop.set)
+    async with serve(config) as running:
+        print("READY " + running.base_url, flush=True)
+        await stop.wait()
+        world = running.world
+        end = datetime.now(UTC)
+        posts = {}
+        for tag in spec["tags"]:
+            for post in world._hashtag_posts(world.hashtag_id(tag), world.origin, end):
+                posts[post.id] = [post.timestamp.isoformat(), tag]
+        calls = {}
+        for record in world.stats.log:
+            calls[record.endpoint] = calls.get(record.endpoint, 0) + 1
+        with open(dump, "w") as out:
+            json.dump({"start": world.start.isoformat(), "end": end.isoformat(),
+                       "posts": posts, "calls": calls, "total": len(world.stats.log)}, out)
+
+asyncio.run(main())
+"""
+
+
+def _say(message: str) -> None:
+    print(f"[scale {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _stop(process: subprocess.Popen[Any], timeout: float = 20.0) -> None:
+    if process.poll() is not None:
+        return
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=10)
+
+
+@dataclass
+class Accounts:
+    """The scenario's accounts: ig user ids, tokens, hashtags."""
+
+    n: int
+    tags: int
+
+    def rows(self) -> list[dict[str, Any]]:
+        return [
+            {
+                "name": f"brand{a:02d}",
+                "id": f"178414000000{a:05d}",
+                "token": f"EAAB-bench-token-{a:02d}",
+                "username": f"brand{a:02d}",
+                "hashtags": [f"b{a:02d}tag{t:02d}" for t in range(self.tags)],
+            }
+            for a in range(self.n)
+        ]
+
+    def all_tags(self) -> list[str]:
+        return [tag for row in self.rows() for tag in row["hashtags"]]
+
+
+@dataclass
+class Simulator:
+    process: subprocess.Popen[str]
+    base_url: str
+    dump: Path
+
+    def finish(self) -> dict[str, Any]:
+        _stop(self.process, timeout=60)
+        return dict(json.loads(self.dump.read_text()))
+
+
+def _start_simulator(accounts: Accounts, rate: float, workdir: Path) -> Simulator:
+    spec = {
+        "seed": SEED,
+        "accounts": accounts.rows(),
+        "rate": rate,
+        "backfill_hours": 0.25,
+        "tags": accounts.all_tags(),
+    }
+    dump = workdir / "simulator.json"
+    process = subprocess.Popen(
+        [sys.executable, "-c", _SIMULATOR, json.dumps(spec), str(dump)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    assert process.stdout is not None
+    line = process.stdout.readline()
+    if not line.startswith("READY "):
+        _stop(process)
+        raise RuntimeError(f"simulator did not start: {line!r}")
+    return Simulator(process, line.split()[1], dump)
+
+
+def _toml(
+    *,
+    accounts: Accounts,
+    base_url: str,
+    mongo_uri: str,
+    database: str,
+    port: int,
+    interval_s: float,
+    min_interval_s: float,
+    adaptive: bool,
+    top_media: bool,
+    replica: str = "",
+    lease_ttl_s: float = 60.0,
+) -> str:
+    lines = [
+        "[graph]",
+        f'base_url = "{base_url}"',
+        f'instagram_base_url = "{base_url}"',
+        'app_secret = ""',
+        "[store]",
+        f'mongodb_uri = "{mongo_uri}"',
+        f'database = "{database}"',
+        "timeout_s = 20",
+        "[server]",
+        'host = "127.0.0.1"',
+        f"port = {port}",
+        "[polling]",
+        f"hashtag_interval_s = {interval_s}",
+        f"min_interval_s = {min_interval_s}",
+        f"adaptive = {'true' if adaptive else 'false'}",
+        "jitter_ratio = 0.1",
+        "max_pages = 10",
+        f"top_media = {'true' if top_media else 'false'}",
+        "[ratelimit]",
+        "app_users = 2000",
+        "account_impressions_24h = 100000",
+        "[cluster]",
+        f'replica = "{replica}"',
+        f"lease_ttl_s = {lease_ttl_s}",
+    ]
+    for row in accounts.rows():
+        lines += [
+            "[[accounts]]",
+            f'name = "{row["name"]}"',
+            f'ig_user_id = "{row["id"]}"',
+            f'username = "{row["username"]}"',
+            f'access_token = "{row["token"]}"',
+            "hashtags = [" + ", ".join(f'"{t}"' for t in row["hashtags"]) + "]",
+            "tags = false",
+            "mentions = false",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+@dataclass
+class WorkerProcess:
+    process: subprocess.Popen[bytes]
+    port: int
+    log: Path
+    name: str
+
+    def metrics(self) -> str:
+        url = f"http://127.0.0.1:{self.port}/metrics"
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return str(response.read().decode())
+
+    def rss_kib(self) -> int | None:
+        try:
+            for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+        except OSError:
+            return None
+        return None
+
+
+def _start_worker(config: str, workdir: Path, name: str, port: int, level: str) -> WorkerProcess:
+    path = workdir / f"{name}.toml"
+    path.write_text(config)
+    log = workdir / f"{name}.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "listener", "--log-level", level, "run", "--config", str(path)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd=str(Path(__file__).resolve().parent.parent),
+        )
+    worker = WorkerProcess(process, port, log, name)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"worker {name} exited: {log.read_text()[-2000:]}")
+        try:
+            worker.metrics()
+        except OSError:
+            time.sleep(0.5)
+        else:
+            return worker
+    _stop(process)
+    raise RuntimeError(f"worker {name} did not serve /metrics in 60 s")
+
+
+def _intervals(metrics_text: str) -> dict[tuple[str, str], float]:
+    """(account, hashtag) → interval of its recent_media feed, from the worker's /metrics."""
+    out: dict[tuple[str, str], float] = {}
+    for family in text_string_to_metric_families(metrics_text):
+        if family.name != "listener_feed_interval_seconds":
+            continue
+        for sample in family.samples:
+            if "recent" in sample.labels.get("poller", ""):
+                out[(sample.labels["account"], sample.labels["hashtag"])] = sample.value
+    return out
+
+
+def _graph_calls(metrics_text: str) -> float:
+    total = 0.0
+    for family in text_string_to_metric_families(metrics_text):
+        if family.name == "listener_graph_requests":
+            total += sum(s.value for s in family.samples if s.name.endswith("_total"))
+    return total
+
+
+def _pct(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def _met(ok: bool) -> str:
+    return "**met**" if ok else "**not met**"
+
+
+# -- 1. the soak ---------------------------------------------------------------------------
+
+
+@dataclass
+class Soak:
+    samples: list[tuple[float, int]] = field(default_factory=list)  # (s since start, KiB)
+    feeds: int = 0
+    calls: int = 0
+    stored: int = 0
+    published: int = 0
+    errors: int = 0
+    baseline_kib: int = 0  # the same worker with 2 feeds, after BASELINE_S
+
+
+BASELINE_S: Final = 40.0
+
+
+def _soak(workdir: Path) -> Soak:
+    accounts = Accounts(SOAK_ACCOUNTS, SOAK_TAGS)
+    result = Soak(feeds=SOAK_ACCOUNTS * SOAK_TAGS * 2)
+    _say(f"soak: {result.feeds} feeds for {SOAK_S:.0f} s")
+    with mongo_process() as uri:
+        simulator = _start_simulator(accounts, SOAK_RATE, workdir)
+        worker: WorkerProcess | None = None
+        try:
+            port = _free_port()
+            small = _toml(
+                accounts=Accounts(1, 1),
+                base_url=simulator.base_url,
+                mongo_uri=uri,
+                database="baseline",
+                port=port,
+                interval_s=SOAK_INTERVAL_S,
+                min_interval_s=SOAK_MIN_S,
+                adaptive=True,
+                top_media=True,
+            )
+            worker = _start_worker(small, workdir, "baseline", port, "info")
+            time.sleep(BASELINE_S)
+            result.baseline_kib = worker.rss_kib() or 0
+            _stop(worker.process)
+            _say(f"baseline (2 feeds): RSS {result.baseline_kib / 1024:.1f} MiB")
+            port = _free_port()
+            config = _toml(
+                accounts=accounts,
+                base_url=simulator.base_url,
+                mongo_uri=uri,
+                database="soak",
+                port=port,
+                interval_s=SOAK_INTERVAL_S,
+                min_interval_s=SOAK_MIN_S,
+                adaptive=True,
+                top_media=True,
+            )
+            worker = _start_worker(config, workdir, "soak", port, "info")
+            started = time.monotonic()
+            while (elapsed := time.monotonic() - started) < SOAK_S:
+                rss = worker.rss_kib()
+                if rss is None or worker.process.poll() is not None:
+                    raise RuntimeError(f"worker died: {worker.log.read_text()[-2000:]}")
+                result.samples.append((elapsed, rss))
+                if len(result.samples) % 6 == 1:
+                    _say(f"soak: {elapsed:.0f} s, RSS {rss / 1024:.1f} MiB")
+                time.sleep(min(SAMPLE_S, max(0.1, SOAK_S - elapsed)))
+            rss = worker.rss_kib()
+            if rss is not None:
+                result.samples.append((time.monotonic() - started, rss))
+            result.calls = int(_graph_calls(worker.metrics()))
+        finally:
+            if worker is not None:
+                _stop(worker.process)
+            dump = simulator.finish()
+        result.published = len(dump["posts"])
+        result.stored = MongoClient(uri)["soak"]["media"].count_documents({})
+        if worker is not None:
+            result.errors = sum(
+                1 for line in worker.log.read_text().splitlines() if '"level": "error"' in line
+            )
+    return result
+
+
+# -- 2 and 3. replicas ---------------------------------------------------------------------
+
+
+@dataclass
+class ReplicaRun:
+    replicas: int
+    sim_calls: int = 0
+    sim_by_endpoint: dict[str, int] = field(default_factory=dict)
+    worker_calls: float = 0.0
+    window_posts: int = 0
+    window_stored: int = 0
+    latencies: list[float] = field(default_factory=list)  # latency ÷ interval
+    latencies_s: list[float] = field(default_factory=list)
+    polls: int = 0
+    overlaps: int = 0  # lease holdings of one feed by two replicas at once
+    unleased_polls: int = 0  # polls outside the poller's own holding of the lease
+    close_polls: int = 0  # same feed polled by two replicas < half an interval apart
+    intervals: dict[tuple[str, str], float] = field(default_factory=dict)
+
+
+def _events(log: Path) -> list[dict[str, Any]]:
+    out = []
+    for line in log.read_text().splitlines():
+        if line.startswith("{"):
+            try:
+                out.append(json.loads(line))
+            except ValueError:
+                continue
+    return out
+
+
+def _when(event: dict[str, Any]) -> float:
+    return datetime.fromisoformat(event["timestamp"].replace("Z", "+00:00")).timestamp()
+
+
+def _check_leases(run: ReplicaRun, logs: dict[str, Path], ended: float) -> None:  # noqa: PLR0912
+    """Holding intervals per (replica, feed) from lease logs; polls checked against them."""
+    holdings: dict[str, list[tuple[float, float, str]]] = defaultdict(list)
+    polls: dict[str, list[tuple[float, str]]] = defaultdict(list)
+    for name, log in logs.items():
+        open_at: dict[str, float] = {}
+        for event in _events(log):
+            kind, feed = event.get("event"), event.get("feed")
+            if feed is None:
+                continue
+            if kind == "lease.taken":
+                open_at.setdefault(feed, _when(event))
+            elif kind in ("lease.lost", "lease.released") and feed in open_at:
+                holdings[feed].append((open_at.pop(feed), _when(event), name))
+            elif kind == "poll.done":
+                polls[feed].append((_when(event), name))
+        for feed, at in open_at.items():
+            holdings[feed].append((at, ended, name))
+    for spans in holdings.values():
+        spans.sort()
+        for (_, end_a, a), (start_b, _, b) in itertools.pairwise(spans):
+            if a != b and start_b < end_a:
+                run.overlaps += 1
+    for feed, done in polls.items():
+        run.polls += len(done)
+        if run.replicas > 1:
+            for at, name in done:
+                if not any(s <= at <= e + 1 for s, e, n in holdings[feed] if n == name):
+                    run.unleased_polls += 1
+        done.sort()
+        for (t1, a), (t2, b) in itertools.pairwise(done):
+            if a != b and t2 - t1 < REP_INTERVAL_S / 2:
+                run.close_polls += 1
+
+
+def _replica_run(replicas: int, workdir: Path) -> ReplicaRun:
+    accounts = Accounts(REP_ACCOUNTS, REP_TAGS)
+    run = ReplicaRun(replicas)
+    _say(f"replicas: {replicas} worker(s), {REP_ACCOUNTS * REP_TAGS} feeds, {RUN_S:.0f} s")
+    with mongo_process() as uri:
+        simulator = _start_simulator(accounts, REP_RATE, workdir)
+        workers: list[WorkerProcess] = []
+        ended = time.time()
+        try:
+            for r in range(replicas):
+                port = _free_port()
+                name = f"r{replicas}-{r}"
+                config = _toml(
+                    accounts=accounts,
+                    base_url=simulator.base_url,
+                    mongo_uri=uri,
+                    database="replicas",
+                    port=port,
+                    interval_s=REP_INTERVAL_S,
+                    min_interval_s=REP_INTERVAL_S,
+                    adaptive=False,
+                    top_media=False,
+                    replica=name,
+                    lease_ttl_s=REP_LEASE_TTL_S,
+                )
+                workers.append(_start_worker(config, workdir, name, port, "debug"))
+            started = time.monotonic()
+            while (elapsed := time.monotonic() - started) < RUN_S:
+                if any(w.process.poll() is not None for w in workers):
+                    raise RuntimeError("a replica died")
+                if int(elapsed) % 60 < SAMPLE_S:
+                    _say(f"replicas={replicas}: {elapsed:.0f} s")
+                time.sleep(SAMPLE_S)
+            for w in workers:
+                text = w.metrics()
+                run.worker_calls += _graph_calls(text)
+                for key, value in _intervals(text).items():
+                    run.intervals.setdefault(key, value)
+        finally:
+            ended = time.time()
+            for w in workers:
+                _stop(w.process)
+            dump = simulator.finish()
+        run.sim_calls = int(dump["total"])
+        run.sim_by_endpoint = dict(dump["calls"])
+        start = datetime.fromisoformat(dump["start"])
+        end = datetime.fromisoformat(dump["end"])
+        # The window: published from the world's start to one interval (+ jitter) before the
+        # first worker stopped, so every post in it was due to be seen by a poll.
+        cutoff = datetime.fromtimestamp(ended).astimezone(start.tzinfo).timestamp() - (
+            REP_INTERVAL_S * 1.1 + 5
+        )
+        window = {
+            media_id: tag
+            for media_id, (at, tag) in dump["posts"].items()
+            if start.timestamp() < datetime.fromisoformat(at).timestamp() <= cutoff
+        }
+        run.window_posts = len(window)
+        media = MongoClient(uri)["replicas"]["media"]
+        by_tag = {t: row["name"] for row in accounts.rows() for t in row["hashtags"]}
+        for doc in media.find(
+            {"_id": {"$in": list(window)}}, {"timestamp": 1, "first_seen_at": 1, "sources": 1}
+        ):
+            run.window_stored += 1
+            tag = window[doc["_id"]]
+            interval = run.intervals.get((by_tag[tag], tag), REP_INTERVAL_S)
+            latency = (doc["first_seen_at"] - doc["timestamp"]).total_seconds()
+            run.latencies_s.append(latency)
+            run.latencies.append(latency / interval)
+        del end
+        _check_leases(run, {w.name: w.log for w in workers}, ended)
+    _say(
+        f"replicas={replicas}: {run.sim_calls} calls, {run.window_stored}/{run.window_posts} "
+        f"stored, overlaps {run.overlaps}, close polls {run.close_polls}"
+    )
+    return run
+
+
+# -- rendering -----------------------------------------------------------------------------
+
+
+def _render(soak: Soak, one: ReplicaRun, three: ReplicaRun) -> str:
+    mib = [(t, kib / 1024) for t, kib in soak.samples]
+    after = [m for t, m in mib if t >= WARMUP_S]
+    steady = after[0] if after else float("nan")
+    final = mib[-1][1] if mib else float("nan")
+    peak = max((m for _, m in mib), default=float("nan"))
+    growth = (final - steady) / steady * 100 if after else float("nan")
+    warm = f"{WARMUP_S:.0f} s" if after else "(soak shorter than the warm-up)"
+    soak_ok = steady < 150
+    growth_ok = growth < 5
+
+    calls_diff = (three.sim_calls - one.sim_calls) / one.sim_calls * 100 if one.sim_calls else 0
+    recent_1 = one.sim_by_endpoint.get("recent_media", 0)
+    recent_3 = three.sim_by_endpoint.get("recent_media", 0)
+    cov_1 = one.window_stored / one.window_posts * 100 if one.window_posts else float("nan")
+    cov_3 = three.window_stored / three.window_posts * 100 if three.window_posts else float("nan")
+    no_double = three.overlaps == 0 and three.unleased_polls == 0 and three.close_polls == 0
+
+    lat = one.latencies
+    lat3 = three.latencies
+    p95 = _pct(lat, 0.95)
+    endpoints_1 = ", ".join(f"{k} {v}" for k, v in sorted(one.sim_by_endpoint.items()))
+    endpoints_3 = ", ".join(f"{k} {v}" for k, v in sorted(three.sim_by_endpoint.items()))
+    intervals = sorted(set(one.intervals.values()))
+    shown_intervals = ", ".join(f"{v:g} s" for v in intervals) or f"{REP_INTERVAL_S:g} s"
+    return "\n".join(
+        [
+            "## Scale: 1,000 feeds, replicas, detection latency",
+            "",
+            "Real processes on loopback, wall-clock time: the Graph API simulator in a process "
+            "of its own, a SecantusDB server in another, and the worker as "
+            "`python -m listener run --config …` (one process, or three replicas on one "
+            "database). 2-core machine: the worker shares the CPUs with the simulator and the "
+            "database.",
+            "",
+            "### 1,000 feeds in one worker: RSS over a soak",
+            "",
+            f"{SOAK_ACCOUNTS} accounts × {SOAK_TAGS} hashtags × 2 edges (recent_media, "
+            f"top_media) = **{soak.feeds:,} feeds**; tags and mentions off. Each hashtag "
+            f"publishes {SOAK_RATE:g} posts/h (Poisson; {SOAK_ACCOUNTS * SOAK_TAGS} hashtags, "
+            f"{SOAK_ACCOUNTS * SOAK_TAGS * SOAK_RATE:,.0f} posts/h in all), 15 min of backfill. "
+            f"Polling: adaptive, target {SOAK_INTERVAL_S:g} s, floor {SOAK_MIN_S:g} s, jitter "
+            "±10 %; rate-limit budget set high (app_users 2000) so pacing, not throttling, "
+            f"sets the load. Soak {SOAK_S:.0f} s, RSS (`VmRSS` of the worker process) sampled "
+            f"every {SAMPLE_S:g} s; steady = the first sample after a {warm} warm-up, growth = "
+            "from there to the last sample.",
+            "",
+            "| measure | value | goal |",
+            "|---|---|---|",
+            f"| steady RSS (at {warm}) | {steady:.1f} MiB | < 150 MB: {_met(soak_ok)} |",
+            f"| RSS at end of soak ({mib[-1][0]:.0f} s) | {final:.1f} MiB | |"
+            if mib
+            else "| RSS at end | n/a | |",
+            f"| RSS of the same worker with 2 feeds (1 account × 1 hashtag), after "
+            f"{BASELINE_S:.0f} s | {soak.baseline_kib / 1024:.1f} MiB | |",
+            f"| growth, steady → end | {growth:+.1f} % | < 5 %: {_met(growth_ok)} |",
+            f"| peak RSS | {peak:.1f} MiB | |",
+            f"| Graph calls by the worker (its metric) | {soak.calls:,} "
+            f"({soak.calls / max(SOAK_S, 1) * 60:,.0f}/min) | |",
+            f"| media stored / published by the world (incl. backfill) | {soak.stored:,} / "
+            f"{soak.published:,} | |",
+            f"| error-level log lines | {soak.errors} | |",
+            "",
+            "RSS trace (s → MiB): "
+            + ", ".join(f"{t:.0f}→{m:.1f}" for t, m in mib[:: max(1, len(mib) // 12)]),
+            "",
+            "### 3 replicas vs 1, same scenario",
+            "",
+            f"{REP_ACCOUNTS} accounts × {REP_TAGS} hashtags, recent_media only = "
+            f"{REP_ACCOUNTS * REP_TAGS} feeds; {REP_RATE:g} posts/h per hashtag; fixed interval "
+            f"{REP_INTERVAL_S:g} s (adaptive off, jitter ±10 %); {RUN_S:.0f} s per run; the same "
+            f"simulator seed ({SEED}) in a fresh process and a fresh database per run. Three "
+            f"replicas: distinct `[cluster] replica` names, `lease_ttl_s = {REP_LEASE_TTL_S:g}`, "
+            "started one after another. Calls = every request the simulator served (its "
+            "stats), including start-up calls (hashtag search, quota reconcile). Coverage = "
+            "media the world published from its start to one interval (+10 % jitter + 5 s) "
+            "before the workers stopped, found in `media`. Double polling: from each "
+            "replica's JSON logs, lease holdings (`lease.taken` → `lease.lost`/"
+            "`lease.released`/exit) of one feed by two replicas overlapping in time, polls "
+            "(`poll.done`) outside the poller's own holding, and polls of one feed by two "
+            f"replicas less than {REP_INTERVAL_S / 2:g} s apart.",
+            "",
+            "| measure | 1 worker | 3 replicas | goal |",
+            "|---|---|---|---|",
+            f"| Graph calls (simulator) | {one.sim_calls:,} | {three.sim_calls:,} | within 5 %: "
+            f"{calls_diff:+.1f} % {_met(abs(calls_diff) <= 5)} |",
+            f"| of which recent_media | {recent_1:,} | {recent_3:,} | |",
+            f"| Graph calls (sum of workers' metric) | {one.worker_calls:,.0f} | "
+            f"{three.worker_calls:,.0f} | |",
+            f"| coverage | {one.window_stored}/{one.window_posts} ({cov_1:.1f} %) | "
+            f"{three.window_stored}/{three.window_posts} ({cov_3:.1f} %) | same: "
+            f"{_met(abs(cov_1 - cov_3) < 0.05)} |",
+            f"| polls (`poll.done`) | {one.polls} | {three.polls} | |",
+            f"| overlapping lease holdings | — | {three.overlaps} | 0 |",
+            f"| polls outside own lease | — | {three.unleased_polls} | 0 |",
+            f"| same feed polled by 2 replicas < {REP_INTERVAL_S / 2:g} s apart | — | "
+            f"{three.close_polls} | 0 |",
+            f"| no feed polled by two replicas at once | | {'yes' if no_double else 'no'} | "
+            f"{_met(no_double)} |",
+            "",
+            f"Calls by endpoint — 1 worker: {endpoints_1}; 3 replicas: {endpoints_3}.",
+            "",
+            "### Detection latency ÷ scheduled interval",
+            "",
+            "From the 1-worker run above: for each media in the coverage window that was "
+            "stored, latency = `first_seen_at − timestamp` (the post's Graph timestamp, whole "
+            "seconds), divided by its feed's interval from `listener_feed_interval_seconds` "
+            f"at the end of the run ({shown_intervals}). A poll every interval means a post "
+            "waits on average half an interval, at worst one interval plus jitter (+10 %) "
+            "plus the poll's own time.",
+            "",
+            "| measure | 1 worker | 3 replicas | goal |",
+            "|---|---|---|---|",
+            f"| media measured | {len(lat)} | {len(lat3)} | |",
+            f"| p50 latency | {_pct(one.latencies_s, 0.5):.1f} s | "
+            f"{_pct(three.latencies_s, 0.5):.1f} s | |",
+            f"| p95 latency | {_pct(one.latencies_s, 0.95):.1f} s | "
+            f"{_pct(three.latencies_s, 0.95):.1f} s | |",
+            f"| p50 ÷ interval | {_pct(lat, 0.5):.2f} | {_pct(lat3, 0.5):.2f} | |",
+            f"| p95 ÷ interval | **{p95:.2f}** | {_pct(lat3, 0.95):.2f} | ≤ 1.2: "
+            f"{_met(p95 <= 1.2)} (1 worker) |",
+            f"| max ÷ interval | {max(lat, default=float('nan')):.2f} | "
+            f"{max(lat3, default=float('nan')):.2f} | |",
+            f"| mean latency | {statistics.fmean(one.latencies_s) if lat else float('nan'):.1f} s"
+            f" | {statistics.fmean(three.latencies_s) if lat3 else float('nan'):.1f} s | |",
+        ]
+    )
+
+
+def section() -> str:
+    """The markdown section for RESULTS.md."""
+    with tempfile.TemporaryDirectory(prefix="bench-scale-") as tmp:
+        workdir = Path(tmp)
+        one_dir, three_dir, soak_dir = (workdir / d for d in ("one", "three", "soak"))
+        for d in (one_dir, three_dir, soak_dir):
+            d.mkdir()
+        one = _replica_run(1, one_dir)
+        three = _replica_run(REPLICAS, three_dir)
+        soak = _soak(soak_dir)
+        return _render(soak, one, three)
+
+
+if __name__ == "__main__":
+    print(section())
