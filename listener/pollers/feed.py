@@ -31,6 +31,7 @@ class PollResult:
 
     ``hit_bound``: the poll stopped at its page bound while pages still brought new media.
     ``oldest_new_age_s``: age of the oldest media that was new to us (``None`` if none was).
+    ``oldest_read``: the oldest media time on the last page read.
     """
 
     pages: int
@@ -38,6 +39,7 @@ class PollResult:
     duplicate: int
     hit_bound: bool = False
     oldest_new_age_s: float | None = None
+    oldest_read: datetime | None = None
 
 
 class Feed(Protocol):
@@ -89,13 +91,18 @@ async def ingest_pages(
     max_pages: int,
     more: Callable[[MediaPage], bool] = lambda page: page.paging.next is not None,
     fence: int | None = None,
+    catch_up_to: datetime | None = None,
 ) -> PollResult:
     """Store pages from ``pages`` until one brings nothing new; then advance the feed state.
 
     ``more`` tells whether Meta has a page after this one (a ``next`` link by default).
+    ``catch_up_to``: the previous poll stopped at its page bound with older media unread, down
+    to this time; known media above it are that poll's, not the end of what is new, so the
+    walk goes on until it is below it.
     """
     count = new = duplicate = 0
     oldest_new: datetime | None = None
+    oldest_read: datetime | None = None
     more_unread = False
     async with aclosing(pages) as walk:
         async for page in walk:
@@ -108,9 +115,15 @@ async def ingest_pages(
             for media in page.media:
                 if media.id in fresh and (oldest_new is None or media.timestamp < oldest_new):
                     oldest_new = media.timestamp
+            if page.media:
+                oldest_read = min(m.timestamp for m in page.media)
+            catching_up = (
+                catch_up_to is not None and oldest_read is not None and oldest_read >= catch_up_to
+            )
+            done = not result.new or _known_tail(page, result)
             # More pages after a page that was still new: only the page bound stopped us.
-            more_unread = bool(result.new) and more(page) and not _known_tail(page, result)
-            if not result.new or _known_tail(page, result):
+            more_unread = more(page) and (not done or catching_up)
+            if done and not catching_up:
                 break
     now = clock()
     metrics.poll_pages.labels(source.kind.value, source.account).inc(count)
@@ -122,4 +135,5 @@ async def ingest_pages(
         duplicate=duplicate,
         hit_bound=count >= max_pages and more_unread,
         oldest_new_age_s=None if oldest_new is None else (now - oldest_new).total_seconds(),
+        oldest_read=oldest_read,
     )

@@ -28,6 +28,9 @@ from listener.store.store import Store
 
 log = structlog.get_logger("listener.pollers")
 
+CATCH_UP_FACTOR = 2
+"""A poll catching up on a backlog may read this many times the page bound."""
+
 EDGE_KIND: dict[HashtagEdge, SourceKind] = {
     "recent_media": SourceKind.HASHTAG_RECENT,
     "top_media": SourceKind.HASHTAG_TOP,
@@ -96,6 +99,7 @@ class HashtagFeed:
         self.interval_s = interval_s
         self.hashtag = hashtag
         self.source = Source(EDGE_KIND[edge], account, hashtag)
+        self._catch_up_to: datetime | None = None
 
     @property
     def feature(self) -> str:
@@ -111,8 +115,10 @@ class HashtagFeed:
         who = self._accounts.who(self.source.account)
         await self._quota.spend(who.account, self.hashtag)
         hashtag_id = await self._ids.resolve(who, self.hashtag)
+        # Catching up costs more pages: the known pages of the last poll, then the unread ones.
+        bound = self._max_pages * (CATCH_UP_FACTOR if self._catch_up_to else 1)
         walk = self._api.hashtag_media(
-            who, hashtag_id, self._edge, page_size=self.page_size, max_pages=self._max_pages
+            who, hashtag_id, self._edge, page_size=self.page_size, max_pages=bound
         )
         result = await ingest_pages(
             walk,
@@ -121,9 +127,19 @@ class HashtagFeed:
             ingestor=self._ingestor,
             metrics=self._metrics,
             clock=self._clock,
-            max_pages=self._max_pages,
+            max_pages=bound,
             fence=fence,
+            catch_up_to=self._catch_up_to,
         )
+        # Stopped by the page bound with older new media unread: the next poll must read past
+        # this poll's pages, down to where this one stopped, before known media mean "done".
+        if result.hit_bound:
+            marks = [t for t in (self._catch_up_to, result.oldest_read) if t is not None]
+            self._catch_up_to = min(marks) if marks else None
+        elif self._catch_up_to is None or (
+            result.oldest_read is not None and result.oldest_read < self._catch_up_to
+        ):
+            self._catch_up_to = None
         if self._edge != "recent_media":
             # Only recent_media has a 24 h edge; top media may be old and still new to us.
             result = replace(result, oldest_new_age_s=None)

@@ -1,9 +1,10 @@
 """The governor: the async shell that makes every Graph call wait for its rate-limit scopes.
 
 Each call names its endpoint and account. Platform endpoints (hashtag search, ``recent_media``,
-``top_media``) spend the app's shared pool and must also find the account's scope unpaused (a
-user-level throttle, code 17, stops that account's hashtag calls too); every other endpoint
-spends the account's business-use-case scope. Calls of one scope are spaced by
+``top_media``) spend the app's shared pool; every other endpoint spends the account's
+business-use-case scope. A user-level throttle (code 17) stops every call made with that
+account's token, whatever its pool; a business-use-case throttle (80002) stops only that
+account's business-use-case calls, its hashtag calls go on. Calls of one scope are spaced by
 :func:`~listener.ratelimit.throttle.wait_s`, and a paused scope receives zero calls.
 
 Time and sleeping are injected so tests can run on a hand-moved clock; metrics are reported
@@ -41,8 +42,10 @@ PLATFORM_ENDPOINTS: Final = frozenset({"ig_hashtag_search", "hashtag", "recent_m
 """Endpoints metered by Meta's Platform rate limits (reference §1g); all others are BUC."""
 APP_THROTTLE_CODES: Final = frozenset({4})
 """Codes that say the app's pool is exhausted."""
-ACCOUNT_THROTTLE_CODES: Final = frozenset({17}) | frozenset(range(80000, 80015))
-"""Codes that say the account's (user's, business use case) pool is exhausted."""
+ACCOUNT_THROTTLE_CODES: Final = frozenset(range(80000, 80015))
+"""Codes that say the account's business use case pool is exhausted (its /tags, mentions)."""
+USER_THROTTLE_CODES: Final = frozenset({17})
+"""The user's own request limit: every call made with that account's token waits."""
 
 _RESOLUTION_S: Final = 0.001
 """Waits shorter than this are not slept: clocks and sleeps are not finer than that."""
@@ -70,17 +73,17 @@ class Governor:
         self._accounts_by_ig_id = dict(accounts_by_ig_id or {})
         self._on_usage = on_usage
         self._states: dict[Scope, ScopeState] = {}
+        self._users: dict[str, ScopeState] = {}
         self._on_garbled = on_garbled
 
     # -- which scopes a call needs -------------------------------------------------------------
 
     @staticmethod
     def scopes_for(endpoint: str, account: str) -> tuple[Scope, ...]:
-        """The scope a call spends first, then any scope that must merely be unpaused."""
-        own = Scope("buc", account)
+        """The scope a call spends."""
         if endpoint in PLATFORM_ENDPOINTS:
-            return (APP_SCOPE, own)
-        return (own,)
+            return (APP_SCOPE,)
+        return (Scope("buc", account),)
 
     # -- waiting -------------------------------------------------------------------------------
 
@@ -91,14 +94,14 @@ class Governor:
         so concurrent callers queue at the scope's spacing without holding a lock while they
         wait. A pause that begins while a caller sleeps is honoured when it wakes.
         """
-        spend, *guards = self.scopes_for(endpoint, account)
+        (spend,) = self.scopes_for(endpoint, account)
         policy = self._policy(spend)
         while True:
             now = self._clock()
             state = self.state(spend)
-            pause = max(
-                [_pause_left(state, now)] + [_pause_left(self.state(g), now) for g in guards]
-            )
+            # A user-level throttle (code 17) stops every call made with that account's token.
+            user = self._users.get(account, ScopeState())
+            pause = max(_pause_left(state, now), _pause_left(user, now))
             if pause >= _RESOLUTION_S:
                 await self._sleep(pause)
                 continue
@@ -108,7 +111,8 @@ class Governor:
             if at == now:
                 return
             await self._sleep(turn)
-            if not any(self.paused(scope) for scope in (spend, *guards)):
+            now = self._clock()
+            if not self.paused(spend) and _pause_left(self._users.get(account, user), now) <= 0:
                 return
 
     def state(self, scope: Scope) -> ScopeState:
@@ -179,6 +183,12 @@ class Governor:
         case codes (80000-80014) are the account's; anything else (32, 613, the disguised
         100/33) pauses the pool the call was spending.
         """
+        if code in USER_THROTTLE_CODES:
+            user = self._users.get(account, ScopeState())
+            policy = self._policy(self.scopes_for(endpoint, account)[0])
+            self._users[account] = observe_throttle(user, retry_after_s, self._clock(), policy)
+            log.warning("ratelimit.paused", scope=f"user:{account}", code=code)
+            return Scope("buc", account)
         if code in APP_THROTTLE_CODES:
             scope = APP_SCOPE
         elif code in ACCOUNT_THROTTLE_CODES:

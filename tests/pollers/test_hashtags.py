@@ -179,3 +179,22 @@ async def test_poll_stops_where_known_media_begin(
     graph.clock.advance(timedelta(minutes=1))
     again = await hashtag_feed.poll()
     assert (again.pages, again.new) == (1, 10)
+
+
+async def test_a_backlog_beyond_the_page_bound_is_caught_up(
+    graph: Graph, store: Store, metrics: Metrics
+) -> None:
+    """After a poll stopped at its bound, later polls read past its pages down to the rest."""
+    for minute in range(120):
+        graph.world.add_post(
+            hashtags=["summerdrop"], timestamp=NOW - timedelta(minutes=minute + 10)
+        )
+    hashtag_feed = feed(graph, store, metrics, "summerdrop", max_pages=2)
+    first = await hashtag_feed.poll()
+    assert (first.new, first.hit_bound) == (100, True)
+    for second in range(5):
+        graph.world.add_post(hashtags=["summerdrop"], timestamp=NOW - timedelta(seconds=second + 1))
+    for _ in range(3):
+        graph.clock.advance(timedelta(minutes=1))
+        await hashtag_feed.poll()
+    assert await store.media.count() == 125
