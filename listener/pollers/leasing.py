@@ -52,6 +52,8 @@ class Leasing:
         self._held: dict[str, int] = {}
         self._busy: set[str] = set()
         self._live = 1
+        self.taken_over: set[str] = set()
+        """Feeds taken since their last poll here: their previous owner may have just polled."""
 
     @property
     def held(self) -> dict[str, int]:
@@ -84,6 +86,7 @@ class Leasing:
             return None
         self._held[key] = token
         self._busy.add(key)
+        self.taken_over.add(key)
         log.info("lease.taken", feed=key, token=token, replica=self.replica)
         return token
 

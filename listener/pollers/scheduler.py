@@ -174,11 +174,28 @@ class Scheduler:
             if fence is None:
                 # Another replica's feed: look again later, in case it stops renewing.
                 return min(self._next_delay(pace), self._pacing.takeover_check_s)
+            if key in self._leasing.taken_over:
+                self._leasing.taken_over.discard(key)
+                wait = await self._not_before(feed, pace)
+                if wait > 0:
+                    self._leasing.done(key)
+                    return wait
         try:
             return await self._poll(feed, pace, fence)
         finally:
             if self._leasing is not None:
                 self._leasing.done(key)
+
+    async def _not_before(self, feed: Feed, pace: _Pace) -> float:
+        """Seconds until a feed just taken over is due: its last owner may have just polled."""
+        try:
+            last = (await self._store.feeds.state(feed.source)).last_success_at
+        except StoreUnavailableError:
+            return 0.0
+        if last is None:
+            return 0.0
+        pace.last_poll_at = last
+        return max(pace.interval_s - (self._clock() - last).total_seconds(), 0.0)
 
     async def _poll(self, feed: Feed, pace: _Pace, fence: int | None) -> float:
         try:
