@@ -1,9 +1,10 @@
 """A :class:`~tests.mongo.MongoServer` in a process of its own (``-m tests.resilience.mongoproc``).
 
 Resilience tests kill, starve and restart things for minutes; keeping SecantusDB out of the
-pytest process means a database that wedges (WiredTiger has been seen spinning inside a page
-read under load, holding the storage lock) costs one failed test, killed on a deadline, instead
-of a pytest process that never finishes its teardown. SIGTERM stops it cleanly (data kept).
+pytest process means a database that wedges (SecantusDB 0.7.0b3 livelocks when
+``createIndexes`` and an insert create the same collection at once: see ``conftest.py``) costs
+one failed test, killed on a deadline, instead of a pytest process that never finishes its
+teardown. SIGTERM stops it cleanly (data kept).
 """
 
 from __future__ import annotations
