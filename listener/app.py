@@ -136,9 +136,12 @@ class Worker:
 
     async def serve(self, stop: asyncio.Event, reload: asyncio.Event | None = None) -> None:
         """Poll until ``stop`` is set; re-read tokens whenever ``reload`` is set."""
+        # Leases are released only once the last poll has ended: released earlier, another
+        # replica could start a feed whose poll is still running here.
+        polls_over = asyncio.Event()
         async with asyncio.TaskGroup() as group:
             group.create_task(_ensure_indexes(self.store, stop), name="store:indexes")
-            group.create_task(self._poll(stop), name="scheduler")
+            group.create_task(self._poll(stop, polls_over), name="scheduler")
             for job, every_s in (
                 (self._watch_store, STORE_CHECK_INTERVAL_S),
                 (self._watch_token_expiry, TOKEN_EXPIRY_INTERVAL_S),
@@ -149,15 +152,18 @@ class Worker:
             if self.inbox is not None:
                 group.create_task(self.inbox.run(stop), name="inbox")
             if self.leasing is not None:
-                group.create_task(self.leasing.run(stop), name="leases")
+                group.create_task(self.leasing.run(polls_over), name="leases")
             if self.shared_limits is not None:
                 group.create_task(self.shared_limits.run(stop), name="ratelimits:sync")
             if reload is not None:
                 group.create_task(self._reloads(stop, reload), name="reload")
 
-    async def _poll(self, stop: asyncio.Event) -> None:
-        await self._reconcile_quota()
-        await self.scheduler.run(stop)
+    async def _poll(self, stop: asyncio.Event, over: asyncio.Event) -> None:
+        try:
+            await self._reconcile_quota()
+            await self.scheduler.run(stop)
+        finally:
+            over.set()
 
     async def _reconcile_quota(self) -> None:
         """Fold Meta's record of each account's spent hashtags into the shared slot ledger."""

@@ -9,7 +9,7 @@ skips.
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, Callable, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,7 +18,7 @@ from typing import Protocol
 from listener.errors import LeaseLostError
 from listener.graph.wire import MediaPage
 from listener.metrics import Metrics
-from listener.models import Sighting, Source
+from listener.models import Media, Sighting, Source
 from listener.pollers.ingest import Ingestor
 from listener.ratelimit.throttle import Scope
 from listener.store.media import IngestResult
@@ -67,6 +67,16 @@ KNOWN_TAIL = 5
 """A page ending in this many media already stored reached what earlier polls read."""
 
 
+def _settled(media: Sequence[Media], covered_to: datetime | None) -> bool:
+    """Whether all of ``media`` were published before ``covered_to``, the start of the last poll
+    that recorded success: only there do known media prove that what follows was read.
+
+    Above it, known media may be a poll's that was cut short (a crash, an error, a lost lease):
+    it stored the pages it read and left media it never read below them.
+    """
+    return covered_to is not None and all(m.timestamp <= covered_to for m in media)
+
+
 def _known_tail(page: MediaPage, result: IngestResult) -> bool:
     """Whether the page ends in a run of known media: the rest of the listing is older still.
 
@@ -100,6 +110,8 @@ async def ingest_pages(
     to this time; known media above it are that poll's, not the end of what is new, so the
     walk goes on until it is below it.
     """
+    started = clock()
+    covered_to = (await store.feeds.state(source)).covered_to
     count = new = duplicate = 0
     oldest_new: datetime | None = None
     oldest_read: datetime | None = None
@@ -120,14 +132,18 @@ async def ingest_pages(
             catching_up = (
                 catch_up_to is not None and oldest_read is not None and oldest_read >= catch_up_to
             )
-            done = not result.new or _known_tail(page, result)
+            done = (not result.new and _settled(page.media, covered_to)) or (
+                _known_tail(page, result) and _settled(page.media[-KNOWN_TAIL:], covered_to)
+            )
             # More pages after a page that was still new: only the page bound stopped us.
             more_unread = more(page) and (not done or catching_up)
             if done and not catching_up:
                 break
     now = clock()
     metrics.poll_pages.labels(source.kind.value, source.account).inc(count)
-    if not await store.feeds.record_success(source, now=now, new=new, pages=count, fence=fence):
+    if not await store.feeds.record_success(
+        source, now=now, new=new, pages=count, fence=fence, covered_to=started
+    ):
         raise LeaseLostError(f"feed {source.kind.value}:{source.account} is another replica's now")
     return PollResult(
         pages=count,

@@ -87,7 +87,7 @@ class Leasing:
         self._held[key] = token
         self._busy.add(key)
         self.taken_over.add(key)
-        log.info("lease.taken", feed=key, token=token, replica=self.replica)
+        log.info("lease.taken", feed=key, fence=token, replica=self.replica)
         return token
 
     def done(self, key: str) -> None:

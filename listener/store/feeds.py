@@ -37,6 +37,7 @@ class FeedState:
     last_poll_at: datetime | None = None
     last_new: int = 0
     last_pages: int = 0
+    covered_to: datetime | None = None
 
 
 class FeedRepository:
@@ -82,10 +83,18 @@ class FeedRepository:
             last_poll_at=doc.get("last_poll_at"),
             last_new=int(doc.get("last_new", 0)),
             last_pages=int(doc.get("last_pages", 0)),
+            covered_to=doc.get("covered_to"),
         )
 
     async def record_success(
-        self, source: Source, *, now: datetime, new: int, pages: int, fence: int | None = None
+        self,
+        source: Source,
+        *,
+        now: datetime,
+        new: int,
+        pages: int,
+        fence: int | None = None,
+        covered_to: datetime | None = None,
     ) -> bool:
         """Advance a feed after its media are stored; False if ``fence`` is stale.
 
@@ -102,6 +111,8 @@ class FeedRepository:
         }
         if source.hashtag is not None:
             fields["hashtag"] = source.hashtag
+        if covered_to is not None:
+            fields["covered_to"] = covered_to
         query: Document = {"_id": feed_key(source)}
         if fence is not None:
             fields["fence"] = fence
