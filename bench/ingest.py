@@ -24,7 +24,7 @@ from listener.graph.wire import parse_media_page
 from listener.metrics import Metrics
 from listener.models import Sighting, Source, SourceKind
 from listener.pollers.ingest import Ingestor
-from listener.store.media import batch_operations
+from listener.store.media import insert_document
 from listener.store.mongo import connect
 from listener.store.store import Store
 
@@ -112,16 +112,11 @@ def _documents(pages: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
     out = []
     for body in pages:
         media = parse_media_page(body, endpoint="recent_media").media
-        ops, _ = batch_operations(Sighting(m, SOURCE, START) for m in media)
         page_docs = []
-        for m, op in zip(media, ops, strict=True):
-            doc = {"_id": m.id, **op._doc["$set"], "first_seen_at": START, "last_seen_at": START}
+        for m in media:
             scored = scorer.score(m.caption)
-            doc["sentiment"] = {"label": scored.label, "score": scored.score, "model": scored.model}
-            doc["sources"] = [
-                {"kind": "hashtag_recent", "account": "brand", "hashtag": "summerdrop"}
-            ]
-            page_docs.append(doc)
+            sentiment = {"label": scored.label, "score": scored.score, "model": scored.model}
+            page_docs.append(insert_document(m, [SOURCE], START, ({"sentiment": sentiment}, {})))
         out.append(page_docs)
     return out
 

@@ -129,6 +129,7 @@ class Worker:
     web_port: int
     graph_base_url: str
     loader: SettingsLoader | None = None
+    clock: Callable[[], datetime] = utcnow
     token_api: TokenApi | None = None
     inbox: InboxWorker | None = None
     leasing: Leasing | None = None
@@ -182,7 +183,7 @@ class Worker:
                 "quota.reconciled",
                 account=account.name,
                 listed_by_meta=len(searched),
-                remaining=ledger.remaining(utcnow()),
+                remaining=ledger.remaining(self.clock()),
             )
 
     async def _watch_store(self) -> None:
@@ -533,6 +534,7 @@ async def start(
             port,
             base_url,
             loader,
+            clock,
             token_api,
             inbox,
             leasing,

@@ -44,12 +44,11 @@ ALL_COLUMNS: Final = (*COLUMNS, "eligible", "reasons")
 
 @dataclass(frozen=True)
 class ExportSummary:
-    """What an export wrote: entrants numbered, rows, the sha256 of the bytes, the entry ids."""
+    """What an export wrote: entrants numbered, rows, the sha256 of the bytes."""
 
     entrants: int
     rows: int
     digest: str
-    entry_ids: tuple[str, ...]
 
 
 def _timestamp(value: Any) -> str:
@@ -126,12 +125,11 @@ async def export_entrants(
     fmt: Format = "csv",
     include_all: bool = False,
     progress: Callable[[int], None] | None = None,
-    collect_ids: bool = False,
 ) -> ExportSummary:
     """Write a campaign's entrants (``include_all``: every judged media) to ``out``.
 
-    ``collect_ids`` also returns the entry ids (the draw needs them); without it nothing grows
-    with the number of entrants.
+    Nothing grows with the number of entrants; a draw reads the ids back from the bytes it
+    hashes (:func:`read_entry_ids`), so the list and its digest cannot disagree.
     """
     if fmt not in FORMATS:
         raise ValueError(f"format must be one of {', '.join(FORMATS)}, not {fmt!r}")
@@ -143,12 +141,9 @@ async def export_entrants(
         out.write(chunk)
 
     write(encoder.start())
-    entry_ids: list[str] = []
     entrants = rows = 0
     async for document in _documents(media, campaign, eligible=True):
         entrants += 1
-        if collect_ids:
-            entry_ids.append(str(document["_id"]))
         write(encoder.encode(row(document, campaign, entrants)))
         rows += 1
         if progress is not None and rows % 1000 == 0:
@@ -160,7 +155,7 @@ async def export_entrants(
             if progress is not None and rows % 1000 == 0:
                 progress(rows)
     write(encoder.end())
-    return ExportSummary(entrants, rows, digest.hexdigest(), tuple(entry_ids))
+    return ExportSummary(entrants, rows, digest.hexdigest())
 
 
 def _documents(

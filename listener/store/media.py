@@ -153,18 +153,6 @@ def merge_sightings(
     return merged
 
 
-def batch_operations(
-    sightings: Iterable[Sighting], extra: Extra | None = None
-) -> tuple[list[UpdateOne], list[str]]:
-    """One upsert per distinct media (its sources merged), and the media ids in that order."""
-    merged = merge_sightings(sightings)
-    ops = [
-        upsert_operation(m, s, t, extra(m, s) if extra is not None else None)
-        for m, s, t in merged.values()
-    ]
-    return ops, list(merged)
-
-
 class MediaRepository:
     """Writes and reads ``media`` documents."""
 
