@@ -185,23 +185,28 @@ def test_graph_outage_backs_off_and_recovers(tmp_path: Path, mongo: Mongo, mongo
             hanging = graph_outage(worker, OUTAGE_S)
             sim.resume()
             recovers(worker, hanging[1])
+            after_hang = worker.scrape()
 
             sim.stop()  # nothing listens: every call is refused
             refusing = graph_outage(worker, OUTAGE_S)
             sim.start()  # a new world on the same port: hashtag ids are static, tokens the same
             recovers(worker, refusing[1])
+            after_refusal = worker.scrape()
             rss_after = worker.rss_kb()
             assert sim.stats()["outcomes"].get("ok", 0) >= FEEDS
             assert worker.stop() == 0
 
-    for before, after, seconds in (hanging, refusing):
+    for (before, after, seconds), settled in ((hanging, after_hang), (refusing, after_refusal)):
         allowed = most_polls(before, seconds)
         errors = network_errors(after) - network_errors(before)
         assert 0 < errors <= MAX_ATTEMPTS * allowed, (errors, allowed, seconds)
-        failed = after.total("listener_polls_total", outcome="failed") - before.total(
+        # A poll caught by the outage either fails after its timeouts and retries or, when its
+        # retries outlast the outage, succeeds; so failures are counted once polling has
+        # recovered, and bounded (at most one more poll per feed), not required.
+        failed = settled.total("listener_polls_total", outcome="failed") - before.total(
             "listener_polls_total", outcome="failed"
         )
-        assert 0 < failed <= allowed, (failed, allowed, seconds)
+        assert failed <= allowed + FEEDS, (failed, allowed, seconds)
     retries = worker.named("graph.retrying")
     assert retries, "transient failures are retried"
     assert all(r["attempt"] < MAX_ATTEMPTS for r in retries), "at most max_attempts per call"
