@@ -184,12 +184,13 @@ def _setup(scenarios: Sequence[Scenario], *, pyfacebook_missing: bool) -> list[s
     lines += [
         "",
         "- **listener (adaptive)**: the worker as it ships: `Scheduler` with `Pacing()` "
-        "defaults (intervals follow each feed's arrival rate between 60 s and 3600 s and share "
-        "the budget by need), the `Governor` with the scenario's budget as its Platform policy "
-        "(soft threshold 0.75; after a throttle without a regain time, a pause of 300 s that "
-        "doubles with each throttle in a row), `GraphClient` with its retry policy, "
-        "`HashtagFeed`s from 300 s, and the account's `TagsFeed` (600 s), which is what "
-        "spends the account's BUC scope.",
+        "defaults (intervals follow each feed's arrival rate between 60 s and 3600 s, aiming "
+        "at 30 new media a poll, and share the budget by need), the `Governor` with the "
+        "scenario's budget as its Platform policy (soft threshold 0.75; after a throttle "
+        "without a regain time, a pause of an hour that doubles with each throttle in a row), "
+        "`GraphClient` with its retry policy, `HashtagFeed`s from 300 s (a poll stopped by its "
+        "bound is followed by catch-up polls that read up to 5 bounds), and the account's "
+        "`TagsFeed` (600 s), which is what spends the account's BUC scope.",
         "- **listener (naive)**: the same worker with `Pacing(adaptive=False)`: every feed "
         "at the *fixed interval* a user would pick to stay within the budget, "
         "feeds × 3600 ÷ budget s (budget ÷ feeds polls an hour each).",

@@ -147,7 +147,7 @@ class RateLimitSettings(_Section):
     account_impressions_24h: int = Field(default=100, ge=1)
     account_calls_per_hour: float | None = Field(default=None, gt=0)
     soft_threshold: float = Field(default=0.75, gt=0, lt=1)
-    default_pause_s: float = Field(default=300.0, gt=0)
+    default_pause_s: float = Field(default=3600.0, gt=0)
     max_attempts: int = Field(default=4, ge=1, le=10)
     backoff_initial_s: float = Field(default=1.0, gt=0)
     backoff_max_s: float = Field(default=60.0, gt=0)

@@ -28,8 +28,23 @@ from listener.store.store import Store
 
 log = structlog.get_logger("listener.pollers")
 
-CATCH_UP_FACTOR = 2
-"""A poll catching up on a backlog may read this many times the page bound."""
+CATCH_UP_LIMIT = 5
+"""A poll catching up on a backlog reads at most this many times the page bound."""
+
+
+def catch_up_bound(max_pages: int, last_pages: int | None) -> int:
+    """The page bound of a poll: ``max_pages``, or more while catching up on a backlog.
+
+    ``last_pages`` is how many pages the previous poll read when it stopped at its bound with
+    new media still below (``None`` when not catching up). Cursors cannot skip ahead, so the
+    next poll reads those pages again before it reaches the unread ones: it may read them plus
+    ``max_pages`` more, which keeps every poll's progress at ``max_pages`` pages, up to
+    :data:`CATCH_UP_LIMIT` times the bound.
+    """
+    if last_pages is None:
+        return max_pages
+    return min(max_pages + last_pages, max_pages * CATCH_UP_LIMIT)
+
 
 EDGE_KIND: dict[HashtagEdge, SourceKind] = {
     "recent_media": SourceKind.HASHTAG_RECENT,
@@ -100,6 +115,7 @@ class HashtagFeed:
         self.hashtag = hashtag
         self.source = Source(EDGE_KIND[edge], account, hashtag)
         self._catch_up_to: datetime | None = None
+        self._last_pages = 0
 
     @property
     def feature(self) -> str:
@@ -115,8 +131,9 @@ class HashtagFeed:
         who = self._accounts.who(self.source.account)
         await self._quota.spend(who.account, self.hashtag)
         hashtag_id = await self._ids.resolve(who, self.hashtag)
-        # Catching up costs more pages: the known pages of the last poll, then the unread ones.
-        bound = self._max_pages * (CATCH_UP_FACTOR if self._catch_up_to else 1)
+        bound = catch_up_bound(
+            self._max_pages, self._last_pages if self._catch_up_to is not None else None
+        )
         walk = self._api.hashtag_media(
             who, hashtag_id, self._edge, page_size=self.page_size, max_pages=bound
         )
@@ -133,7 +150,17 @@ class HashtagFeed:
         )
         # Stopped by the page bound with older new media unread: the next poll must read past
         # this poll's pages, down to where this one stopped, before known media mean "done".
-        if result.hit_bound:
+        self._last_pages = result.pages
+        if result.hit_bound and bound >= self._max_pages * CATCH_UP_LIMIT:
+            # The backlog outgrew what a poll may read: what lies below stays unread (the
+            # poll counted as possibly missed), and the feed goes back to reading what is new.
+            log.warning(
+                "feed.catch_up_abandoned",
+                feed=f"{self.source.kind.value}:{self.source.account}:{self.hashtag}",
+                pages=result.pages,
+            )
+            self._catch_up_to = None
+        elif result.hit_bound:
             marks = [t for t in (self._catch_up_to, result.oldest_read) if t is not None]
             self._catch_up_to = min(marks) if marks else None
         elif self._catch_up_to is None or (

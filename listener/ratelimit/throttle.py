@@ -91,13 +91,19 @@ class Policy:
     ``budget_per_hour`` is the calls per hour the scope may make; ``soft_threshold`` the usage
     ratio above which the gap between calls stretches; ``max_stretch`` the largest factor it
     stretches by; ``default_pause_s`` the pause when Meta says throttled without saying how long.
+
+    That default is an hour: Meta's Platform limit counts calls over a rolling hour, so an hour
+    without calls outlasts any lockout that usage caused, and a shorter guess is answered by a
+    probe into the throttle. ``recent_media`` keeps 24 hours, so the hour costs latency, not
+    media: the feeds catch up when the pause ends. ``max_pause_s`` caps the doubling after
+    throttles in a row; it is never shorter than ``default_pause_s``.
     """
 
     budget_per_hour: float
     soft_threshold: float = 0.75
-    default_pause_s: float = 300.0
+    default_pause_s: float = 3600.0
     max_stretch: float = 8.0
-    max_pause_s: float = 3600.0
+    max_pause_s: float = 14_400.0
 
     def __post_init__(self) -> None:
         if not (math.isfinite(self.budget_per_hour) and self.budget_per_hour > 0):
@@ -170,7 +176,8 @@ def observe_throttle(
     if _given(retry_after_s) is None:
         # No regain time from Meta: each throttle in a row doubles the default pause (capped),
         # so a long lockout is probed a few times, never hammered.
-        pause = min(policy.default_pause_s * 2 ** (exhausted.strikes - 1), policy.max_pause_s)
+        cap = max(policy.max_pause_s, policy.default_pause_s)
+        pause = min(policy.default_pause_s * 2 ** (exhausted.strikes - 1), cap)
         return _pause(exhausted, pause, now)
     return _pause(exhausted, _pause_s(retry_after_s, policy), now)
 

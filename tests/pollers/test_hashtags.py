@@ -11,7 +11,7 @@ from listener.graph.instagram import HashtagEdge
 from listener.metrics import Metrics
 from listener.models import SourceKind
 from listener.pollers.accounts import Accounts
-from listener.pollers.hashtags import HashtagFeed, HashtagIds
+from listener.pollers.hashtags import CATCH_UP_LIMIT, HashtagFeed, HashtagIds, catch_up_bound
 from listener.pollers.ingest import Ingestor
 from listener.pollers.quota import HashtagQuota
 from listener.store.store import Store
@@ -198,3 +198,58 @@ async def test_a_backlog_beyond_the_page_bound_is_caught_up(
         graph.clock.advance(timedelta(minutes=1))
         await hashtag_feed.poll()
     assert await store.media.count() == 125
+
+
+@pytest.mark.parametrize(
+    ("max_pages", "last_pages", "bound"),
+    [
+        pytest.param(10, None, 10, id="not-catching-up"),
+        pytest.param(10, 10, 20, id="first-catch-up-rereads-the-last-poll"),
+        pytest.param(10, 20, 30, id="each-catch-up-keeps-max-pages-of-progress"),
+        pytest.param(10, 45, 50, id="capped-at-the-limit"),
+        pytest.param(2, 2, 4, id="small-bound"),
+    ],
+)
+def test_catch_up_bound_rereads_the_last_poll_then_makes_progress(
+    max_pages: int, last_pages: int | None, bound: int
+) -> None:
+    """A catching-up poll may read the previous poll's pages again plus a full bound more."""
+    assert catch_up_bound(max_pages, last_pages) == bound
+
+
+async def test_a_backlog_of_several_bounds_is_caught_up_without_loss(
+    graph: Graph, store: Store, metrics: Metrics
+) -> None:
+    """Four bounds' worth of unread media (after a long pause) are all stored within a few polls.
+
+    Each catch-up poll reads the pages it knows again, then a bound's worth of new ones.
+    """
+    for minute in range(400):
+        graph.world.add_post(
+            hashtags=["summerdrop"], timestamp=NOW - timedelta(minutes=minute + 10)
+        )
+    hashtag_feed = feed(graph, store, metrics, "summerdrop", max_pages=2)
+    results = []
+    for _ in range(CATCH_UP_LIMIT):
+        results.append(await hashtag_feed.poll())
+        graph.clock.advance(timedelta(minutes=1))
+    assert await store.media.count() == 400
+    assert [r.hit_bound for r in results][:3] == [True, True, True]
+    assert results[-1].hit_bound is False
+
+
+async def test_a_backlog_beyond_the_catch_up_limit_is_given_up_and_new_media_still_come(
+    graph: Graph, store: Store, metrics: Metrics
+) -> None:
+    """A backlog deeper than the limit allows is abandoned; polls go back to what is new."""
+    for minute in range(1200):
+        graph.world.add_post(
+            hashtags=["summerdrop"], timestamp=NOW - timedelta(seconds=60 * minute + 600)
+        )
+    hashtag_feed = feed(graph, store, metrics, "summerdrop", max_pages=1)
+    pages = [(await hashtag_feed.poll()).pages for _ in range(CATCH_UP_LIMIT)]
+    assert pages == [1, 2, 3, 4, 5]
+    graph.world.add_post(hashtags=["summerdrop"], timestamp=NOW + timedelta(seconds=30))
+    graph.clock.advance(timedelta(minutes=1))
+    after = await hashtag_feed.poll()
+    assert (after.pages, after.new) == (1, 1)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import itertools
+import math
 import random
 from collections.abc import Callable
 
 import pytest
 
+from listener.pollers.feed import KNOWN_TAIL
 from listener.ratelimit.adaptive import (
     FeedRate,
     ideal_interval_s,
@@ -222,3 +224,12 @@ def test_possibly_missed(
         hit_page_bound=hit_page_bound, oldest_new_age_s=oldest_new_age_s, **kwargs
     )
     assert got is expected
+
+
+def test_default_fill_leaves_a_known_tail_on_a_busy_page() -> None:
+    """At the default target, arrivals two standard deviations above the mean still leave the
+    page's last ``KNOWN_TAIL`` media stored, so the poll stops after one page."""
+    rate = FeedRate(1.0 / 12.0, 5)  # 300 an hour
+    interval = ideal_interval_s(rate, page_size=50, min_s=1, max_s=86_400, default_s=60)
+    expected = rate.rate_per_s * interval * 1.1  # the longest jittered interval
+    assert expected + 2 * math.sqrt(expected) + KNOWN_TAIL <= 50

@@ -27,7 +27,7 @@ from listener.ratelimit.throttle import (
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 # 3600 calls per hour: one call a second, so spacings read directly as stretch factors.
-POLICY = Policy(budget_per_hour=3600)
+POLICY = Policy(budget_per_hour=3600, default_pause_s=300.0)
 
 
 def at(seconds: float) -> datetime:
@@ -285,7 +285,16 @@ def test_scope_keys_round_trip(scope: Scope, key: str) -> None:
 
 @pytest.mark.parametrize(
     ("strikes", "pause_s"),
-    [(0, 300.0), (1, 600.0), (2, 1200.0), (3, 2400.0), (4, 3600.0), (9, 3600.0)],
+    [
+        (0, 300.0),
+        (1, 600.0),
+        (2, 1200.0),
+        (3, 2400.0),
+        (4, 4800.0),
+        (5, 9600.0),
+        (6, 14400.0),
+        (9, 14400.0),
+    ],
 )
 def test_throttles_in_a_row_without_regain_time_double_the_pause(
     strikes: int, pause_s: float
@@ -306,3 +315,16 @@ def test_metas_regain_time_wins_over_the_doubling() -> None:
     """When Meta says when access returns, that is the pause, however many strikes."""
     after = observe_throttle(ScopeState(strikes=5), 120.0, T0, Policy(budget_per_hour=100.0))
     assert after.paused_until == T0 + timedelta(seconds=120)
+
+
+def test_default_pause_outlasts_the_platform_window() -> None:
+    """Without a regain time the pause is an hour: every call Meta counted has aged out by then."""
+    after = observe_throttle(ScopeState(), None, T0, Policy(budget_per_hour=100.0))
+    assert after.paused_until == T0 + timedelta(hours=1)
+
+
+def test_doubling_never_caps_below_the_default_pause() -> None:
+    """A default pause above ``max_pause_s`` is still honoured in full."""
+    policy = Policy(budget_per_hour=100.0, default_pause_s=7200.0, max_pause_s=3600.0)
+    after = observe_throttle(ScopeState(strikes=3), None, T0, policy)
+    assert after.paused_until == T0 + timedelta(hours=2)
