@@ -466,6 +466,9 @@ def _replica_run(replicas: int, workdir: Path) -> ReplicaRun:
         workers: list[WorkerProcess] = []
         ended = time.time()
         try:
+            # One clock for both runs: from the first worker's start, so replicas that start
+            # one after another do not lengthen the three-replica run.
+            started = time.monotonic()
             for r in range(replicas):
                 port = _free_port()
                 name = f"r{replicas}-{r}"
@@ -483,7 +486,6 @@ def _replica_run(replicas: int, workdir: Path) -> ReplicaRun:
                     lease_ttl_s=REP_LEASE_TTL_S,
                 )
                 workers.append(_start_worker(config, workdir, name, port, "debug"))
-            started = time.monotonic()
             while (elapsed := time.monotonic() - started) < RUN_S:
                 if any(w.process.poll() is not None for w in workers):
                     raise RuntimeError("a replica died")
@@ -608,11 +610,14 @@ def _render(soak: Soak, one: ReplicaRun, three: ReplicaRun) -> str:
             "",
             f"{REP_ACCOUNTS} accounts × {REP_TAGS} hashtags, recent_media only = "
             f"{REP_ACCOUNTS * REP_TAGS} feeds; {REP_RATE:g} posts/h per hashtag; fixed interval "
-            f"{REP_INTERVAL_S:g} s (adaptive off, jitter ±10 %); {RUN_S:.0f} s per run; the same "
+            f"{REP_INTERVAL_S:g} s (adaptive off, jitter ±10 %); {RUN_S:.0f} s per run, from the "
+            "first worker's start to the stop of all; the same "
             f"simulator seed ({SEED}) in a fresh process and a fresh database per run. Three "
             f"replicas: distinct `[cluster] replica` names, `lease_ttl_s = {REP_LEASE_TTL_S:g}`, "
-            "started one after another. Calls = every request the simulator served (its "
-            "stats), including start-up calls (hashtag search, quota reconcile). Coverage = "
+            "started one after another (the first polls while the others start). Calls = every "
+            "request the simulator served (its stats), including start-up calls (hashtag "
+            "search, quota reconcile: one replica per account reconciles, the others find it "
+            "done). Coverage = "
             "media the world published from its start to one interval (+10 % jitter + 5 s) "
             "before the workers stopped, found in `media`. Double polling: from each "
             "replica's JSON logs, lease holdings (`lease.taken` → `lease.lost`/"

@@ -172,6 +172,9 @@ class Worker:
             if not account.hashtags:
                 continue
             try:
+                if not await self.quota.claim_reconcile(account.name):
+                    log.info("quota.reconcile_skipped", account=account.name, by="another replica")
+                    continue
                 searched = await self.api.recently_searched_hashtags(
                     self.accounts.who(account.name)
                 )

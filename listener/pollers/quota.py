@@ -2,7 +2,8 @@
 
 The ledger arithmetic is pure (:mod:`listener.ratelimit.ledger`); this shell keeps each
 account's ledger in memory, admits new tags through MongoDB with compare-and-swap so replicas
-share one ledger, reconciles with Meta's ``recently_searched_hashtags`` at start-up, and
+share one ledger, reconciles with Meta's ``recently_searched_hashtags`` at start-up (once for
+replicas that start together), and
 exports the slots left. A tag beyond the budget is refused here and never reaches Meta.
 """
 
@@ -22,6 +23,8 @@ from listener.store.store import Store
 log = structlog.get_logger("listener.pollers")
 
 _SWAP_ATTEMPTS = 20
+RECONCILE_FRESH_S = 3600.0
+"""A reconcile by any replica in the last hour serves a replica that starts now."""
 
 
 class HashtagQuota:
@@ -63,6 +66,12 @@ class HashtagQuota:
             f"hashtag {tag!r}: the slot ledger of {account!r} kept changing under us",
             next_free_at=now,
         )
+
+    async def claim_reconcile(self, account: str) -> bool:
+        """Whether this replica should reconcile ``account`` now: True for one of the replicas
+        that ask within :data:`RECONCILE_FRESH_S` of each other (the ledger is shared, so one
+        reading of Meta's list serves all)."""
+        return await self._store.slots.claim_reconcile(account, self._clock(), RECONCILE_FRESH_S)
 
     async def reconcile(self, account: str, searched_ids: list[str]) -> Ledger:
         """Fold Meta's list of hashtags the account spent into the shared ledger."""

@@ -1,8 +1,10 @@
 """The ``hashtag_slots`` collection: each account's 30-hashtag ledger, shared by every replica.
 
-One document per account, ``{_id: account, slots: {tag: first_used_at}, version}``. A new tag
-is admitted with compare-and-swap on ``version``: two workers admitting different tags at
-once cannot both take the last slot. Re-using a tag that holds a slot writes nothing.
+One document per account, ``{_id: account, slots: {tag: first_used_at}, version,
+reconciled_at}``. A new tag is admitted with compare-and-swap on ``version``: two workers
+admitting different tags at once cannot both take the last slot. Re-using a tag that holds a
+slot writes nothing. ``reconciled_at`` is when a replica last folded in Meta's own list, so
+replicas starting together ask Meta once.
 """
 
 from __future__ import annotations
@@ -37,19 +39,50 @@ class SlotRepository:
     async def swap(self, account: str, ledger: Ledger, version: int, now: datetime) -> bool:
         """Store ``ledger`` if the stored version is still ``version``; False if another won."""
         slots = ledger.active(now)
-        if version == 0:
-            try:
-                await self._collection.insert_one({"_id": account, "slots": slots, "version": 1})
-            except DuplicateKeyError:
-                return False
-            except PyMongoError as exc:
-                raise StoreUnavailableError(f"MongoDB hashtag slots write failed: {exc}") from exc
-            return True
-        result = await guarded(
-            "hashtag slots write",
-            lambda: self._collection.update_one(
+        try:
+            # Version 0: no document yet, or one a reconcile claim created. An upsert that
+            # finds another version collides on _id instead of inserting a second ledger.
+            result = await self._collection.update_one(
                 {"_id": account, "version": version},
                 {"$set": {"slots": slots, "version": version + 1}},
-            ),
+                upsert=version == 0,
+            )
+        except DuplicateKeyError:
+            return False
+        except PyMongoError as exc:
+            raise StoreUnavailableError(f"MongoDB hashtag slots write failed: {exc}") from exc
+        return result.modified_count == 1 or result.upserted_id is not None
+
+    async def reconciled_at(self, account: str) -> datetime | None:
+        """When a replica last reconciled the account's ledger with Meta's list, if ever."""
+        doc = await guarded(
+            "hashtag slots read",
+            lambda: self._collection.find_one({"_id": account}, {"reconciled_at": 1}),
         )
-        return result.modified_count == 1
+        value = None if doc is None else doc.get("reconciled_at")
+        return value if isinstance(value, datetime) else None
+
+    async def claim_reconcile(self, account: str, now: datetime, fresh_s: float) -> bool:
+        """Claim the account's reconcile unless another replica did one in the last ``fresh_s``.
+
+        One conditional write: of replicas starting together, one gets True. Creates the
+        account's document (version 0, no slots) when there is none yet.
+        """
+        stale = now.timestamp() - fresh_s
+        try:
+            result = await self._collection.update_one(
+                {
+                    "_id": account,
+                    "$or": [
+                        {"reconciled_at": {"$exists": False}},
+                        {"reconciled_at": {"$lt": datetime.fromtimestamp(stale, now.tzinfo)}},
+                    ],
+                },
+                {"$set": {"reconciled_at": now}, "$setOnInsert": {"slots": {}, "version": 0}},
+                upsert=True,
+            )
+        except DuplicateKeyError:
+            return False  # the document exists with a fresh reconcile: the filter missed it
+        except PyMongoError as exc:
+            raise StoreUnavailableError(f"MongoDB hashtag slots write failed: {exc}") from exc
+        return result.modified_count == 1 or result.upserted_id is not None

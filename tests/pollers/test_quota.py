@@ -103,3 +103,25 @@ async def test_replicas_cannot_both_take_the_last_slot(
     assert outcomes == ["a", "refused"]
     ledger = await second.ledger("brand")
     assert len(ledger.active(graph.clock())) == 30
+
+
+async def test_replicas_starting_together_reconcile_once(
+    store: Store, metrics: Metrics, graph: Graph
+) -> None:
+    """Of three replicas starting within the hour, one asks Meta; an hour later one may again."""
+    quotas = [HashtagQuota(store, metrics, graph.clock) for _ in range(3)]
+    claims = [await quota.claim_reconcile("brand") for quota in quotas]
+    assert claims == [True, False, False]
+    graph.clock.advance(timedelta(minutes=61))
+    assert await quotas[2].claim_reconcile("brand") is True
+
+
+async def test_a_reconcile_claim_leaves_the_ledger_usable(
+    store: Store, metrics: Metrics, graph: Graph
+) -> None:
+    """The claim creates the account's document; slots are then admitted and reconciled into it."""
+    quota = HashtagQuota(store, metrics, graph.clock)
+    assert await quota.claim_reconcile("brand") is True
+    await quota.spend("brand", "summerdrop")
+    ledger = await quota.reconcile("brand", [])
+    assert set(ledger.active(graph.clock())) == {"summerdrop"}
