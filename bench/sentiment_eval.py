@@ -41,9 +41,9 @@ from listener.enrich.sentiment import (
     MIN_LETTERS,
     SUPPORTED_MASS,
     VADER_EMOJI_WORDS,
+    FastTextIdentifier,
     Label,
     LanguageIdentifier,
-    Py3LangIdIdentifier,
     SentimentPipeline,
     VaderAnalyzer,
     gate,
@@ -554,7 +554,7 @@ def gate_section(
 def _report(path: Path | None) -> tuple[str, bool]:
     """The markdown section, and whether the rated tweets were available."""
     started = time.perf_counter()
-    identifier = Py3LangIdIdentifier()
+    identifier = FastTextIdentifier()
     pipeline = SentimentPipeline(VaderAnalyzer(), languages={"en"}, identifier=identifier)
     vader = SentimentIntensityAnalyzer()
     plain = vader_labeller(vader)

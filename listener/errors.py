@@ -4,6 +4,7 @@
 
     ListenerError
     ├── ConfigError            reject: the configuration is wrong; exit code 2, one line on stderr
+    ├── ModelFileError         reinstall: a model file the package ships is missing or altered
     ├── StoreUnavailableError       retry later: MongoDB did not answer or refused the write
     ├── LeaseLostError     stop: another replica took the feed over (fenced write refused)
     ├── HashtagQuotaError  wait: the account's 30 hashtag slots are spent; ``next_free_at`` says
@@ -32,6 +33,10 @@ class ListenerError(Exception):
 
 class ConfigError(ListenerError):
     """The configuration cannot be used; the message names the key and the problem."""
+
+
+class ModelFileError(ListenerError):
+    """A model file shipped inside the package is missing or is not the file it should be."""
 
 
 class StoreUnavailableError(ListenerError):
