@@ -4,7 +4,7 @@ Everything runs as real processes on loopback: the Graph API simulator (``listen
 in a process of its own, a SecantusDB server (:func:`bench.mongo_server.mongo_process`), and
 the worker as ``python -m listener run --config …`` (one process, or three replicas sharing
 one database). Wall-clock time: the soak lasts ``LISTENER_BENCH_SOAK_S`` seconds (default 600),
-each replica run ``LISTENER_BENCH_RUN_S`` (default 180).
+each replica run ``LISTENER_BENCH_RUN_S`` (default 300).
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from bench.mongo_server import mongo_process
 
 SOAK_S: Final = float(os.environ.get("LISTENER_BENCH_SOAK_S", "600"))
 WARMUP_S: Final = float(os.environ.get("LISTENER_BENCH_WARMUP_S", min(120.0, SOAK_S / 4)))
-RUN_S: Final = float(os.environ.get("LISTENER_BENCH_RUN_S", "180"))
+RUN_S: Final = float(os.environ.get("LISTENER_BENCH_RUN_S", "300"))
 SAMPLE_S: Final = 10.0
 SEED: Final = 11
 
@@ -105,14 +105,21 @@ def _free_port() -> int:
 
 
 def _stop(process: subprocess.Popen[Any], timeout: float = 20.0) -> None:
-    if process.poll() is not None:
-        return
-    process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=10)
+    _stop_all([process], timeout)
+
+
+def _stop_all(processes: list[subprocess.Popen[Any]], timeout: float = 20.0) -> None:
+    """SIGTERM to all at once, then wait for each: replicas stopped one by one would take over
+    each other's feeds and poll on while the rest shut down."""
+    alive = [p for p in processes if p.poll() is None]
+    for process in alive:
+        process.send_signal(signal.SIGTERM)
+    for process in alive:
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
 
 
 @dataclass
@@ -491,7 +498,7 @@ def _replica_run(replicas: int, workdir: Path) -> ReplicaRun:
                     raise RuntimeError("a replica died")
                 if int(elapsed) % 60 < SAMPLE_S:
                     _say(f"replicas={replicas}: {elapsed:.0f} s")
-                time.sleep(SAMPLE_S)
+                time.sleep(max(0.0, min(SAMPLE_S, RUN_S - elapsed)))
             for w in workers:
                 text = w.metrics()
                 run.worker_calls += _graph_calls(text)
@@ -499,8 +506,7 @@ def _replica_run(replicas: int, workdir: Path) -> ReplicaRun:
                     run.intervals.setdefault(key, value)
         finally:
             ended = time.time()
-            for w in workers:
-                _stop(w.process)
+            _stop_all([w.process for w in workers])
             dump = simulator.finish()
         run.sim_calls = int(dump["total"])
         run.sim_by_endpoint = dict(dump["calls"])
