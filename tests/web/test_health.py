@@ -4,16 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from aiohttp.test_utils import TestClient
 from prometheus_client import CollectorRegistry
+from pytest_aiohttp import AiohttpClient
 
 from listener.metrics import Metrics
 from listener.store.mongo import connect
 from listener.store.store import Store
 from listener.web.server import build_app
 from tests.mongo import MongoServer
-
-AiohttpClient = object  # the pytest-aiohttp fixture's type is not public
 
 
 async def test_readyz_follows_the_database(aiohttp_client: AiohttpClient, data_dir: Path) -> None:
@@ -24,7 +22,7 @@ async def test_readyz_follows_the_database(aiohttp_client: AiohttpClient, data_d
         async with connect(server.uri, "ready", timeout_s=0.5) as db:
             registry = CollectorRegistry()
             app = build_app(metrics=Metrics(registry), registry=registry, readiness=Store(db).ping)
-            client: TestClient = await aiohttp_client(app)  # type: ignore[operator]
+            client = await aiohttp_client(app)
             assert (await client.get("/readyz")).status == 200
             server.stop()
             down = await client.get("/readyz")
@@ -44,9 +42,9 @@ async def test_metrics_are_served_in_prometheus_format(
     registry = CollectorRegistry()
     metrics = Metrics(registry)
     metrics.media_ingested.labels("hashtag_recent", "summerdrop", "new").inc(3)
-    client: TestClient = await aiohttp_client(
+    client = await aiohttp_client(
         build_app(metrics=metrics, registry=registry, readiness=store.ping)
-    )  # type: ignore[operator]
+    )
     response = await client.get("/metrics")
     text = await response.text()
     assert response.status == 200
