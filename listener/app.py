@@ -21,9 +21,10 @@ import structlog
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
-from listener.admin import graph_hosts, token_expiries
+from listener.admin import token_expiries
 from listener.contests.campaigns import campaigns
 from listener.contests.reevaluate import reevaluate
+from listener.demo import graph_hosts
 from listener.enrich.enricher import Enricher, Scorer
 from listener.enrich.sentiment import FastTextIdentifier, SentimentPipeline, VaderAnalyzer
 from listener.errors import ConfigError, GraphError, StoreUnavailableError
