@@ -9,7 +9,7 @@ from listener.metrics import Metrics
 from listener.models import Media, Sighting, Source, SourceKind
 from listener.pollers.ingest import Ingestor
 from listener.store.store import Store
-from tests.enrichment import CountingScorer
+from tests.enrichment import SUMMER, CountingScorer
 
 T0 = datetime(2026, 6, 10, 12, 0, tzinfo=UTC)
 TOP = Source(SourceKind.HASHTAG_TOP, "brand", "summerdrop")
@@ -47,3 +47,28 @@ async def test_an_edited_caption_stores_its_new_sentiment(store: Store, metrics:
     doc = await store.media.get("1")
     assert doc is not None
     assert (doc["caption"], doc["sentiment"]["label"]) == ("broke after a day", "negative")
+
+
+async def test_counters_tally_each_distinct_media_once(store: Store, metrics: Metrics) -> None:
+    """Per batch: every media counted new or duplicate, sentiment and entries for new ones only."""
+    ingestor = Ingestor(store, metrics, Enricher(CountingScorer(), [SUMMER]))
+    await ingestor.ingest([Sighting(media("1", "love #summerdrop"), TOP, T0)])
+    await ingestor.ingest(
+        [
+            Sighting(media("1", "love #summerdrop"), TOP, T0),
+            Sighting(media("2", "love #summerdrop"), TOP, T0),
+            Sighting(media("2", "love #summerdrop"), TOP, T0),
+            Sighting(media("3", "love it"), TOP, T0),
+            Sighting(media("4", "no"), TOP, T0),
+        ]
+    )
+    ingested = "listener_media_ingested_total"
+    labels = {"source": "hashtag_top", "hashtag": "summerdrop"}
+    assert sample(metrics, ingested, **labels, result="new") == 4
+    assert sample(metrics, ingested, **labels, result="duplicate") == 1
+    sentiment = "listener_sentiment_total"
+    assert sample(metrics, sentiment, label="positive", hashtag="summerdrop") == 3
+    assert sample(metrics, sentiment, label="negative", hashtag="summerdrop") == 1
+    entries = "listener_contest_entries_total"
+    assert sample(metrics, entries, campaign="summer", eligible="true") == 2
+    assert sample(metrics, entries, campaign="summer", eligible="false") == 2
