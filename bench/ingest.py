@@ -1,36 +1,52 @@
-"""Ingest pipeline throughput ÷ a raw bulk insert of the same documents, on the same server.
+"""Ingest pipeline throughput ÷ a raw bulk insert of the same documents.
 
 The pipeline is what every poll does per page: parse Meta's JSON (wire models), score the
-sentiment, judge the campaigns, and one unordered bulk upsert of 50 media. The raw baseline
-inserts the final documents, prebuilt, 50 at a time. Both run with the same concurrency as
-feeds do in the worker (several pages in flight), against a SecantusDB server in its own
-process, side by side in one run.
+sentiment, judge the campaigns, and store the page (:meth:`MediaRepository.ingest`: one
+unordered insert of its media, and a bulk of merges for those already stored — none here, every
+media is new). The raw baselines insert the final documents, prebuilt, 50 at a time: into a
+bare collection (only ``_id``), and into the collection as the worker creates it, with the media
+indexes. The second is the like-for-like one, the collection the pipeline writes to, and the goal
+is judged against it. Every run has the same concurrency as feeds do in the worker (several pages
+in flight), against a fresh SecantusDB server in its own process: a server's writes slow down
+as its data grows, so one shared server would favour whichever run goes first. Each path runs
+a few times, in turns, and keeps its fastest run.
+
+Each run records its wall time and the CPU used by this process and by the server, and a
+separate pass clocks each step of the pipeline over the same pages, so the report says where
+the time goes from what it measured.
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 import time
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import bson
 from prometheus_client import CollectorRegistry
 
-from bench.mongo_server import mongo_process
+from bench.mongo_server import ServerProcess, server_process
 from listener.app import sentiment_scorer
 from listener.enrich.contests import Rules
 from listener.enrich.enricher import Campaign, Enricher
 from listener.graph.wire import parse_media_page
 from listener.metrics import Metrics
-from listener.models import Sighting, Source, SourceKind
+from listener.models import Media, Sighting, Source, SourceKind
 from listener.pollers.ingest import Ingestor
-from listener.store.media import insert_document
-from listener.store.mongo import connect
+from listener.store.media import ExtraFields, insert_document, merge_sightings
+from listener.store.mongo import Document, connect
 from listener.store.store import Store
 
 PAGES = 200
 PAGE_SIZE = 50
 CONCURRENCY = 4
+GOAL = 0.8
+ROUNDS = 3
+SPLIT_PASSES = 3
 START = datetime(2026, 6, 1, tzinfo=UTC)
 SOURCE = Source(SourceKind.HASHTAG_RECENT, "brand", "summerdrop")
 CAPTIONS = (
@@ -61,9 +77,16 @@ def _page(number: int) -> dict[str, Any]:
     return {"data": data, "paging": {"cursors": {"after": "QVFIUm"}}}
 
 
-async def _run_pipeline(
-    store: Store, pages: list[dict[str, Any]], *, sentiment: bool = True
-) -> float:
+@dataclass(frozen=True)
+class Run:
+    """One timed run: wall time, and the CPU of this process and of the server."""
+
+    wall_s: float
+    client_cpu_s: float
+    server_cpu_s: float | None
+
+
+def _campaign() -> Campaign:
     rules = Rules.from_campaign(
         id="summer",
         account="brand",
@@ -75,25 +98,44 @@ async def _run_pipeline(
         one_entry_per_user=True,
         own_username="brand",
     )
-    ingestor = Ingestor(
-        store,
-        Metrics(CollectorRegistry()),
-        Enricher(sentiment_scorer() if sentiment else None, [Campaign("summer", "brand", rules)]),
+    return Campaign("summer", "brand", rules)
+
+
+async def _timed(
+    server: ServerProcess,
+    workers: int,
+    work: Callable[[], Awaitable[None]],
+) -> Run:
+    """Run ``workers`` copies of ``work`` at once; the wall time and both processes' CPU."""
+    server_started = server.cpu_s()
+    client_started = time.process_time()
+    started = time.perf_counter()
+    await asyncio.gather(*(work() for _ in range(workers)))
+    wall_s = time.perf_counter() - started
+    client_cpu_s = time.process_time() - client_started
+    server_now = server.cpu_s()
+    server_cpu_s = (
+        None if server_started is None or server_now is None else server_now - server_started
     )
+    return Run(wall_s, client_cpu_s, server_cpu_s)
+
+
+async def _run_pipeline(
+    server: ServerProcess, store: Store, pages: list[dict[str, Any]], *, sentiment: bool
+) -> Run:
+    enricher = Enricher(sentiment_scorer() if sentiment else None, [_campaign()])
+    ingestor = Ingestor(store, Metrics(CollectorRegistry()), enricher)
     queue = list(pages)
 
     async def worker() -> None:
         while queue:
-            body = queue.pop()
-            page = parse_media_page(body, endpoint="recent_media")
+            page = parse_media_page(queue.pop(), endpoint="recent_media")
             await ingestor.ingest([Sighting(m, SOURCE, START) for m in page.media])
 
-    started = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
-    return time.perf_counter() - started
+    return await _timed(server, CONCURRENCY, worker)
 
 
-async def _run_raw(store: Store, documents: list[list[dict[str, Any]]]) -> float:
+async def _run_raw(server: ServerProcess, store: Store, documents: list[list[Document]]) -> Run:
     collection = store.media._collection
     queue = list(documents)
 
@@ -101,76 +143,195 @@ async def _run_raw(store: Store, documents: list[list[dict[str, Any]]]) -> float
         while queue:
             await collection.insert_many(queue.pop(), ordered=False)
 
-    started = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
-    return time.perf_counter() - started
+    return await _timed(server, CONCURRENCY, worker)
 
 
-def _documents(pages: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
-    """The documents the pipeline writes, prebuilt, one list per page."""
+def _extra(enricher: Enricher, media: Media) -> ExtraFields:
+    """The derived fields the pipeline stores with ``media``."""
+    enrichment = enricher(media, [SOURCE])
+    return enrichment.fields(), enrichment.fields_on_insert()
+
+
+def _documents(pages: list[dict[str, Any]]) -> list[list[Document]]:
+    """The documents the pipeline writes, prebuilt the same way, one list per page."""
+    enricher = Enricher(sentiment_scorer(), [_campaign()])
+    return [
+        [
+            insert_document(m, [SOURCE], START, _extra(enricher, m))
+            for m in parse_media_page(body, endpoint="recent_media").media
+        ]
+        for body in pages
+    ]
+
+
+def _split(pages: list[dict[str, Any]]) -> dict[str, float]:
+    """CPU seconds of each step the pipeline takes in this process, one step at a time over
+    every page (clocking each media inside the timed run would cost more than some steps);
+    the least of a few passes, as other load on the machine only ever adds."""
     scorer = sentiment_scorer()
-    out = []
-    for body in pages:
-        media = parse_media_page(body, endpoint="recent_media").media
-        page_docs = []
-        for m in media:
-            scored = scorer.score(m.caption)
-            sentiment = {"label": scored.label, "score": scored.score, "model": scored.model}
-            page_docs.append(insert_document(m, [SOURCE], START, ({"sentiment": sentiment}, {})))
-        out.append(page_docs)
-    return out
+    judge = Enricher(None, [_campaign()])
+    cpu: dict[str, float] = {}
+
+    def clocked(step: str, work: Callable[[], list[Any]]) -> list[Any]:
+        for _ in range(SPLIT_PASSES):
+            started = time.process_time()
+            out = work()
+            cpu[step] = min(cpu.get(step, math.inf), time.process_time() - started)
+        return out
+
+    parsed: list[list[Media]] = clocked(
+        "parse", lambda: [parse_media_page(b, endpoint="recent_media").media for b in pages]
+    )
+    media = [m for page in parsed for m in page]
+    clocked("sentiment", lambda: [scorer.score(m.caption) for m in media])
+    extras = clocked("rules", lambda: [_extra(judge, m) for m in media])
+    by_id = dict(zip((m.id for m in media), extras, strict=True))
+    documents = clocked(
+        "documents",
+        lambda: [
+            insert_document(m, sources, seen_at, by_id[m.id])
+            for page in parsed
+            for m, sources, seen_at in merge_sightings(
+                Sighting(m, SOURCE, START) for m in page
+            ).values()
+        ],
+    )
+    clocked("bson", lambda: [bson.encode(d) for d in documents])
+    return cpu
 
 
-async def _measure(uri: str) -> dict[str, float]:
+async def _raw(server: ServerProcess, documents: list[list[Document]], *, indexed: bool) -> Run:
+    async with connect(server.uri, "ingest", timeout_s=10) as db:
+        if indexed:
+            await Store(db).ensure_indexes()
+        return await _run_raw(server, Store(db), documents)
+
+
+async def _pipeline(server: ServerProcess, pages: list[dict[str, Any]], *, sentiment: bool) -> Run:
+    async with connect(server.uri, "ingest", timeout_s=10) as db:
+        store = Store(db)
+        await store.ensure_indexes()
+        return await _run_pipeline(server, store, pages, sentiment=sentiment)
+
+
+def _measure() -> tuple[dict[str, Run], dict[str, float]]:
+    """The fastest of :data:`ROUNDS` runs of each path (other load on the machine only ever
+    slows a run), each on a server of its own: a server's writes slow down as its data grows."""
     pages = [_page(n) for n in range(PAGES)]
     documents = _documents(pages)
-    times: dict[str, float] = {}
-    async with connect(uri, "ingest_raw", timeout_s=10) as db:
-        times["raw"] = await _run_raw(Store(db), documents)
-    async with connect(uri, "ingest_raw_indexed", timeout_s=10) as db:
-        await Store(db).ensure_indexes()
-        times["raw_indexed"] = await _run_raw(Store(db), documents)
-    async with connect(uri, "ingest_plain", timeout_s=10) as db:
-        store = Store(db)
-        await store.ensure_indexes()
-        times["no_sentiment"] = await _run_pipeline(store, pages, sentiment=False)
-    async with connect(uri, "ingest_pipeline", timeout_s=10) as db:
-        store = Store(db)
-        await store.ensure_indexes()
-        times["pipeline"] = await _run_pipeline(store, pages)
-    return times
+    runs: dict[str, Callable[[ServerProcess], Coroutine[Any, Any, Run]]] = {
+        "raw": lambda server: _raw(server, documents, indexed=False),
+        "raw_indexed": lambda server: _raw(server, documents, indexed=True),
+        "no_sentiment": lambda server: _pipeline(server, pages, sentiment=False),
+        "pipeline": lambda server: _pipeline(server, pages, sentiment=True),
+    }
+    best: dict[str, Run] = {}
+    for _ in range(ROUNDS):
+        for name, run in runs.items():
+            with server_process() as server:
+                measured = asyncio.run(run(server))
+            if name not in best or measured.wall_s < best[name].wall_s:
+                best[name] = measured
+    return best, _split(pages)
+
+
+def _rounded_down(ratio: float) -> float:
+    """``ratio`` to two decimals, rounded down: a missed goal never reads as 0.80."""
+    return math.floor(ratio * 100 + 1e-9) / 100
+
+
+def _ms(seconds: float | None, media: int) -> str:
+    return "n/a" if seconds is None else f"{seconds / media * 1000:.3f} ms"
+
+
+STEPS = (
+    ("parse", "parsing Meta's JSON"),
+    ("rules", "contest rules and derived fields"),
+    ("documents", "merging sightings and building documents"),
+    ("bson", "BSON encoding"),
+)
+
+
+def _where_time_goes(runs: dict[str, Run], split: dict[str, float], media: int) -> str:
+    """The pipeline's CPU per media by step, and which process bounds its throughput."""
+    pipeline, plain = runs["pipeline"], runs["no_sentiment"]
+    client, server = pipeline.client_cpu_s, pipeline.server_cpu_s
+    sentiment = client - plain.client_cpu_s
+    steps = ", ".join(f"{label} {_ms(split[key], media)}" for key, label in STEPS)
+    others = sum(split[key] for key, _ in STEPS)
+    text = (
+        f"Where the pipeline's time goes: this process spent {_ms(client, media)} of CPU per "
+        f"media, {_ms(plain.client_cpu_s, media)} without sentiment, so sentiment cost "
+        f"{_ms(sentiment, media)} in the run ({_ms(split['sentiment'], media)} clocked alone "
+        f"over the same captions). The other steps, clocked one at a time over the same pages: "
+        f"{steps}; the remaining {_ms(plain.client_cpu_s - others, media)} of the run without "
+        "sentiment is the driver, the event loop, the counters and the glue between steps. "
+        "The server spent "
+        f"{_ms(server, media)} per media (in the raw insert into the same collection: "
+        f"{_ms(runs['raw_indexed'].server_cpu_s, media)})."
+    )
+    if server is None:
+        return text
+    if client > server:
+        text += (
+            " So this process is the bound, not the server: it needs more CPU per media than "
+            f"the server does, and sentiment is {sentiment / client:.0%} of it."
+        )
+    else:
+        text += " So the server is the bound: this process needs less CPU per media than it."
+    return (
+        f"{text} Over the run this process was busy {client / pipeline.wall_s:.0%} of the "
+        f"time and the server {server / pipeline.wall_s:.0%}: less than 100% for the bound "
+        "means pages waiting on each other, or other load on the machine."
+    )
 
 
 def section() -> str:
     """The markdown section for RESULTS.md."""
-    with mongo_process() as uri:
-        times = asyncio.run(_measure(uri))
+    return render(*_measure())
+
+
+def render(runs: dict[str, Run], split: dict[str, float]) -> str:
+    """The section from measured runs (by name, as :func:`_measure` makes them) and steps."""
     media = PAGES * PAGE_SIZE
-    raw, pipeline = times["raw"], times["pipeline"]
+    raw, indexed = runs["raw"].wall_s, runs["raw_indexed"].wall_s
+    pipeline, plain = runs["pipeline"].wall_s, runs["no_sentiment"].wall_s
+    ratio = indexed / pipeline
+    rows = (
+        ("raw bulk insert, bare collection (only `_id`)", runs["raw"]),
+        ("raw bulk insert, the media indexes in place", runs["raw_indexed"]),
+        ("ingest pipeline without sentiment", runs["no_sentiment"]),
+        ("ingest pipeline", runs["pipeline"]),
+    )
     return "\n".join(
         [
             "## Ingest pipeline vs raw bulk insert",
             "",
-            f"{media:,} media in pages of {PAGE_SIZE}, {CONCURRENCY} pages in flight, on a "
-            "SecantusDB server in its own process. Pipeline: parse Meta's JSON, sentiment "
-            "(VADER with emoji, hashtag and language handling), one campaign's rules, one "
-            "unordered bulk upsert per page (indexes in place). Raw: `insert_many` of the same "
-            "final documents, prebuilt, no indexes but `_id`.",
+            f"{media:,} media in pages of {PAGE_SIZE}, {CONCURRENCY} pages in flight, each run on "
+            f"a fresh SecantusDB server in its own process, the fastest of {ROUNDS} runs of each "
+            "path. Pipeline: parse Meta's JSON, sentiment "
+            "(VADER with emoji, hashtag and language handling), one campaign's rules, and the "
+            "store's ingest: one unordered insert per page of new media (indexes in place). "
+            "Raw: `insert_many` of the same final documents, prebuilt, into a bare collection "
+            "and into one with the media indexes as the worker creates it. CPU is per media, "
+            "of this process and of the server's.",
             "",
-            "| path | time | media/s |",
-            "|---|---|---|",
-            f"| raw bulk insert | {raw:.2f} s | {media / raw:,.0f} |",
-            f"| raw bulk insert, the media indexes in place | {times['raw_indexed']:.2f} s "
-            f"| {media / times['raw_indexed']:,.0f} |",
-            f"| ingest pipeline without sentiment | {times['no_sentiment']:.2f} s "
-            f"| {media / times['no_sentiment']:,.0f} |",
-            f"| ingest pipeline | {pipeline:.2f} s | {media / pipeline:,.0f} |",
+            "| path | time | media/s | CPU here | CPU in the server |",
+            "|---|---|---|---|---|",
+            *(
+                f"| {name} | {run.wall_s:.2f} s | {media / run.wall_s:,.0f} "
+                f"| {_ms(run.client_cpu_s, media)} | {_ms(run.server_cpu_s, media)} |"
+                for name, run in rows
+            ),
             "",
-            f"Pipeline throughput ÷ raw insert throughput: **{raw / pipeline:.2f}** (goal ≥ 0.8: "
-            f"not met). Without sentiment: {raw / times['no_sentiment']:.2f}; against a raw "
-            f"insert with the same indexes: {times['raw_indexed'] / pipeline:.2f}. The gap is "
-            "CPU in this process: the sentiment pipeline (emoji naming, language "
-            "identification, VADER — pure Python, ~0.3 ms a caption) and document building, "
-            "against a server that inserts in its own process.",
+            f"Pipeline throughput ÷ raw insert throughput into the same indexed collection: "
+            f"**{_rounded_down(ratio):.2f}**, so the goal (≥ {GOAL}) is "
+            f"{'met' if ratio >= GOAL else 'not met'}"
+            " — judged against that collection because it is the one the pipeline writes to. "
+            f"Into a bare collection the raw insert is faster: pipeline ÷ that is "
+            f"{raw / pipeline:.2f}. Without sentiment: {indexed / plain:.2f} against the "
+            f"indexed collection, {raw / plain:.2f} against the bare one.",
+            "",
+            _where_time_goes(runs, split, media),
         ]
     )

@@ -3,6 +3,7 @@ core (in-process, both would share one interpreter lock)."""
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -10,6 +11,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from pymongo import MongoClient
@@ -21,9 +23,34 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+@dataclass(frozen=True)
+class ServerProcess:
+    """A running server: the URI to reach it and its process id."""
+
+    uri: str
+    pid: int
+
+    def cpu_s(self) -> float | None:
+        """CPU seconds (user + system) the server has used so far; ``None`` without ``/proc``."""
+        try:
+            stat = Path(f"/proc/{self.pid}/stat").read_text()
+        except OSError:
+            return None
+        # Fields after the parenthesised command name, from field 3 (state): utime is 14, stime 15.
+        fields = stat.rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @contextmanager
 def mongo_process() -> Iterator[str]:
     """Start ``secantusd-py`` on a free loopback port; yields its URI; stops it on exit."""
+    with server_process() as server:
+        yield server.uri
+
+
+@contextmanager
+def server_process() -> Iterator[ServerProcess]:
+    """Start ``secantusd-py`` on a free loopback port; yields it; stops it on exit."""
     port = _free_port()
     with tempfile.TemporaryDirectory(prefix="bench-secantus-") as data:
         server = Path(sys.executable).with_name("secantusd-py")
@@ -53,7 +80,7 @@ def mongo_process() -> Iterator[str]:
                     if time.monotonic() > deadline or process.poll() is not None:
                         raise RuntimeError("secantusd-py did not start") from None
                     time.sleep(0.2)
-            yield uri
+            yield ServerProcess(uri, process.pid)
         finally:
             process.terminate()
             try:

@@ -5,16 +5,24 @@ A media is judged for the campaigns of the accounts that saw it; the verdict cov
 per-media rules (hashtags, window, mentions, exclusions, a known author). Whether it is the
 author's first entry depends on the other entries, so ``duplicate_user`` is settled by the
 re-evaluation pass over stored media, never here.
+
+A caption is scored once while it stays among the :data:`REMEMBERED_CAPTIONS` captions used
+most recently: ``top_media`` answers the same media every poll, and scoring is the costliest
+step of storing a media. Scoring is deterministic, so what is stored does not change.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import functools
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Final, Protocol
 
 from listener.enrich.contests import Entry, Rules, Verdict, judge
 from listener.models import Media, Source
+
+REMEMBERED_CAPTIONS: Final = 10_000
+"""Captions whose sentiment is kept (a few MB): every account's top media many times over."""
 
 
 class Scored(Protocol):
@@ -96,13 +104,21 @@ class Enrichment:
 class Enricher:
     """Sentiment and per-media contest verdicts for media as they are stored."""
 
-    def __init__(self, scorer: Scorer | None, campaigns: Sequence[Campaign]) -> None:
-        self._scorer = scorer
+    def __init__(
+        self,
+        scorer: Scorer | None,
+        campaigns: Sequence[Campaign],
+        *,
+        remembered_captions: int = REMEMBERED_CAPTIONS,
+    ) -> None:
+        self._score: Callable[[str], Scored] | None = (
+            None if scorer is None else functools.lru_cache(remembered_captions)(scorer.score)
+        )
         self._campaigns = tuple(campaigns)
 
     def __call__(self, media: Media, sources: Sequence[Source]) -> Enrichment:
         """Enrich one media seen through ``sources``."""
-        sentiment = self._scorer.score(media.caption) if self._scorer is not None else None
+        sentiment = self._score(media.caption) if self._score is not None else None
         accounts = {source.account for source in sources}
         entry = Entry.from_media(media)
         verdicts = {c.id: judge(c.rules, entry) for c in self._campaigns if c.account in accounts}

@@ -1,4 +1,4 @@
-"""Ingestion: sightings → enrichment (sentiment, contest verdicts) → one bulk upsert → metrics.
+"""Ingestion: sightings → enrichment (sentiment, contest verdicts) → bulk writes → metrics.
 
 Every path that stores media (hashtag and /tags pages, hydrated mentions) goes through an
 :class:`Ingestor`, so each media gets the same derived fields and the same counters.
@@ -6,6 +6,7 @@ Every path that stores media (hashtag and /tags pages, hydrated mentions) goes t
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
@@ -54,7 +55,7 @@ class Ingestor:
         self._enricher = enricher
 
     async def ingest(self, sightings: Sequence[Sighting]) -> IngestResult:
-        """Store ``sightings`` (one bulk upsert) and count new and known media."""
+        """Store ``sightings`` (new media inserted, known ones merged) and count them."""
         enriched: dict[str, Enrichment] = {}
         enricher = self._enricher
 
@@ -74,20 +75,27 @@ class Ingestor:
         result: IngestResult,
         enriched: Mapping[str, Enrichment],
     ) -> None:
+        """Tally the batch by label values, then add each tally once (a page shares its labels)."""
         new = set(result.new)
         first_source: dict[str, Source] = {}
         for sighting in sightings:
             first_source.setdefault(sighting.media.id, sighting.source)
+        ingested: Counter[tuple[str, str, str]] = Counter()
+        sentiment: Counter[tuple[str, str]] = Counter()
+        entries: Counter[tuple[str, str]] = Counter()
         for media_id, source in first_source.items():
             outcome = "new" if media_id in new else "duplicate"
-            labels = (source.kind.value, source.metric_hashtag, outcome)
-            self._metrics.media_ingested.labels(*labels).inc()
+            ingested[source.kind.value, source.metric_hashtag, outcome] += 1
             enrichment = enriched.get(media_id)
             if media_id not in new or enrichment is None:
                 continue
             if enrichment.sentiment_label is not None:
-                self._metrics.sentiment.labels(
-                    enrichment.sentiment_label, source.metric_hashtag
-                ).inc()
+                sentiment[enrichment.sentiment_label, source.metric_hashtag] += 1
             for campaign, eligible in enrichment.verdicts.items():
-                self._metrics.contest_entries.labels(campaign, str(eligible).lower()).inc()
+                entries[campaign, str(eligible).lower()] += 1
+        for (kind, hashtag, outcome), count in ingested.items():
+            self._metrics.media_ingested.labels(kind, hashtag, outcome).inc(count)
+        for (label, hashtag), count in sentiment.items():
+            self._metrics.sentiment.labels(label, hashtag).inc(count)
+        for (campaign, verdict), count in entries.items():
+            self._metrics.contest_entries.labels(campaign, verdict).inc(count)

@@ -1,9 +1,11 @@
 """The ``media`` collection: one document per Instagram media, sightings merged into it.
 
-A sighting becomes one ``UpdateOne`` upsert: ``$min``/``$max`` keep ``first_seen_at`` and
-``last_seen_at`` right whatever order replicas write in, ``$addToSet`` merges the source without
-repeats, and the latest counts and caption win. A batch is one unordered ``bulk_write``, so a
-poll page costs one round trip and seeing a media again never creates a second document.
+A batch is inserted first, whole documents in one unordered ``insert_many``: a page of new
+media costs one round trip and the server nothing beyond the insert. The media whose insert
+fails with a duplicate key are already stored; each gets one ``UpdateOne`` upsert, all in a
+second unordered ``bulk_write``: ``$min``/``$max`` keep ``first_seen_at`` and ``last_seen_at``
+right whatever order replicas write in, ``$addToSet`` merges the source without repeats, and
+the latest counts and caption win. Seeing a media again never creates a second document.
 """
 
 from __future__ import annotations
@@ -168,39 +170,31 @@ class MediaRepository:
     ) -> IngestResult:
         """Store a batch of sightings (plus ``extra`` fields); tell new media from known ones.
 
-        Media not stored yet are inserted whole (far cheaper for the server than an upsert
-        with operators); known ones get one unordered bulk of updates that merge the sighting.
-        A media another replica inserted meanwhile fails its insert with a duplicate key and
-        is merged by an upsert instead, so concurrent writers never lose or double a sighting.
+        Every media is offered as an insert of its whole document (far cheaper for the server
+        than an upsert with operators, and no read first). The duplicate keys name the media
+        already stored, by this worker earlier or by another replica meanwhile; those get one
+        unordered bulk of upserts that merge the sighting, so concurrent writers never lose or
+        double a sighting. A page of new media costs one round trip, a page with known media two.
         """
         merged = merge_sightings(sightings)
         if not merged:
             return IngestResult(new=[], duplicate=[])
-        ids = list(merged)
         extras = {
             media_id: extra(m, s) if extra is not None else None
             for media_id, (m, s, _) in merged.items()
         }
-        known = await guarded("media read", lambda: self._known_ids(ids))
-        fresh = [i for i in ids if i not in known]
-        inserted, _ = await self._insert([insert_document(*merged[i], extras[i]) for i in fresh])
-        updates = [upsert_operation(*merged[i], extras[i]) for i in ids if i not in inserted]
+        known = await self._insert([insert_document(*merged[i], extras[i]) for i in merged])
+        updates = [upsert_operation(*merged[i], extras[i]) for i in merged if i in known]
         if updates:
             await guarded(
                 "media bulk upsert", lambda: self._collection.bulk_write(updates, ordered=False)
             )
         return IngestResult(
-            new=[i for i in ids if i in inserted], duplicate=[i for i in ids if i not in inserted]
+            new=[i for i in merged if i not in known], duplicate=[i for i in merged if i in known]
         )
 
-    async def _known_ids(self, ids: Sequence[str]) -> set[str]:
-        cursor = self._collection.find({"_id": {"$in": list(ids)}}, {"_id": 1})
-        return {str(d["_id"]) async for d in cursor}
-
-    async def _insert(self, documents: list[Document]) -> tuple[set[str], set[str]]:
-        """(ids inserted, ids that already existed: a concurrent writer was first)."""
-        if not documents:
-            return set(), set()
+    async def _insert(self, documents: list[Document]) -> set[str]:
+        """Insert ``documents``; the ids of those already stored (their insert was refused)."""
         ids = [str(d["_id"]) for d in documents]
         try:
             await self._collection.insert_many(documents, ordered=False)
@@ -208,11 +202,10 @@ class MediaRepository:
             errors: list[dict[str, Any]] = exc.details.get("writeErrors", [])
             if any(e.get("code") != _DUPLICATE_KEY for e in errors):
                 raise StoreUnavailableError(f"MongoDB media insert failed: {errors[0]}") from exc
-            raced = {ids[int(e["index"])] for e in errors}
-            return set(ids) - raced, raced
+            return {ids[int(e["index"])] for e in errors}
         except PyMongoError as exc:
             raise StoreUnavailableError(f"MongoDB media insert failed: {exc}") from exc
-        return set(ids), set()
+        return set()
 
     async def stream(
         self, query: Document, *, sort: list[tuple[str, int]], projection: Document | None = None

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
+import pytest
+from pymongo import AsyncMongoClient, monitoring
+from pymongo.asynchronous.database import AsyncDatabase
+
 from listener.models import Media, Sighting, Source, SourceKind
+from listener.store.mongo import Document
 from listener.store.store import Store
 
 T0 = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
@@ -17,6 +23,37 @@ def media(media_id: str = "1", **kw: object) -> Media:
     fields: dict[str, object] = {"timestamp": T0 - timedelta(hours=1), "caption": "hi #summerdrop"}
     fields.update(kw)
     return Media(id=media_id, **fields)  # type: ignore[arg-type]
+
+
+class Commands(monitoring.CommandListener):
+    """The names of the commands a client sends, in order."""
+
+    def __init__(self) -> None:
+        self.names: list[str] = []
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        self.names.append(event.command_name)
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        pass
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        pass
+
+
+@pytest.fixture
+async def watched(
+    mongo_uri: str, database: AsyncDatabase[Document], store: Store
+) -> AsyncIterator[tuple[Store, Commands]]:
+    """The test's store through a client that records every command it sends."""
+    commands = Commands()
+    client: AsyncMongoClient[Document] = AsyncMongoClient(
+        mongo_uri, tz_aware=True, event_listeners=[commands]
+    )
+    try:
+        yield Store(client[database.name]), commands
+    finally:
+        await client.close()
 
 
 async def test_first_sighting_creates_the_contract_document(store: Store) -> None:
@@ -111,3 +148,29 @@ async def test_feed_state_and_hashtag_ids_persist(store: Store) -> None:
     assert state.last_success_at == T0
     assert state.last_poll_at == T0 + timedelta(minutes=1)
     assert state.last_new == 3
+
+
+async def test_a_page_of_new_media_costs_one_insert(watched: tuple[Store, Commands]) -> None:
+    """New media are inserted whole in one command, with no read before it."""
+    store, commands = watched
+    result = await store.media.ingest([Sighting(media(i), RECENT, T0) for i in "abc"])
+    assert sorted(result.new) == ["a", "b", "c"]
+    assert commands.names == ["insert"]
+
+
+async def test_known_media_are_merged_after_their_insert_is_refused(
+    watched: tuple[Store, Commands],
+) -> None:
+    """A batch with known media costs its insert and one bulk of merges, whatever its size."""
+    store, commands = watched
+    await store.media.ingest([Sighting(media(i, like_count=1), RECENT, T0) for i in "ab"])
+    commands.names.clear()
+    later = T0 + timedelta(minutes=5)
+    result = await store.media.ingest([Sighting(media(i, like_count=7), TOP, later) for i in "abc"])
+    assert (sorted(result.new), sorted(result.duplicate)) == (["c"], ["a", "b"])
+    assert commands.names == ["insert", "update"]
+    for media_id in "ab":
+        doc = await store.media.get(media_id)
+        assert doc is not None
+        assert (doc["first_seen_at"], doc["last_seen_at"], doc["like_count"]) == (T0, later, 7)
+        assert len(doc["sources"]) == 2
