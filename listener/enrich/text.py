@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import emoji
 
@@ -58,6 +58,16 @@ _MAYBE_EMOJI = re.compile(
     "[\u00a9\u00ae\u2000-\u3300\ufe0f\U0001f000-\U0001faff\U000e0020-\U000e007f]"
 )
 """Every emoji has a code point in these ranges; text with none of them has no emoji."""
+_EMOJI_RUN = re.compile(
+    "[#*0-9]?[\u00a9\u00ae\u2000-\u3300\ufe0f\U0001f000-\U0001faff\U000e0020-\U000e007f]+"
+)
+"""A run of such code points, with the ``#``, ``*`` or digit a keycap starts with.
+
+Once variation selectors are stripped, every code point of an emoji sequence lies in the
+ranges above except a keycap's first, so no emoji crosses the edge of a run: naming the runs
+one by one names the same emoji as scanning the whole text, without walking the emoji
+package's tokenizer over every letter of the caption.
+"""
 
 
 def strip_emoji_modifiers(text: str) -> str:
@@ -123,7 +133,12 @@ def emoji_to_words(text: str, overrides: Mapping[str, str] | None = None) -> str
 
     if not _MAYBE_EMOJI.search(text):
         return text  # most captions' text parts: skip the emoji tokenizer, the costly step
-    return _SPACES.sub(" ", emoji.replace_emoji(strip_emoji_modifiers(text), describe)).strip()
+    return _SPACES.sub(" ", _replace_emoji(strip_emoji_modifiers(text), describe)).strip()
+
+
+def _replace_emoji(text: str, replace: str | Callable[[str, dict[str, str]], str]) -> str:
+    """``emoji.replace_emoji`` over the runs that may hold emoji (see ``_EMOJI_RUN``)."""
+    return _EMOJI_RUN.sub(lambda run: emoji.replace_emoji(run.group(0), replace), text)
 
 
 def language_text(text: str) -> str:
@@ -134,7 +149,7 @@ def language_text(text: str) -> str:
     """
     words = _HASHTAG.sub(" ", remove_handles(remove_urls(text)))
     if _MAYBE_EMOJI.search(words):
-        words = emoji.replace_emoji(strip_emoji_modifiers(words), " ")
+        words = _replace_emoji(strip_emoji_modifiers(words), " ")
     return _SPACES.sub(" ", words).strip()
 
 
