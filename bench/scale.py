@@ -42,6 +42,9 @@ SOAK_TAGS: Final = 25
 SOAK_RATE: Final = 12.0  # posts per hour per hashtag
 SOAK_INTERVAL_S: Final = 60.0
 SOAK_MIN_S: Final = 30.0
+# At 12 posts/h a feed's adaptive interval would reach the hour's ceiling, and the worker would
+# sit idle through most of the soak; a ceiling of two minutes keeps all 1,000 feeds polling.
+SOAK_MAX_S: Final = 120.0
 
 REP_ACCOUNTS: Final = 2
 REP_TAGS: Final = 10
@@ -189,6 +192,7 @@ def _toml(
     interval_s: float,
     min_interval_s: float,
     adaptive: bool,
+    max_interval_s: float = 3600.0,
     top_media: bool,
     replica: str = "",
     lease_ttl_s: float = 60.0,
@@ -208,6 +212,7 @@ def _toml(
         "[polling]",
         f"hashtag_interval_s = {interval_s}",
         f"min_interval_s = {min_interval_s}",
+        f"max_interval_s = {max_interval_s}",
         f"adaptive = {'true' if adaptive else 'false'}",
         "jitter_ratio = 0.1",
         "max_pages = 10",
@@ -347,6 +352,7 @@ def _soak(workdir: Path) -> Soak:
                 port=port,
                 interval_s=SOAK_INTERVAL_S,
                 min_interval_s=SOAK_MIN_S,
+                max_interval_s=SOAK_MAX_S,
                 adaptive=True,
                 top_media=True,
             )
@@ -364,6 +370,7 @@ def _soak(workdir: Path) -> Soak:
                 port=port,
                 interval_s=SOAK_INTERVAL_S,
                 min_interval_s=SOAK_MIN_S,
+                max_interval_s=SOAK_MAX_S,
                 adaptive=True,
                 top_media=True,
             )
@@ -587,7 +594,8 @@ def _render(soak: Soak, one: ReplicaRun, three: ReplicaRun) -> str:
             f"top_media) = **{soak.feeds:,} feeds**; tags and mentions off. Each hashtag "
             f"publishes {SOAK_RATE:g} posts/h (Poisson; {SOAK_ACCOUNTS * SOAK_TAGS} hashtags, "
             f"{SOAK_ACCOUNTS * SOAK_TAGS * SOAK_RATE:,.0f} posts/h in all), 15 min of backfill. "
-            f"Polling: adaptive, target {SOAK_INTERVAL_S:g} s, floor {SOAK_MIN_S:g} s, jitter "
+            f"Polling: adaptive, target {SOAK_INTERVAL_S:g} s, floor {SOAK_MIN_S:g} s, ceiling "
+            f"{SOAK_MAX_S:g} s (so that every feed keeps polling through the soak), jitter "
             "±10 %; rate-limit budget set high (app_users 2000) so pacing, not throttling, "
             f"sets the load. Soak {SOAK_S:.0f} s, RSS (`VmRSS` of the worker process) sampled "
             f"every {SAMPLE_S:g} s; steady = the first sample after a {warm} warm-up, growth = "
