@@ -20,6 +20,7 @@ from typing import Final, Literal
 
 import aiohttp
 from prometheus_client import CollectorRegistry
+from pydantic import SecretStr
 
 from bench.harness import (
     ACCOUNT,
@@ -38,18 +39,19 @@ from bench.harness import (
 )
 from bench.measures import RunRecord, attribute
 from bench.scenarios import START, Scenario, Throttle
+from listener.app import hashtag_feeds, tags_feeds
 from listener.graph.client import GraphClient, RetryPolicy
 from listener.graph.instagram import Credentials, InstagramApi
 from listener.metrics import Metrics
 from listener.pollers.accounts import Accounts
 from listener.pollers.feed import PollResult
-from listener.pollers.hashtags import HashtagFeed, HashtagIds
+from listener.pollers.hashtags import HashtagFeed
 from listener.pollers.ingest import Ingestor
 from listener.pollers.quota import HashtagQuota
 from listener.pollers.scheduler import Pacing, Scheduler
-from listener.pollers.tags import TagsFeed
 from listener.ratelimit.governor import Governor
 from listener.ratelimit.throttle import Policy, Scope
+from listener.settings import AccountSettings, PollingSettings
 from listener.simulator import World, serve
 from listener.simulator.clock import ManualClock, VirtualTime
 from listener.store.store import Store
@@ -176,44 +178,51 @@ async def run(scenario: Scenario, mode: Mode, *, mongo_uri: str) -> RunRecord:
         api = InstagramApi(client)
         accounts = Accounts({WHO.account: WHO}, metrics=metrics, clock=clock)
         quota = HashtagQuota(store, metrics, clock)
-        ids = HashtagIds(api, store, clock)
+        # The worker's own feed builders, on one account configured for the scenario.
+        polling = PollingSettings(
+            hashtag_interval_s=interval_s,
+            tags_interval_s=scenario.tags_interval_s,
+            page_size=scenario.page_size,
+            max_pages=scenario.max_pages,
+            top_media=False,
+        )
+        configured = [
+            AccountSettings(
+                name=WHO.account,
+                ig_user_id=WHO.ig_user_id,
+                access_token=SecretStr(WHO.token),
+                hashtags=list(scenario.tags),
+                mentions=False,
+            )
+        ]
         ingestor = Ingestor(store, metrics)
         feeds = [
-            RecordedFeed(
-                HashtagFeed(
-                    api=api,
-                    store=store,
-                    ingestor=ingestor,
-                    ids=ids,
-                    quota=quota,
-                    accounts=accounts,
-                    metrics=metrics,
-                    account=WHO.account,
-                    hashtag=tag,
-                    edge="recent_media",
-                    interval_s=interval_s,
-                    page_size=scenario.page_size,
-                    max_pages=scenario.max_pages,
-                    clock=clock,
-                ),
-                clock,
+            RecordedFeed(feed, clock)
+            for feed in hashtag_feeds(
+                polling,
+                configured,
+                api=api,
+                store=store,
+                ingestor=ingestor,
+                quota=quota,
+                accounts=accounts,
+                metrics=metrics,
+                clock=clock,
             )
-            for tag in scenario.tags
+            if isinstance(feed, HashtagFeed)
         ]
-        tags = TagsFeed(
+        tags = tags_feeds(
+            polling,
+            configured,
             api=api,
             store=store,
             ingestor=ingestor,
             accounts=accounts,
             metrics=metrics,
-            account=WHO.account,
-            interval_s=scenario.tags_interval_s,
-            page_size=scenario.page_size,
-            max_pages=scenario.max_pages,
             clock=clock,
         )
         scheduler = Scheduler(
-            [*feeds, tags],
+            [*feeds, *tags],
             store=store,
             metrics=metrics,
             accounts=accounts,

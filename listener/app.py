@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -50,7 +50,7 @@ from listener.ratelimit.throttle import (
     platform_budget_per_hour,
 )
 from listener.ratelimit.usage import Usage
-from listener.settings import AccountSettings, Settings
+from listener.settings import AccountSettings, PollingSettings, Settings
 from listener.store.mongo import open_database
 from listener.store.store import Store
 from listener.web.server import build_app
@@ -257,7 +257,8 @@ class Worker:
 
 
 def tags_feeds(
-    settings: Settings,
+    polling: PollingSettings,
+    configured: Sequence[AccountSettings],
     *,
     api: InstagramApi,
     store: Store,
@@ -266,8 +267,7 @@ def tags_feeds(
     metrics: Metrics,
     clock: Callable[[], datetime],
 ) -> list[Feed]:
-    """One ``/tags`` feed per account that asks for it."""
-    polling = settings.polling
+    """One ``/tags`` feed per configured account that asks for it."""
     return [
         TagsFeed(
             api=api,
@@ -281,13 +281,14 @@ def tags_feeds(
             max_pages=polling.max_pages,
             clock=clock,
         )
-        for account in settings.accounts
+        for account in configured
         if account.tags
     ]
 
 
 def hashtag_feeds(
-    settings: Settings,
+    polling: PollingSettings,
+    configured: Sequence[AccountSettings],
     *,
     api: InstagramApi,
     store: Store,
@@ -297,12 +298,11 @@ def hashtag_feeds(
     metrics: Metrics,
     clock: Callable[[], datetime],
 ) -> list[Feed]:
-    """One feed per account × hashtag × edge (``top_media`` when enabled)."""
+    """One feed per configured account × hashtag × edge (``top_media`` when enabled)."""
     ids = HashtagIds(api, store, clock)
     edges: list[HashtagEdge] = ["recent_media"]
-    if settings.polling.top_media:
+    if polling.top_media:
         edges.append("top_media")
-    polling = settings.polling
     return [
         HashtagFeed(
             api=api,
@@ -320,7 +320,7 @@ def hashtag_feeds(
             max_pages=polling.max_pages,
             clock=clock,
         )
-        for account in settings.accounts
+        for account in configured
         for hashtag in account.hashtags
         for edge in edges
     ]
@@ -452,7 +452,8 @@ async def start(
         quota = HashtagQuota(store, metrics, clock)
         ingestor = Ingestor(store, metrics, Enricher(sentiment_scorer(), campaigns(settings)))
         feeds = hashtag_feeds(
-            settings,
+            settings.polling,
+            settings.accounts,
             api=api,
             store=store,
             ingestor=ingestor,
@@ -461,7 +462,8 @@ async def start(
             metrics=metrics,
             clock=clock,
         ) + tags_feeds(
-            settings,
+            settings.polling,
+            settings.accounts,
             api=api,
             store=store,
             ingestor=ingestor,
