@@ -23,6 +23,7 @@ import urllib.request
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any, Final
 
@@ -344,36 +345,24 @@ def _soak(workdir: Path) -> Soak:
         worker: WorkerProcess | None = None
         try:
             port = _free_port()
-            small = _toml(
-                accounts=Accounts(1, 1),
+            soak_config = partial(
+                _toml,
                 base_url=simulator.base_url,
                 mongo_uri=uri,
-                database="baseline",
-                port=port,
                 interval_s=SOAK_INTERVAL_S,
                 min_interval_s=SOAK_MIN_S,
                 max_interval_s=SOAK_MAX_S,
                 adaptive=True,
                 top_media=True,
             )
+            small = soak_config(accounts=Accounts(1, 1), database="baseline", port=port)
             worker = _start_worker(small, workdir, "baseline", port, "info")
             time.sleep(BASELINE_S)
             result.baseline_kib = worker.rss_kib() or 0
             _stop(worker.process)
             _say(f"baseline (2 feeds): RSS {result.baseline_kib / 1024:.1f} MiB")
             port = _free_port()
-            config = _toml(
-                accounts=accounts,
-                base_url=simulator.base_url,
-                mongo_uri=uri,
-                database="soak",
-                port=port,
-                interval_s=SOAK_INTERVAL_S,
-                min_interval_s=SOAK_MIN_S,
-                max_interval_s=SOAK_MAX_S,
-                adaptive=True,
-                top_media=True,
-            )
+            config = soak_config(accounts=accounts, database="soak", port=port)
             worker = _start_worker(config, workdir, "soak", port, "info")
             started = time.monotonic()
             while (elapsed := time.monotonic() - started) < SOAK_S:
