@@ -116,36 +116,30 @@ class Scrape:
         ]
 
 
-class Mongo:
-    """SecantusDB (``tests.mongo.MongoServer``) in its own process, on a fixed port and data folder.
+class _Service:
+    """A helper process run as ``python -m <module>``: started until it answers, stopped by SIGTERM.
 
-    ``stop`` and ``start`` again make an outage: same port, same data.
+    Subclasses give the module, its arguments, what "answers" means and a name for messages.
     """
 
-    def __init__(self, path: Path, log_path: Path, port: int) -> None:
-        self.path = path
+    module: str
+    name: str
+
+    def __init__(self, log_path: Path) -> None:
         self.log_path = log_path
-        self.port = port
         self.process: subprocess.Popen[bytes] | None = None
 
-    @property
-    def uri(self) -> str:
-        """The URI clients use; stable across restarts."""
-        return f"mongodb://127.0.0.1:{self.port}/?directConnection=true"
+    def _args(self) -> list[str]:
+        raise NotImplementedError
+
+    def _ready(self) -> bool:
+        raise NotImplementedError
 
     def start(self) -> None:
-        """Start serving; return once it answers a ping."""
+        """Start the process; return once it answers."""
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "tests.resilience.mongoproc",
-                    "--path",
-                    str(self.path),
-                    "--port",
-                    str(self.port),
-                ],
+                [sys.executable, "-m", self.module, *self._args()],
                 cwd=ROOT,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -153,14 +147,57 @@ class Mongo:
         wait_until(
             self._answers,
             timeout_s=START_TIMEOUT_S,
-            what="SecantusDB to answer",
+            what=f"{self.name} to answer",
             detail=lambda: _tail(self.log_path),
         )
 
     def _answers(self) -> bool:
         assert self.process is not None
         if self.process.poll() is not None:
-            raise AssertionError(f"SecantusDB exited: {_tail(self.log_path)}")
+            raise AssertionError(f"{self.name} exited: {_tail(self.log_path)}")
+        return self._ready()
+
+    def _stop(self, *, resume_first: bool, hang_is_error: bool) -> None:
+        if self.process is None:
+            return
+        if self.process.poll() is None:
+            if resume_first:
+                self.process.send_signal(signal.SIGCONT)
+            self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+            if hang_is_error:
+                raise AssertionError(f"{self.name} hung on stop:\n{_tail(self.log_path)}") from None
+        finally:
+            self.process = None
+
+
+class Mongo(_Service):
+    """SecantusDB (``tests.mongo.MongoServer``) in its own process, on a fixed port and data folder.
+
+    ``stop`` and ``start`` again make an outage: same port, same data.
+    """
+
+    module = "tests.resilience.mongoproc"
+    name = "SecantusDB"
+
+    def __init__(self, path: Path, log_path: Path, port: int) -> None:
+        super().__init__(log_path)
+        self.path = path
+        self.port = port
+
+    @property
+    def uri(self) -> str:
+        """The URI clients use; stable across restarts."""
+        return f"mongodb://127.0.0.1:{self.port}/?directConnection=true"
+
+    def _args(self) -> list[str]:
+        return ["--path", str(self.path), "--port", str(self.port)]
+
+    def _ready(self) -> bool:
         client: MongoClient[dict[str, Any]] = MongoClient(
             self.uri, serverSelectionTimeoutMS=500, connectTimeoutMS=500
         )
@@ -173,23 +210,15 @@ class Mongo:
         return True
 
     def stop(self) -> None:
-        """Stop serving (SIGTERM: a clean stop, the data stays); killed if it hangs."""
-        if self.process is None:
-            return
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout=STOP_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-            raise AssertionError(f"SecantusDB hung on stop:\n{_tail(self.log_path)}") from None
-        finally:
-            self.process = None
+        """Stop serving (SIGTERM: a clean stop, the data stays); a hang is an error."""
+        self._stop(resume_first=False, hang_is_error=True)
 
 
-class Simulator:
+class Simulator(_Service):
     """``python -m tests.resilience.simworld`` on a fixed port: a Graph API whose world persists."""
+
+    module = "tests.resilience.simworld"
+    name = "the simulator"
 
     def __init__(
         self,
@@ -202,10 +231,10 @@ class Simulator:
         backfill_hours: float,
         hosts: Sequence[str] = ("127.0.0.1",),
     ) -> None:
+        super().__init__(log_path)
         self.port = port
-        self.log_path = log_path
         self.hosts = list(hosts)
-        self._args = [
+        self._options = [
             "--hosts",
             ",".join(hosts),
             "--port",
@@ -219,7 +248,6 @@ class Simulator:
             "--backfill-hours",
             str(backfill_hours),
         ]
-        self.process: subprocess.Popen[bytes] | None = None
 
     @property
     def base_url(self) -> str:
@@ -230,26 +258,10 @@ class Simulator:
         """The simulator's URL on one of its loopback addresses."""
         return f"http://{host}:{self.port}"
 
-    def start(self) -> None:
-        """Start the process and return once its control API answers."""
-        with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "tests.resilience.simworld", *self._args],
-                cwd=ROOT,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        wait_until(
-            self._answers,
-            timeout_s=START_TIMEOUT_S,
-            what="the simulator's control API",
-            detail=lambda: _tail(self.log_path),
-        )
+    def _args(self) -> list[str]:
+        return self._options
 
-    def _answers(self) -> bool:
-        assert self.process is not None
-        if self.process.poll() is not None:
-            raise AssertionError(f"simulator exited: {_tail(self.log_path)}")
+    def _ready(self) -> bool:
         try:
             return http("GET", f"{self.base_url}/__sim/stats", timeout_s=2)[0] == 200
         except OSError:
@@ -257,17 +269,7 @@ class Simulator:
 
     def stop(self) -> None:
         """SIGTERM (after a SIGCONT, in case it is paused), and wait for the exit."""
-        if self.process is None:
-            return
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGCONT)
-            self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout=STOP_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        self.process = None
+        self._stop(resume_first=True, hang_is_error=False)
 
     def pause(self) -> None:
         """SIGSTOP: the port stays open, nothing answers (a hung Meta)."""
