@@ -14,11 +14,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import DuplicateKeyError, PyMongoError
 
-from listener.errors import StoreUnavailableError
 from listener.models import Source
-from listener.store.mongo import Document, guarded
+from listener.store.mongo import Document, guarded, guarded_upsert
 
 
 def feed_key(source: Source) -> str:
@@ -117,15 +115,14 @@ class FeedRepository:
         if fence is not None:
             fields["fence"] = fence
             query["$or"] = [{"fence": {"$exists": False}}, {"fence": {"$lte": fence}}]
-        try:
-            await self._feeds.update_one(
+        written = await guarded_upsert(
+            "feed write",
+            lambda: self._feeds.update_one(
                 query, {"$set": fields, "$unset": {"last_error": ""}}, upsert=True
-            )
-        except DuplicateKeyError:
-            return False  # a newer owner's fence is on the document: this writer is stale
-        except PyMongoError as exc:
-            raise StoreUnavailableError(f"MongoDB feed write failed: {exc}") from exc
-        return True
+            ),
+        )
+        # None: a newer owner's fence is on the document, so this writer is stale.
+        return written is not None
 
     async def record_failure(self, source: Source, *, now: datetime, error: str) -> None:
         """Note a failed poll; the feed's success time does not move."""

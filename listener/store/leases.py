@@ -15,10 +15,8 @@ from datetime import datetime, timedelta
 
 from pymongo import ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import DuplicateKeyError, PyMongoError
 
-from listener.errors import StoreUnavailableError
-from listener.store.mongo import Document, guarded
+from listener.store.mongo import Document, guarded, guarded_upsert
 
 
 class LeaseRepository:
@@ -32,8 +30,10 @@ class LeaseRepository:
 
     async def acquire(self, key: str, owner: str, now: datetime, ttl: timedelta) -> int | None:
         """Take ``key`` if it is free, expired or already ours; its fencing token, else ``None``."""
-        try:
-            doc = await self._leases.find_one_and_update(
+        # None from the upsert: held by a live owner, so the insert of a new document collided.
+        doc = await guarded_upsert(
+            "lease write",
+            lambda: self._leases.find_one_and_update(
                 {"_id": key, "$or": [{"owner": owner}, {"expires_at": {"$lte": now}}]},
                 [
                     {
@@ -52,11 +52,8 @@ class LeaseRepository:
                 ],
                 upsert=True,
                 return_document=ReturnDocument.AFTER,
-            )
-        except DuplicateKeyError:
-            return None  # held by a live owner: the upsert of a new document collided
-        except PyMongoError as exc:
-            raise StoreUnavailableError(f"MongoDB lease write failed: {exc}") from exc
+            ),
+        )
         return None if doc is None else int(doc["token"])
 
     async def renew(self, key: str, owner: str, token: int, now: datetime, ttl: timedelta) -> bool:

@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 import structlog
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import PyMongoError
+from pymongo.errors import DuplicateKeyError, PyMongoError
 
 from listener.errors import StoreUnavailableError
 
@@ -35,6 +35,23 @@ async def guarded(operation: str, call: Callable[[], Awaitable[T]]) -> T:
         raise StoreUnavailableError(
             f"MongoDB {operation} failed: {type(exc).__name__}: {exc}"
         ) from exc
+
+
+async def guarded_upsert(operation: str, call: Callable[[], Awaitable[T]]) -> T | None:
+    """Run one conditional upsert; ``None`` when it lost to a document that fails its filter.
+
+    A filter that does not match an existing document makes the upsert insert one with the
+    same ``_id``, which collides: that duplicate key is the answer "someone else holds it",
+    not a failure. Other errors are translated as :func:`guarded` does.
+    """
+
+    async def collide_as_none() -> T | None:
+        try:
+            return await call()
+        except DuplicateKeyError:
+            return None
+
+    return await guarded(operation, collide_as_none)
 
 
 class _CloseNoise(logging.Filter):

@@ -10,14 +10,12 @@ replicas starting together ask Meta once.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import DuplicateKeyError, PyMongoError
 
-from listener.errors import StoreUnavailableError
 from listener.ratelimit.ledger import Ledger
-from listener.store.mongo import Document, guarded
+from listener.store.mongo import Document, guarded, guarded_upsert
 
 
 class SlotRepository:
@@ -39,28 +37,17 @@ class SlotRepository:
     async def swap(self, account: str, ledger: Ledger, version: int, now: datetime) -> bool:
         """Store ``ledger`` if the stored version is still ``version``; False if another won."""
         slots = ledger.active(now)
-        try:
-            # Version 0: no document yet, or one a reconcile claim created. An upsert that
-            # finds another version collides on _id instead of inserting a second ledger.
-            result = await self._collection.update_one(
+        # Version 0: no document yet, or one a reconcile claim created. An upsert that finds
+        # another version collides on _id instead of inserting a second ledger.
+        result = await guarded_upsert(
+            "hashtag slots write",
+            lambda: self._collection.update_one(
                 {"_id": account, "version": version},
                 {"$set": {"slots": slots, "version": version + 1}},
                 upsert=version == 0,
-            )
-        except DuplicateKeyError:
-            return False
-        except PyMongoError as exc:
-            raise StoreUnavailableError(f"MongoDB hashtag slots write failed: {exc}") from exc
-        return result.modified_count == 1 or result.upserted_id is not None
-
-    async def reconciled_at(self, account: str) -> datetime | None:
-        """When a replica last reconciled the account's ledger with Meta's list, if ever."""
-        doc = await guarded(
-            "hashtag slots read",
-            lambda: self._collection.find_one({"_id": account}, {"reconciled_at": 1}),
+            ),
         )
-        value = None if doc is None else doc.get("reconciled_at")
-        return value if isinstance(value, datetime) else None
+        return result is not None and (result.modified_count == 1 or result.upserted_id is not None)
 
     async def claim_reconcile(self, account: str, now: datetime, fresh_s: float) -> bool:
         """Claim the account's reconcile unless another replica did one in the last ``fresh_s``.
@@ -68,21 +55,19 @@ class SlotRepository:
         One conditional write: of replicas starting together, one gets True. Creates the
         account's document (version 0, no slots) when there is none yet.
         """
-        stale = now.timestamp() - fresh_s
-        try:
-            result = await self._collection.update_one(
+        result = await guarded_upsert(
+            "hashtag slots write",
+            lambda: self._collection.update_one(
                 {
                     "_id": account,
                     "$or": [
                         {"reconciled_at": {"$exists": False}},
-                        {"reconciled_at": {"$lt": datetime.fromtimestamp(stale, now.tzinfo)}},
+                        {"reconciled_at": {"$lt": now - timedelta(seconds=fresh_s)}},
                     ],
                 },
                 {"$set": {"reconciled_at": now}, "$setOnInsert": {"slots": {}, "version": 0}},
                 upsert=True,
-            )
-        except DuplicateKeyError:
-            return False  # the document exists with a fresh reconcile: the filter missed it
-        except PyMongoError as exc:
-            raise StoreUnavailableError(f"MongoDB hashtag slots write failed: {exc}") from exc
-        return result.modified_count == 1 or result.upserted_id is not None
+            ),
+        )
+        # None: the document exists with a fresh reconcile, so the filter missed it.
+        return result is not None and (result.modified_count == 1 or result.upserted_id is not None)
