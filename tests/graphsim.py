@@ -18,7 +18,7 @@ from listener.graph.client import GraphClient, RetryPolicy
 from listener.graph.instagram import Credentials, InstagramApi
 from listener.metrics import Metrics
 from listener.ratelimit.governor import Governor
-from listener.ratelimit.throttle import Policy, Scope
+from listener.ratelimit.throttle import Policy
 from listener.simulator import SimAccount, SimulatorConfig, World, serve
 from listener.simulator.clock import ManualClock
 
@@ -60,9 +60,15 @@ class VirtualSleep:
         await asyncio.sleep(0)
 
 
-def policy(scope: Scope) -> Policy:
-    """Generous budgets: tests see pacing only where they ask for it."""
-    return Policy(budget_per_hour=360_000.0, default_pause_s=300.0)
+@pytest.fixture
+def budget_per_hour() -> float:
+    """Every scope's budget: generous, so tests see pacing only where they ask for it.
+
+    Calls 0.1 ms apart are below the governor's 1 ms resolution, so it never sleeps between
+    them: a backoff jittered down to a few milliseconds is not followed by a spacing sleep.
+    A test about pacing parametrizes ``budget_per_hour`` with the budget it needs.
+    """
+    return 36_000_000.0
 
 
 @pytest.fixture
@@ -85,13 +91,13 @@ def sim_config() -> SimulatorConfig:
 
 @pytest.fixture
 async def graph(
-    sim_config: SimulatorConfig, clock: ManualClock, metrics: Metrics
+    sim_config: SimulatorConfig, clock: ManualClock, metrics: Metrics, budget_per_hour: float
 ) -> AsyncIterator[Graph]:
     """The simulator on loopback and an InstagramApi that signs with the app secret."""
     async with serve(sim_config, clock=clock) as running, aiohttp.ClientSession() as session:
         sleep = VirtualSleep(clock)
         governor = Governor(
-            policy,
+            lambda scope: Policy(budget_per_hour=budget_per_hour, default_pause_s=300.0),
             clock=clock,
             sleep=sleep,
             accounts_by_ig_id={BRAND.ig_user_id: "brand", OTHER.ig_user_id: "other"},

@@ -85,6 +85,7 @@ def sim_config(sim_config: SimulatorConfig) -> SimulatorConfig:
     return replace(sim_config, app_calls_per_hour=20)
 
 
+@pytest.mark.parametrize("budget_per_hour", [360_000.0])  # calls 10 ms apart: measurable
 async def test_soft_threshold_stretches_the_pace(graph: Graph) -> None:
     """Above 75 % reported usage the gap between calls grows in proportion to the usage."""
     for _ in range(19):
