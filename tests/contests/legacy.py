@@ -2,7 +2,7 @@
 
 ``fixtures/entrants-csv-1/`` holds the entrant list and the draw record that ``listener draw
 commit`` and ``listener draw`` wrote for :data:`MEDIA` (campaign ``summer`` of
-``tests.contests.test_contests.settings_for``), seed :data:`SEED`, at :data:`COMMITTED_AT` and
+``tests.contests.campaign.settings_for``), seed :data:`SEED`, at :data:`COMMITTED_AT` and
 :data:`DRAWN_AT`, before that format was replaced. Every author is known and no caption mentions
 its own author, so later rules keep exactly these entrants: the same store state still produces
 the same first-format list, byte for byte.
@@ -11,11 +11,12 @@ the same first-format list, byte for byte.
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Final
 
 from listener.models import Media
+from tests.contests.campaign import media
 
 FIXTURES: Final = Path(__file__).parent / "fixtures" / "entrants-csv-1"
 ENTRANTS: Final = FIXTURES / "summer-entrants.csv"
@@ -24,17 +25,10 @@ SEED: Final = "the first format's seed"
 SEED_HASH: Final = hashlib.sha256(SEED.encode()).hexdigest()
 COMMITTED_AT: Final = datetime(2026, 6, 30, 9, 0, tzinfo=UTC)
 DRAWN_AT: Final = datetime(2026, 7, 1, 9, 0, tzinfo=UTC)
-T0: Final = datetime(2026, 6, 10, 12, 0, tzinfo=UTC)
 
 
 def _media(media_id: str, minutes: int, caption: str, username: str) -> Media:
-    return Media(
-        id=media_id,
-        timestamp=T0 + timedelta(minutes=minutes),
-        caption=caption,
-        permalink=f"https://www.instagram.com/p/{media_id}/",
-        username=username,
-    )
+    return media(media_id, minutes=minutes, caption=caption, username=username)
 
 
 MEDIA: Final = (
