@@ -212,6 +212,7 @@ class Worker:
         """Settle contest verdicts (rules may have changed; authors may have become known)."""
         for campaign in campaigns(self.settings):
             result = await reevaluate(self.store.media, campaign)
+            self.metrics.contest_author_known.labels(result.campaign).set(result.author_known_ratio)
             if result.changed:
                 log.info(
                     "contests.reevaluated",

@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable, Coroutine, Sequence
 from functools import partial
 from pathlib import Path
-from typing import Any, BinaryIO, TextIO
+from typing import Any, TextIO
 
 import structlog
 
@@ -67,7 +67,12 @@ def _add_contest_commands(commands: Any) -> None:
     draw.add_argument("--winners", type=int, help="how many winners")
     draw.add_argument("--alternates", type=int, help="how many alternates (default: as many)")
     draw.add_argument("--seed", help="the seed committed to (its SHA-256 was given to commit)")
-    draw.add_argument("--output", type=Path, help="the draw record (default: <campaign>-draw.json)")
+    draw.add_argument(
+        "--output",
+        type=Path,
+        help="the draw record (default: <campaign>-draw.json); the certificate goes beside it, "
+        "same name with .html",
+    )
     draw_commands = draw.add_subparsers(dest="draw_command", parser_class=_Parser)
     commit = draw_commands.add_parser("commit", help="freeze the entrants and the seed's hash")
     commit.add_argument("--config", type=Path, required=True, help="TOML configuration file")
@@ -84,6 +89,9 @@ def _add_contest_commands(commands: Any) -> None:
     verify = draw_commands.add_parser("verify", help="re-run a draw from its record and list")
     verify.add_argument("record", type=Path, help="the draw record (JSON)")
     verify.add_argument("--entrants", type=Path, required=True, help="the exported entrant list")
+    verify.add_argument(
+        "--html", type=Path, help="write the draw's certificate here (only if it verifies)"
+    )
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -206,6 +214,15 @@ def _quota(args: argparse.Namespace) -> int:
     return _admin(args, admin.quota)
 
 
+def _identity(entrants: int, known: int) -> str:
+    """How many entrants have a known author: the line every export prints on stderr."""
+    share = f" ({known / entrants:.1%})" if entrants else ""
+    line = f"{entrants} entrants; author known for {known}{share}"
+    if known < entrants:
+        line += f", unknown for {entrants - known} (a winner among them is marked verify_author)"
+    return line
+
+
 def _export(args: argparse.Namespace) -> int:
     from listener.contests import commands  # noqa: PLC0415 - keeps `listener --help` fast
 
@@ -217,18 +234,17 @@ def _export(args: argparse.Namespace) -> int:
         if show:
             print(f"\r{rows} rows", end="", file=sys.stderr, flush=True)
 
-    async def run(out: BinaryIO) -> int:
-        summary = await commands.export(
-            settings, args.campaign, out, fmt=args.format, include_all=args.all, progress=progress
-        )
-        if show:
-            print(f"\r{summary.rows} rows, {summary.entrants} entrants", file=sys.stderr)
-        return EXIT_OK
-
+    options = {"fmt": args.format, "include_all": args.all, "progress": progress}
     if args.output is None:
-        return asyncio.run(run(sys.stdout.buffer))
-    with args.output.open("wb") as handle:
-        return asyncio.run(run(handle))
+        summary = asyncio.run(
+            commands.export(settings, args.campaign, sys.stdout.buffer, **options)
+        )
+    else:
+        summary = asyncio.run(commands.export_file(settings, args.campaign, args.output, **options))
+    if show:
+        print(f"\r{summary.rows} rows", file=sys.stderr)
+    print(f"listener: {_identity(summary.entrants, summary.known_authors)}", file=sys.stderr)
+    return EXIT_OK
 
 
 def _contests(args: argparse.Namespace) -> int:
@@ -248,7 +264,7 @@ def _draw(args: argparse.Namespace) -> int:
     from listener.contests import commands  # noqa: PLC0415 - keeps `listener --help` fast
 
     if args.draw_command == "verify":
-        problems = commands.draw_verify(args.record, args.entrants)
+        problems = commands.draw_verify(args.record, args.entrants, args.html)
         for problem in problems:
             print(f"problem: {problem}")
         print(
@@ -256,6 +272,12 @@ def _draw(args: argparse.Namespace) -> int:
             if not problems
             else f"NOT verified: {len(problems)} problem(s)"
         )
+        if args.html is not None:
+            print(
+                f"certificate written to {args.html}"
+                if not problems
+                else "no certificate written: the draw does not verify"
+            )
         return EXIT_OK if not problems else EXIT_FAILURE
     if args.draw_command == "recheck":
         from listener import admin  # noqa: PLC0415 - keeps `listener --help` fast
@@ -270,10 +292,15 @@ def _draw(args: argparse.Namespace) -> int:
     configure_logging(level=args.log_level, secrets=_secrets(settings), stream=sys.stderr)
     if args.draw_command == "commit":
         output = args.output or Path(f"{args.campaign}-entrants.csv")
-        frozen = asyncio.run(commands.draw_commit(settings, args.campaign, args.seed_hash, output))
+        done = asyncio.run(commands.draw_commit(settings, args.campaign, args.seed_hash, output))
+        frozen = done.frozen
         print(
             f"committed: {frozen.entrant_count} entrants, list sha256 {frozen.entrants_digest} "
             f"written to {output}; seed hash {frozen.seed_commitment}"
+        )
+        print(
+            f"listener: {_identity(done.summary.entrants, done.summary.known_authors)}",
+            file=sys.stderr,
         )
         return EXIT_OK
     output = args.output or Path(f"{args.campaign}-draw.json")
@@ -289,7 +316,10 @@ def _draw(args: argparse.Namespace) -> int:
         )
     )
     print(f"drawn: winners {', '.join(record.winners)}; alternates {', '.join(record.alternates)}")
-    print(f"record written to {output}")
+    unknown = [entrant.entry_id for entrant in record.drawn if entrant.verify_author]
+    if unknown:
+        print(f"verify_author: confirm who posted {', '.join(unknown)} (see README)")
+    print(f"record written to {output}, certificate to {commands.certificate_path(output)}")
     return EXIT_OK
 
 

@@ -151,6 +151,13 @@ class Metrics:
             ["campaign", "eligible"],
             registry=registry,
         )
+        self.contest_author_known = Gauge(
+            "listener_contest_author_known_ratio",
+            "Share of a campaign's entrants whose author is known (the rest are marked "
+            "verify_author when drawn), as of the last re-evaluation",
+            ["campaign"],
+            registry=registry,
+        )
         self.feed_possibly_missed = Counter(
             "listener_feed_possibly_missed_total",
             "Polls after which media may have been missed (page bound hit, or the oldest new "

@@ -217,10 +217,17 @@ class AccountSettings(_Section):
         return self
 
 
-class CampaignSettings(_Section):
-    """A contest: which media are valid entries."""
+_CAMPAIGN_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
-    id: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+
+class CampaignSettings(_Section):
+    """A contest: which media are valid entries.
+
+    The id names the field ``contests.<id>`` of every judged media in MongoDB, so it may hold
+    no ``.`` (a path separator there) and nothing a shell or a file name would trip over.
+    """
+
+    id: str
     account: str
     hashtags: Hashtags = []
     starts_at: datetime
@@ -228,6 +235,18 @@ class CampaignSettings(_Section):
     min_mentions: int = Field(default=0, ge=0)
     exclude_usernames: list[str] = []
     one_entry_per_user: bool = True
+    unknown_authors: Literal["eligible", "ineligible"] = "eligible"
+    """An entry whose author is unknown (hashtag media): still an entry, or ``author_unknown``."""
+
+    @field_validator("id")
+    @classmethod
+    def _safe_id(cls, value: str) -> str:
+        if not _CAMPAIGN_ID.match(value):
+            raise ValueError(
+                f"{value!r} is not a campaign id: use 1 to 64 letters, digits, '_' or '-' "
+                "(it names a field in MongoDB, where '.' would nest it)"
+            )
+        return value
 
     @field_validator("starts_at", "ends_at")
     @classmethod

@@ -509,6 +509,7 @@ async def test_recheck_marks_withdrawn_entries_with_reasons(env: Env) -> None:
         entry_ids=ids,
         seed_commitment=hashlib.sha256(b"s").hexdigest(),
         committed_at=NOW,
+        entrants_format="entrants-csv/2",
     )
     record = record_draw(
         frozen, seed="s", exported=exported, entry_ids=ids, winners=2, alternates=1, drawn_at=NOW

@@ -1,1 +1,1 @@
-"""Contests: entrant export, re-evaluation of stored media, and the verifiable draw."""
+"""Contests: entrant export, re-evaluation of stored media, the draw and its certificate."""

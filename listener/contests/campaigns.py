@@ -20,6 +20,7 @@ def campaign(settings: Settings, config: CampaignSettings) -> Campaign:
         exclude_usernames=config.exclude_usernames,
         one_entry_per_user=config.one_entry_per_user,
         own_username=account.username or account.name,
+        unknown_authors=config.unknown_authors,
     )
     return Campaign(config.id, config.account, rules)
 

@@ -3,6 +3,11 @@
 Each opens only the store (embedded or the configured MongoDB), re-judges the campaign first
 so exports and draws see settled verdicts, and closes everything on the way out. Errors a user
 can fix come out as :class:`ContestError` with one line saying what to do.
+
+Files hold personal data and are written whole or not at all (:func:`private_output`): a
+temporary file beside the target, readable by its owner only (0600), renamed over it once
+complete. A failed command (unknown campaign, database down, disk full) leaves what was there
+byte for byte.
 """
 
 from __future__ import annotations
@@ -10,17 +15,32 @@ from __future__ import annotations
 import io
 import os
 import tempfile
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
 
+from listener.contests import certificate
 from listener.contests.campaigns import campaign as campaign_rules
-from listener.contests.export import ExportSummary, Format, export_entrants, read_entry_ids
+from listener.contests.export import (
+    ENTRANTS_CSV,
+    ExportSummary,
+    Format,
+    export_entrants,
+    read_entrants,
+)
 from listener.contests.reevaluate import Reevaluation, reevaluate
-from listener.enrich.contests import rules_version
-from listener.enrich.draw import DrawCommit, DrawRecord, commit, record_draw, verify
+from listener.enrich.contests import rules_document, rules_version
+from listener.enrich.draw import (
+    LEGACY_ENTRANTS_FORMAT,
+    DrawCommit,
+    DrawRecord,
+    commit,
+    record_draw,
+    verify,
+)
 from listener.errors import ListenerError
 from listener.settings import Settings
 from listener.store.mongo import open_database
@@ -29,6 +49,14 @@ from listener.store.store import Store
 
 class ContestError(ListenerError):
     """A contest command cannot go on; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class Commitment:
+    """What ``listener draw commit`` froze, and what the frozen list holds."""
+
+    frozen: DrawCommit
+    summary: ExportSummary
 
 
 def _utcnow() -> datetime:
@@ -69,8 +97,28 @@ async def export(
     config = settings.campaign(campaign_id)
     async with _store(settings) as store:
         await reevaluate(store.media, campaign_rules(settings, config))
-        return await export_entrants(
-            store.media, config.id, out, fmt=fmt, include_all=include_all, progress=progress
+        try:
+            return await export_entrants(
+                store.media, config.id, out, fmt=fmt, include_all=include_all, progress=progress
+            )
+        except ValueError as exc:
+            raise ContestError(f"cannot export {config.id!r}: {exc}") from None
+
+
+async def export_file(
+    settings: Settings,
+    campaign_id: str,
+    path: Path,
+    *,
+    fmt: Format = "csv",
+    include_all: bool = False,
+    progress: Callable[[int], None] | None = None,
+) -> ExportSummary:
+    """:func:`export` into ``path``, replacing it only once the export is complete (0600)."""
+    settings.campaign(campaign_id)  # an unknown campaign is refused before any file is touched
+    with private_output(path) as out:
+        return await export(
+            settings, campaign_id, out, fmt=fmt, include_all=include_all, progress=progress
         )
 
 
@@ -81,7 +129,7 @@ async def draw_commit(
     entrants_file: Path,
     *,
     clock: Callable[[], datetime] = _utcnow,
-) -> DrawCommit:
+) -> Commitment:
     """``listener draw commit``: write the canonical entrant list, freeze it with the seed hash."""
     config = settings.campaign(campaign_id)
     rules = campaign_rules(settings, config).rules
@@ -90,15 +138,17 @@ async def draw_commit(
         if existing is not None and existing.get("record"):
             raise ContestError(f"campaign {config.id!r} has been drawn already; its record stands")
         await reevaluate(store.media, campaign_rules(settings, config))
-        data = await _canonical(store, config.id)
+        data, summary = await _canonical(store, config.id, ENTRANTS_CSV)
         try:
             frozen = commit(
                 campaign_id=config.id,
                 rules_version=rules_version(rules),
                 exported=data,
-                entry_ids=read_entry_ids(data),
+                entry_ids=[e.entry_id for e in read_entrants(data, ENTRANTS_CSV)],
                 seed_commitment=seed_hash,
                 committed_at=clock(),
+                entrants_format=ENTRANTS_CSV,
+                rules=rules_document(rules),
             )
         except ValueError as exc:
             raise ContestError(f"cannot commit: {exc}") from None
@@ -107,13 +157,15 @@ async def draw_commit(
             config.id,
             {
                 "rules_version": frozen.rules_version,
+                "rules": frozen.rules,
+                "entrants_format": frozen.entrants_format,
                 "entrants_digest": frozen.entrants_digest,
                 "entrant_count": frozen.entrant_count,
                 "seed_commitment": frozen.seed_commitment,
                 "committed_at": frozen.committed_at,
             },
         )
-        return frozen
+        return Commitment(frozen, summary)
 
 
 async def draw_run(
@@ -144,55 +196,92 @@ async def draw_run(
             entrant_count=int(c["entrant_count"]),
             seed_commitment=c["seed_commitment"],
             committed_at=c["committed_at"],
+            # Commitments made before the format was recorded froze a first-format list.
+            entrants_format=c.get("entrants_format", LEGACY_ENTRANTS_FORMAT),
+            rules=c.get("rules"),
         )
         await reevaluate(store.media, campaign_rules(settings, config))
-        data = await _canonical(store, config.id)
         try:
+            data, _ = await _canonical(store, config.id, frozen.entrants_format)
+            entrants = read_entrants(data, frozen.entrants_format)
             record = record_draw(
                 frozen,
                 seed=seed,
                 exported=data,
-                entry_ids=read_entry_ids(data),
+                entry_ids=[e.entry_id for e in entrants],
                 winners=winners,
                 alternates=alternates,
                 drawn_at=clock(),
+                entrants=entrants,
             )
         except ValueError as exc:
             raise ContestError(f"draw refused: {exc}") from None
         text = record.to_json()
         _write_atomically(record_file, text.encode())
+        _write_atomically(certificate_path(record_file), certificate.render(record).encode())
         await store.draws.save_record(config.id, text, record.drawn_at)
         return record
 
 
-def draw_verify(record_file: Path, entrants_file: Path) -> list[str]:
-    """``listener draw verify``: every problem re-running the draw from the two files alone."""
+def certificate_path(record_file: Path) -> Path:
+    """Where the certificate of a record goes: beside it, the same name with ``.html``."""
+    return record_file.with_suffix(".html")
+
+
+def draw_verify(record_file: Path, entrants_file: Path, html: Path | None = None) -> list[str]:
+    """``listener draw verify``: every problem re-running the draw from the two files alone.
+
+    With ``html``, a draw that verifies gets its certificate written there (again); one that
+    does not gets none.
+    """
     try:
         record = DrawRecord.from_json(record_file.read_text(encoding="utf-8"))
         data = entrants_file.read_bytes()
     except (OSError, ValueError) as exc:
         raise ContestError(f"cannot read the draw files: {exc}") from None
     try:
-        ids = read_entry_ids(data)
-    except (ValueError, KeyError) as exc:
+        entrants = read_entrants(data, record.entrants_format)
+    except ValueError as exc:
         return [f"the entrant file cannot be read as an export: {exc}"]
-    return verify(record, data, ids)
+    problems = verify(record, data, [e.entry_id for e in entrants], entrants)
+    if html is not None and not problems:
+        _write_atomically(html, certificate.render(record).encode())
+    return problems
 
 
-async def _canonical(store: Store, campaign_id: str) -> bytes:
+async def _canonical(
+    store: Store, campaign_id: str, csv_format: str
+) -> tuple[bytes, ExportSummary]:
+    """The canonical entrant list (the CSV export of the eligible entrants) in ``csv_format``."""
     buffer = io.BytesIO()
-    await export_entrants(store.media, campaign_id, buffer, fmt="csv")
-    return buffer.getvalue()
+    summary = await export_entrants(
+        store.media, campaign_id, buffer, fmt="csv", csv_format=csv_format
+    )
+    return buffer.getvalue(), summary
 
 
-def _write_atomically(path: Path, data: bytes) -> None:
-    """Write a whole file or nothing: a half-written entrant list would fail every check."""
+@contextmanager
+def private_output(path: Path) -> Iterator[BinaryIO]:
+    """A file written whole or not at all, readable by its owner only.
+
+    Yields a temporary file in ``path``'s folder (``mkstemp``: mode 0600), flushed to disk and
+    renamed over ``path`` when the block ends normally; removed, with ``path`` untouched, when
+    it raises.
+    """
     directory = path.parent if str(path.parent) else Path()
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.")
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.", suffix=".part")
     try:
         with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
         Path(tmp).replace(path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    """Write a whole file or nothing: a half-written entrant list would fail every check."""
+    with private_output(path) as handle:
+        handle.write(data)

@@ -11,6 +11,24 @@ Columns: ``entry_number``, ``media_id``, ``permalink``, ``username`` (empty when
 ``mention_comment``; empty when unknown), ``timestamp`` (UTC, ISO 8601 with ``Z``), ``caption``,
 ``sentiment``, ``sentiment_score``; with ``include_all`` also ``eligible`` and ``reasons``
 (``;``-separated reason codes).
+
+**CSV is opened in spreadsheets, and captions and usernames are written by strangers.** Following
+OWASP's CSV-injection guidance, the CSV format :data:`ENTRANTS_CSV` (``entrants-csv/2``) quotes
+every cell (so no ``,`` or ``;`` inside a caption can start a new cell in any locale, and quotes
+are doubled), and a cell that begins with a character a spreadsheet evaluates — ``=``, ``+``,
+``-``, ``@``, tab, carriage return, line feed, NUL — or with spaces before one, is written with a
+leading ``'`` so that it is read as text. A cell that itself begins with ``'`` gets one too, so
+the escape is reversible: :func:`csv_text` removes exactly one leading ``'``. Every column is
+covered, numbers included (a negative ``sentiment_score`` reads ``'-0.42``), except ``media_id``,
+which is written as it is: a draw's tickets are HMAC-SHA256 of the ids a verifier reads from the
+file. Media ids are Meta's digits; an id that would need the escape is refused
+(:class:`UnsafeIdError`) rather than written differently. JSON and NDJSON keep every text
+exactly (U+0085, U+2028 and U+2029 are written as ``\\u`` escapes, so that every NDJSON entry is
+one line whatever a reader counts as a line break).
+
+The first CSV format, ``entrants-csv/1`` (:data:`~listener.enrich.draw.LEGACY_ENTRANTS_FORMAT`:
+minimal quoting, no escape), is still written for a draw committed with it, so that such a draw
+can be run and verified after an upgrade; nothing else uses it.
 """
 
 from __future__ import annotations
@@ -19,15 +37,24 @@ import csv
 import hashlib
 import io
 import json
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, BinaryIO, Final, Literal
 
+from listener.enrich.draw import LEGACY_ENTRANTS_FORMAT, Entrant
 from listener.store.media import MediaRepository
 
 Format = Literal["csv", "json", "ndjson"]
 FORMATS: Final = ("csv", "json", "ndjson")
+ENTRANTS_CSV: Final = "entrants-csv/2"
+"""The CSV format exports and new draws use (quoted, formula-escaped cells)."""
+CSV_FORMATS: Final = (LEGACY_ENTRANTS_FORMAT, ENTRANTS_CSV)
+FORMULA_TRIGGERS: Final = frozenset("=+-@\t\r\n\0")
+"""First characters that make a spreadsheet evaluate a cell (OWASP, plus LF and NUL)."""
+TEXT_MARK: Final = "'"
+"""Prefixed to a CSV cell that must be read as text; spreadsheets show the rest."""
+_UNSAFE_IN_JSON_LINES: Final = {"\u0085": "\\u0085", "\u2028": "\\u2028", "\u2029": "\\u2029"}
 COLUMNS: Final = (
     "entry_number",
     "media_id",
@@ -42,13 +69,45 @@ COLUMNS: Final = (
 ALL_COLUMNS: Final = (*COLUMNS, "eligible", "reasons")
 
 
+class UnsafeIdError(ValueError):
+    """A media id a spreadsheet would evaluate: escaped, it would not be the id a verifier reads."""
+
+
 @dataclass(frozen=True)
 class ExportSummary:
-    """What an export wrote: entrants numbered, rows, the sha256 of the bytes."""
+    """What an export wrote: entrants numbered, how many of them have a known author, rows,
+    the sha256 of the bytes."""
 
     entrants: int
     rows: int
     digest: str
+    known_authors: int = 0
+
+    @property
+    def known_ratio(self) -> float:
+        """Share of the entrants whose author is known (0 when there are none)."""
+        return self.known_authors / self.entrants if self.entrants else 0.0
+
+
+def csv_cell(text: str) -> str:
+    """``text`` as an ``entrants-csv/2`` cell: with a leading ``'`` if a spreadsheet would
+    evaluate it (or if it starts with ``'`` itself); otherwise unchanged."""
+    if not text:
+        return text
+    first = text[0]
+    unindented = text.lstrip()
+    if (
+        first in FORMULA_TRIGGERS
+        or first == TEXT_MARK
+        or (unindented and unindented[0] in FORMULA_TRIGGERS)
+    ):
+        return TEXT_MARK + text
+    return text
+
+
+def csv_text(cell: str) -> str:
+    """The text an ``entrants-csv/2`` cell holds: :func:`csv_cell` undone."""
+    return cell.removeprefix(TEXT_MARK)
 
 
 def _timestamp(value: Any) -> str:
@@ -78,11 +137,16 @@ def row(document: Mapping[str, Any], campaign: str, entry_number: int | None) ->
 
 
 class _Encoder:
-    """Turns rows into bytes for one format."""
+    """Turns rows into bytes for one format (``csv_format`` says which CSV)."""
 
-    def __init__(self, fmt: Format, columns: tuple[str, ...]) -> None:
+    def __init__(self, fmt: Format, columns: tuple[str, ...], csv_format: str) -> None:
+        if csv_format not in CSV_FORMATS:
+            raise ValueError(
+                f"CSV format must be one of {', '.join(CSV_FORMATS)}, not {csv_format!r}"
+            )
         self._fmt = fmt
         self._columns = columns
+        self._escaped = csv_format == ENTRANTS_CSV
         self._first = True
 
     def start(self) -> bytes:
@@ -98,8 +162,15 @@ class _Encoder:
                 flat["reasons"] = ";".join(flat["reasons"])
             if "eligible" in flat:
                 flat["eligible"] = "true" if flat["eligible"] else "false"
+            if self._escaped and csv_cell(flat["media_id"]) != flat["media_id"]:
+                raise UnsafeIdError(
+                    f"media id {flat['media_id']!r} starts with a character a spreadsheet "
+                    "evaluates; it cannot be exported as an entry"
+                )
             return self._csv({k: "" if v is None else v for k, v in flat.items()})
         line = json.dumps(picked, ensure_ascii=False, separators=(",", ":"))
+        for raw, escaped in _UNSAFE_IN_JSON_LINES.items():
+            line = line.replace(raw, escaped)
         if self._fmt == "ndjson":
             return (line + "\n").encode()
         prefix = "" if self._first else ",\n"
@@ -113,7 +184,13 @@ class _Encoder:
 
     def _csv(self, values: Mapping[str, Any]) -> bytes:
         buffer = io.StringIO()
-        csv.writer(buffer, lineterminator="\n").writerow([values[c] for c in self._columns])
+        if self._escaped:
+            cells = [
+                values[c] if c == "media_id" else csv_cell(str(values[c])) for c in self._columns
+            ]
+            csv.writer(buffer, lineterminator="\n", quoting=csv.QUOTE_ALL).writerow(cells)
+        else:
+            csv.writer(buffer, lineterminator="\n").writerow([values[c] for c in self._columns])
         return buffer.getvalue().encode()
 
 
@@ -125,26 +202,30 @@ async def export_entrants(
     fmt: Format = "csv",
     include_all: bool = False,
     progress: Callable[[int], None] | None = None,
+    csv_format: str = ENTRANTS_CSV,
 ) -> ExportSummary:
     """Write a campaign's entrants (``include_all``: every judged media) to ``out``.
 
-    Nothing grows with the number of entrants; a draw reads the ids back from the bytes it
-    hashes (:func:`read_entry_ids`), so the list and its digest cannot disagree.
+    Nothing grows with the number of entrants; a draw reads the entrants back from the bytes it
+    hashes (:func:`read_entrants`), so the list and its digest cannot disagree.
+    :class:`UnsafeIdError` (a ``ValueError``) for a media id no CSV cell can hold safely.
     """
     if fmt not in FORMATS:
         raise ValueError(f"format must be one of {', '.join(FORMATS)}, not {fmt!r}")
     digest = hashlib.sha256()
-    encoder = _Encoder(fmt, ALL_COLUMNS if include_all else COLUMNS)
+    encoder = _Encoder(fmt, ALL_COLUMNS if include_all else COLUMNS, csv_format)
 
     def write(chunk: bytes) -> None:
         digest.update(chunk)
         out.write(chunk)
 
     write(encoder.start())
-    entrants = rows = 0
+    entrants = rows = known = 0
     async for document in _documents(media, campaign, eligible=True):
         entrants += 1
-        write(encoder.encode(row(document, campaign, entrants)))
+        values = row(document, campaign, entrants)
+        known += bool(values["username"])
+        write(encoder.encode(values))
         rows += 1
         if progress is not None and rows % 1000 == 0:
             progress(rows)
@@ -155,7 +236,7 @@ async def export_entrants(
             if progress is not None and rows % 1000 == 0:
                 progress(rows)
     write(encoder.end())
-    return ExportSummary(entrants, rows, digest.hexdigest())
+    return ExportSummary(entrants, rows, digest.hexdigest(), known)
 
 
 def _documents(
@@ -183,9 +264,48 @@ def read_entry_ids(data: bytes) -> list[str]:
     if stripped.startswith("["):
         records: list[Mapping[str, Any]] = json.loads(text)
     elif stripped.startswith("{"):
-        records = [json.loads(line) for line in text.splitlines() if line.strip()]
+        # Only "\n" ends an NDJSON entry: str.splitlines() would also split at U+2028 and others.
+        records = [json.loads(line) for line in text.split("\n") if line.strip()]
     else:
-        records = list(csv.DictReader(io.StringIO(text)))
-    numbered = [r for r in records if str(r.get("entry_number") or "").strip() not in ("", "None")]
-    numbered.sort(key=lambda r: int(str(r["entry_number"])))
-    return [str(r["media_id"]) for r in numbered]
+        records = list(csv.DictReader(io.StringIO(text, newline="")))
+    return [str(r["media_id"]) for r in _numbered(records)]
+
+
+def read_entrants(data: bytes, csv_format: str = ENTRANTS_CSV) -> list[Entrant]:
+    """The numbered entrants of a canonical CSV list, in entry order, texts as exported.
+
+    ``ValueError`` for an unknown format or a file that is not such a list.
+    """
+    if csv_format not in CSV_FORMATS:
+        raise ValueError(
+            f"unknown entrant list format {csv_format!r}; this version reads "
+            f"{', '.join(CSV_FORMATS)}"
+        )
+    text: Callable[[str], str] = csv_text if csv_format == ENTRANTS_CSV else _as_written
+    try:
+        records = list(csv.DictReader(io.StringIO(data.decode("utf-8"), newline="")))
+        return [
+            Entrant(
+                entry_id=r["media_id"],
+                permalink=text(r["permalink"]),
+                username=text(r["username"]),
+            )
+            for r in _numbered(records)
+        ]
+    except (KeyError, TypeError, UnicodeDecodeError, csv.Error) as exc:
+        raise ValueError(f"not a {csv_format} entrant list ({type(exc).__name__}: {exc})") from None
+
+
+def _as_written(cell: str) -> str:
+    return cell
+
+
+def _numbered(records: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """The rows with an entry number, in entry order."""
+    numbered = []
+    for record in records:
+        number = csv_text(str(record.get("entry_number") or "")).strip()
+        if number not in ("", "None"):
+            numbered.append((int(number), record))
+    numbered.sort(key=lambda pair: pair[0])
+    return [record for _, record in numbered]

@@ -4,7 +4,8 @@ Streams the media the campaign's account has seen in author order (constant memo
 one author's entries at a time), judges each with the pure rules — an author's entries together,
 so that only their earliest eligible one stays an entry — and writes back only the verdicts
 that changed, in bulk. Run at start-up, periodically by the worker, before an export, and by
-``listener contests reevaluate``.
+``listener contests reevaluate``. The pass also counts the entrants whose author is known, so
+the worker's ``listener_contest_author_known_ratio`` costs no read of its own.
 """
 
 from __future__ import annotations
@@ -23,12 +24,19 @@ BATCH: Final = 500
 
 @dataclass(frozen=True)
 class Reevaluation:
-    """What a pass did for one campaign."""
+    """What a pass did for one campaign: media judged, verdicts changed, entrants, and how many
+    entrants have a known author."""
 
     campaign: str
     judged: int
     changed: int
     eligible: int
+    eligible_known: int = 0
+
+    @property
+    def author_known_ratio(self) -> float:
+        """Share of the entrants whose author is known (0 when there are none)."""
+        return self.eligible_known / self.eligible if self.eligible else 0.0
 
 
 def _entry(document: dict[str, Any]) -> Entry:
@@ -44,17 +52,18 @@ def _entry(document: dict[str, Any]) -> Entry:
 async def reevaluate(media: MediaRepository, campaign: Campaign) -> Reevaluation:
     """Bring every stored verdict of ``campaign`` up to date; only changes are written."""
     path = f"contests.{campaign.id}"
-    judged = changed = eligible = 0
+    judged = changed = eligible = eligible_known = 0
     pending: list[tuple[str, dict[str, Any]]] = []
     group: list[tuple[Entry, Any]] = []
     author: str | None = None
 
     async def settle(items: Sequence[tuple[Entry, Any]], verdicts: dict[str, Verdict]) -> None:
-        nonlocal judged, changed, eligible
+        nonlocal judged, changed, eligible, eligible_known
         for entry, stored in items:
             verdict = verdicts[entry.media_id]
             judged += 1
             eligible += verdict.eligible
+            eligible_known += verdict.eligible and entry.username is not None
             document = verdict.as_document()
             if stored != document:
                 pending.append((entry.media_id, {path: document}))
@@ -88,4 +97,4 @@ async def reevaluate(media: MediaRepository, campaign: Campaign) -> Reevaluation
     await close_group()
     if pending:
         changed += await media.update_many_by_id(pending)
-    return Reevaluation(campaign.id, judged, changed, eligible)
+    return Reevaluation(campaign.id, judged, changed, eligible, eligible_known)

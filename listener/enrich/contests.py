@@ -6,9 +6,10 @@ Every "no" carries its reasons, as codes from :class:`Reason`, listed in this fi
 ============================  ==================================================================
 ``missing_hashtag``           a campaign hashtag is not among the caption's hashtags
 ``outside_window``            the media's timestamp is not in ``[starts_at, ends_at)``
-``too_few_mentions``          fewer distinct @handles than ``min_mentions`` (own handle excluded)
+``too_few_mentions``          fewer distinct @handles than ``min_mentions`` (the brand's own
+                              handle and, where known, the author's own excluded)
 ``excluded_user``             the author is in ``exclude_usernames``
-``author_unknown``            ``one_entry_per_user`` is on but the author is unknown
+``author_unknown``            ``unknown_authors = "ineligible"`` and the author is unknown
 ``duplicate_user``            the author already has an earlier eligible entry (``judge_all``)
 ============================  ==================================================================
 
@@ -31,8 +32,10 @@ and ``_``, at most 30 characters, not starting with ``.``, no ``..``). The ``@``
 a letter, digit or ``_`` (``bob@example.com`` is an e-mail address, not a mention) and the handle
 must not run into another letter (``@josé`` is no handle). Trailing periods end a sentence, not a
 handle: ``@alice.`` mentions ``alice``. A run longer than 30 characters is not a handle at all
-(it is not cut to 30). Handles compare case-insensitively, each counts once, and the brand's own
-handle never counts.
+(it is not cut to 30). Handles compare case-insensitively, each counts once, and neither the
+brand's own handle nor, where it is known, the author's own handle counts: tagging yourself is not
+tagging a friend. (Where the author is unknown a self-mention cannot be told apart; it counts
+until the author is learned and the media judged again.)
 
 **One entry per user.** A rule over the whole set, so it lives in :func:`judge_all`: among the
 entries that pass every per-media rule, each known author keeps only the earliest (by
@@ -40,16 +43,14 @@ timestamp, then media id as a string), and the later ones get ``duplicate_user``
 already fail a per-media rule do not compete and keep their own reasons. The result does not
 depend on the order of the input.
 
-**Unknown authors.** Hashtag media never carry the author's username, so with
-``one_entry_per_user`` the rule cannot be checked for them. By default (the policy
-:data:`AUTHOR_UNKNOWN_IS_ELIGIBLE` = ``False``) such an entry is ineligible with
-``author_unknown``: an unverifiable entry must not be able to crowd out a verified one, and one
-person posting ten times under the hashtag would otherwise hold ten tickets. The entry becomes
-eligible as soon as its author is learned (from the tags feed or a mention) and the media is
-judged again. A campaign that prefers to accept them sets ``author_unknown_eligible=True`` on
-its :class:`Rules`; such entries are then eligible and simply not de-duplicated. Without
-``one_entry_per_user``, the author is not needed and unknown authors are not a reason. Note that
-``exclude_usernames`` can only exclude a known author.
+**Unknown authors.** Hashtag media never carry the author's username; it is learned only when
+the same media is also seen through ``/tags`` or a mention. ``unknown_authors`` decides what such
+an entry is worth. ``"eligible"`` (the default, :data:`UNKNOWN_AUTHORS_DEFAULT`): it stays an
+entry; ``one_entry_per_user`` applies to known authors only, so an unknown author is never
+de-duplicated (a draw marks such a winner ``verify_author``). ``"ineligible"``: it fails with
+``author_unknown`` — for a campaign that asks entrants to tag or @mention the brand, so that
+every entry has a known author; it becomes eligible as soon as its author is learned and the
+media is judged again. ``exclude_usernames`` can only exclude a known author.
 """
 
 from __future__ import annotations
@@ -63,14 +64,17 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Final
+from typing import Any, Final, Literal
 
 from listener.models import Media
 
-AUTHOR_UNKNOWN_IS_ELIGIBLE: Final = False
-"""Policy default: an entry whose author is unknown fails ``one_entry_per_user`` (see above)."""
+UnknownAuthors = Literal["eligible", "ineligible"]
+"""What an entry whose author is unknown is worth (the campaign key ``unknown_authors``)."""
+UNKNOWN_AUTHORS: Final = ("eligible", "ineligible")
+UNKNOWN_AUTHORS_DEFAULT: Final = "eligible"
+"""Policy default: an unknown author's entry stays an entry, as the contract says (see above)."""
 
-RULES_SCHEMA: Final = "contest-rules/1"
+RULES_SCHEMA: Final = "contest-rules/2"
 """Part of every rules version: bump it when the meaning of a rule changes in this module."""
 
 MAX_HANDLE_LENGTH: Final = 30
@@ -137,9 +141,13 @@ def hashtags(caption: str) -> tuple[str, ...]:
     return tuple(found)
 
 
-def mentions(caption: str, own: str | None = None) -> tuple[str, ...]:
-    """Distinct @handles in the caption, lower-cased, first appearance first, ``own`` left out."""
-    skip = _handle(own) if own else None
+def mentions(caption: str, *excluded: str | None) -> tuple[str, ...]:
+    """Distinct @handles in the caption, lower-cased, first appearance first.
+
+    ``excluded`` handles (the brand's own, the author's own; ``None`` for one not known) are
+    left out.
+    """
+    skip = {_handle(handle) for handle in excluded if handle}
     found: dict[str, None] = {}
     for match in _MENTION.finditer(caption):
         handle = match.group(1).rstrip(".").lower()
@@ -148,7 +156,7 @@ def mentions(caption: str, own: str | None = None) -> tuple[str, ...]:
             or len(handle) > MAX_HANDLE_LENGTH
             or handle.startswith(".")
             or ".." in handle
-            or handle == skip
+            or handle in skip
         ):
             continue
         found[handle] = None
@@ -182,7 +190,7 @@ class Rules:
     one_entry_per_user: bool = True
     own_username: str | None = None
     account: str = ""
-    author_unknown_eligible: bool = AUTHOR_UNKNOWN_IS_ELIGIBLE
+    unknown_authors: UnknownAuthors = UNKNOWN_AUTHORS_DEFAULT
 
     def __post_init__(self) -> None:
         _aware(self.starts_at, "starts_at")
@@ -194,6 +202,11 @@ class Rules:
             )
         if self.min_mentions < 0:
             raise ValueError(f"campaign {self.campaign_id!r}: min_mentions must be 0 or more")
+        if self.unknown_authors not in UNKNOWN_AUTHORS:
+            raise ValueError(
+                f"campaign {self.campaign_id!r}: unknown_authors must be one of "
+                f"{', '.join(UNKNOWN_AUTHORS)}, not {self.unknown_authors!r}"
+            )
         tags = [_fold(tag.strip().removeprefix("#")) for tag in self.hashtags]
         for tag in tags:
             if not tag or not _starts_tag(tag[0]) or not all(_continues_tag(c) for c in tag):
@@ -221,6 +234,7 @@ class Rules:
         exclude_usernames: Iterable[str],
         one_entry_per_user: bool,
         own_username: str | None,
+        unknown_authors: UnknownAuthors = UNKNOWN_AUTHORS_DEFAULT,
     ) -> Rules:
         """Rules from a ``[[campaigns]]`` entry.
 
@@ -236,19 +250,18 @@ class Rules:
             exclude_usernames=tuple(exclude_usernames),
             one_entry_per_user=one_entry_per_user,
             own_username=own_username,
+            unknown_authors=unknown_authors,
         )
 
 
-@functools.lru_cache(maxsize=256)
-def rules_version(rules: Rules) -> str:
-    """16 hex digits naming the rule values; the same rules in any spelling give the same value.
+def rules_document(rules: Rules) -> dict[str, Any]:
+    """Every value that decides eligibility, as plain JSON values, plus :data:`RULES_SCHEMA`.
 
-    It is the start of the SHA-256 of a canonical JSON (sorted keys, no spaces) of every value
-    that decides eligibility, times as UTC ISO 8601, plus :data:`RULES_SCHEMA`. The campaign id
-    and account name decide nothing and are left out. Remembered per rules value: every media
-    stored is judged against the same few campaigns.
+    Times are UTC ISO 8601; the campaign id and account name decide nothing and are left out.
+    A draw records this document, so that its rules can be read (and their version checked)
+    from the record alone.
     """
-    canonical = {
+    return {
         "schema": RULES_SCHEMA,
         "hashtags": list(rules.hashtags),
         "starts_at": rules.starts_at.astimezone(UTC).isoformat(),
@@ -257,10 +270,28 @@ def rules_version(rules: Rules) -> str:
         "exclude_usernames": list(rules.exclude_usernames),
         "one_entry_per_user": rules.one_entry_per_user,
         "own_username": rules.own_username,
-        "author_unknown_eligible": rules.author_unknown_eligible,
+        "unknown_authors": rules.unknown_authors,
     }
-    text = json.dumps(canonical, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+
+
+def version_of(document: Mapping[str, Any]) -> str:
+    """16 hex digits: the start of the SHA-256 of the document as canonical JSON.
+
+    Canonical: sorted keys, no spaces, ASCII escapes. A rules document read back from a draw
+    record gives the version it was recorded with.
+    """
+    text = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
     return hashlib.sha256(text.encode("ascii")).hexdigest()[:16]
+
+
+@functools.lru_cache(maxsize=256)
+def rules_version(rules: Rules) -> str:
+    """16 hex digits naming the rule values; the same rules in any spelling give the same value.
+
+    :func:`version_of` the :func:`rules_document`. Remembered per rules value: every media
+    stored is judged against the same few campaigns.
+    """
+    return version_of(rules_document(rules))
 
 
 @dataclass(frozen=True)
@@ -313,12 +344,12 @@ def _reasons(rules: Rules, entry: Entry) -> list[Reason]:
         reasons.append(Reason.MISSING_HASHTAG)
     if not rules.starts_at <= entry.timestamp < rules.ends_at:
         reasons.append(Reason.OUTSIDE_WINDOW)
-    if len(mentions(entry.caption, rules.own_username)) < rules.min_mentions:
-        reasons.append(Reason.TOO_FEW_MENTIONS)
     author = _author(entry)
+    if len(mentions(entry.caption, rules.own_username, author)) < rules.min_mentions:
+        reasons.append(Reason.TOO_FEW_MENTIONS)
     if author is not None and author in rules.exclude_usernames:
         reasons.append(Reason.EXCLUDED_USER)
-    if rules.one_entry_per_user and author is None and not rules.author_unknown_eligible:
+    if author is None and rules.unknown_authors == "ineligible":
         reasons.append(Reason.AUTHOR_UNKNOWN)
     return reasons
 

@@ -32,6 +32,13 @@ arguments; storing the commitment and the record is the caller's job.
 ``LC_ALL=C sort`` orders lines bytewise, which for 64-hex tickets followed by the id is exactly
 "ticket, then id". (``printf '%s'`` matters: ``echo`` would add a newline to the message.)
 
+**What the record also says.** The entrant list's format (``entrants_format``; a record without
+it used :data:`LEGACY_ENTRANTS_FORMAT`), so that a verifier reads the list as it was written; the
+campaign's rules as a document whose version is ``rules_version`` (checked by :func:`verify`);
+and, for each winner and alternate, what the list says of it: its permalink and its author's
+username, with ``verify_author`` where the author is unknown — the organiser must then confirm
+who posted it before announcing. :func:`verify` checks all of it against the list.
+
 **What it proves, and what it does not.** The entrant list and the seed are both fixed before
 anyone (organiser included) can compute the outcome from them — *provided the seed was
 committed before the list could be known*. An organiser who picks the seed after seeing the
@@ -46,16 +53,21 @@ import hashlib
 import hmac
 import json
 from collections import Counter
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final, TypeVar
 
+from listener.enrich.contests import version_of
+
 ALGORITHM: Final = "hmac-sha256-rank/1"
 """Name and version of the ranking; a record naming another one is not verified by this code."""
+LEGACY_ENTRANTS_FORMAT: Final = "entrants-csv/1"
+"""The entrant list format of records (and commitments) made before the format was recorded."""
 
 _HEX64_LENGTH: Final = 64
 _T = TypeVar("_T")
+_D = TypeVar("_D")
 
 
 def entrants_digest(data: bytes) -> str:
@@ -87,6 +99,29 @@ def _problems_with_ids(entry_ids: Sequence[str]) -> list[str]:
     if repeated:
         problems.append(f"entry ids listed more than once: {', '.join(repeated[:5])}")
     return problems
+
+
+@dataclass(frozen=True)
+class Entrant:
+    """What the entrant list says of one entry: its id, permalink and author (empty: unknown)."""
+
+    entry_id: str
+    permalink: str = ""
+    username: str = ""
+
+    @property
+    def verify_author(self) -> bool:
+        """Whether the author is unknown, so that the organiser must confirm who posted it."""
+        return not self.username
+
+    def as_document(self) -> dict[str, Any]:
+        """The record's form: ``{id, permalink, username, verify_author}``."""
+        return {
+            "id": self.entry_id,
+            "permalink": self.permalink,
+            "username": self.username,
+            "verify_author": self.verify_author,
+        }
 
 
 def _require_seed(seed: str) -> None:
@@ -146,7 +181,8 @@ def _is_hex64(value: str) -> bool:
 
 @dataclass(frozen=True)
 class DrawCommit:
-    """What is frozen before the draw: the entrant list's digest and count, the seed's hash."""
+    """What is frozen before the draw: the entrant list's digest, count and format, the seed's
+    hash, and the rules (their document, when recorded, and version)."""
 
     campaign_id: str
     rules_version: str
@@ -154,6 +190,8 @@ class DrawCommit:
     entrant_count: int
     seed_commitment: str
     committed_at: datetime
+    entrants_format: str = LEGACY_ENTRANTS_FORMAT
+    rules: Mapping[str, Any] | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "committed_at", _utc(self.committed_at, "committed_at"))
@@ -173,14 +211,20 @@ def commit(
     entry_ids: Sequence[str],
     seed_commitment: str,
     committed_at: datetime,
+    entrants_format: str,
+    rules: Mapping[str, Any] | None = None,
 ) -> DrawCommit:
-    """Freeze the entrant list (the exported bytes and the ids read from them) and the seed hash.
+    """Freeze the entrant list (the exported bytes, in ``entrants_format``, and the ids read
+    from them), the seed hash and the rules.
 
-    ``ValueError`` for a malformed commitment, an empty list or a bad id list.
+    ``ValueError`` for a malformed commitment, an empty list, a bad id list, or a rules
+    document that is not the one ``rules_version`` names.
     """
     problems = _problems_with_ids(entry_ids)
     if not entry_ids:
         problems.append("there are no entrants to draw from")
+    if rules is not None and version_of(rules) != rules_version:
+        problems.append(f"the rules document is not rules version {rules_version}")
     if problems:
         raise ValueError("; ".join(problems))
     return DrawCommit(
@@ -190,6 +234,8 @@ def commit(
         entrant_count=len(entry_ids),
         seed_commitment=seed_commitment,
         committed_at=committed_at,
+        entrants_format=entrants_format,
+        rules=rules,
     )
 
 
@@ -199,8 +245,10 @@ class DrawRecord:
 
     ``winners_asked`` / ``alternates_asked`` are the numbers the draw was run with, so that a
     record cannot silently drop an alternate or promote one to winner: there may be fewer
-    alternates than asked, when the entrants ran out, never fewer winners.
-    ``to_json`` / ``from_json`` round-trip exactly; times are stored as UTC ISO 8601.
+    alternates than asked, when the entrants ran out, never fewer winners. ``drawn`` is what
+    the entrant list says of each winner and alternate, in rank order (empty in records made
+    before it was kept). ``to_json`` / ``from_json`` round-trip exactly; times are stored as
+    UTC ISO 8601.
     """
 
     campaign_id: str
@@ -216,12 +264,23 @@ class DrawRecord:
     winners_asked: int
     alternates_asked: int
     algorithm: str = ALGORITHM
+    entrants_format: str = LEGACY_ENTRANTS_FORMAT
+    rules: Mapping[str, Any] | None = None
+    drawn: tuple[Entrant, ...] = field(default=())
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "committed_at", _utc(self.committed_at, "committed_at"))
         object.__setattr__(self, "drawn_at", _utc(self.drawn_at, "drawn_at"))
         object.__setattr__(self, "winners", tuple(self.winners))
         object.__setattr__(self, "alternates", tuple(self.alternates))
+        object.__setattr__(self, "drawn", tuple(self.drawn))
+
+    def entrant(self, entry_id: str) -> Entrant:
+        """What the record says of a drawn entry (only its id, in records that say nothing)."""
+        for known in self.drawn:
+            if known.entry_id == entry_id:
+                return known
+        return Entrant(entry_id)
 
     def to_json(self) -> str:
         """The record as pretty, key-sorted JSON (stable bytes for the same record)."""
@@ -239,6 +298,9 @@ class DrawRecord:
             "alternates": list(self.alternates),
             "winners_asked": self.winners_asked,
             "alternates_asked": self.alternates_asked,
+            "entrants_format": self.entrants_format,
+            "rules": None if self.rules is None else dict(self.rules),
+            "drawn": [entrant.as_document() for entrant in self.drawn],
         }
         return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
@@ -269,6 +331,9 @@ class DrawRecord:
             winners_asked=_field(data, "winners_asked", int),
             alternates_asked=_field(data, "alternates_asked", int),
             algorithm=_field(data, "algorithm", str),
+            entrants_format=_optional(data, "entrants_format", str, LEGACY_ENTRANTS_FORMAT),
+            rules=_optional(data, "rules", dict, None),
+            drawn=_drawn(data),
         )
 
 
@@ -287,8 +352,12 @@ _RECORD_KEYS: Final = frozenset(
         "alternates",
         "winners_asked",
         "alternates_asked",
+        "entrants_format",
+        "rules",
+        "drawn",
     }
 )
+_DRAWN_KEYS: Final = frozenset({"id", "permalink", "username", "verify_author"})
 
 
 def _iso(value: datetime) -> str:
@@ -304,6 +373,33 @@ def _field(data: dict[str, Any], key: str, kind: type[_T]) -> _T:
         # A malformed file is bad input like any other: callers catch one ValueError.
         raise ValueError(f"draw record {key!r} must be a {kind.__name__}, got {value!r}")  # noqa: TRY004
     return value
+
+
+def _optional(data: dict[str, Any], key: str, kind: type[_T], default: _D) -> _T | _D:
+    """A key records made before it existed lack (``null`` counts as absent)."""
+    if data.get(key) is None:
+        return default
+    return _field(data, key, kind)
+
+
+def _drawn(data: dict[str, Any]) -> tuple[Entrant, ...]:
+    entries = _optional(data, "drawn", list, [])
+    drawn = []
+    for entry in entries:
+        if not isinstance(entry, dict) or set(entry) != _DRAWN_KEYS:
+            raise ValueError(f"draw record 'drawn' entries need exactly {sorted(_DRAWN_KEYS)}")
+        entrant = Entrant(
+            entry_id=_field(entry, "id", str),
+            permalink=_field(entry, "permalink", str),
+            username=_field(entry, "username", str),
+        )
+        if entry["verify_author"] is not entrant.verify_author:
+            raise ValueError(
+                f"draw record: entry {entrant.entry_id} says verify_author "
+                f"{entry['verify_author']!r} with username {entrant.username!r}"
+            )
+        drawn.append(entrant)
+    return tuple(drawn)
 
 
 def _time(data: dict[str, Any], key: str) -> datetime:
@@ -333,11 +429,14 @@ def record_draw(
     winners: int,
     alternates: int,
     drawn_at: datetime,
+    entrants: Sequence[Entrant] = (),
 ) -> DrawRecord:
     """Run the draw against what was committed; ``ValueError`` if anything differs from it.
 
-    Refuses a seed that does not match the commitment, an entrant file whose bytes or count
-    changed since the commit, and everything :func:`draw` refuses.
+    ``entrants`` is what the list says of each entry (read from ``exported`` like the ids);
+    the record keeps it for the winners and alternates. Refuses a seed that does not match the
+    commitment, an entrant file whose bytes or count changed since the commit, and everything
+    :func:`draw` refuses.
     """
     _require_seed(seed)
     if not check_commitment(seed, frozen.seed_commitment):
@@ -357,6 +456,7 @@ def record_draw(
             f"{len(entry_ids)} entry ids given but {frozen.entrant_count} were committed"
         )
     result = draw(seed, entry_ids, winners, alternates)
+    said = {entrant.entry_id: entrant for entrant in entrants}
     return DrawRecord(
         campaign_id=frozen.campaign_id,
         rules_version=frozen.rules_version,
@@ -370,18 +470,35 @@ def record_draw(
         alternates=result.alternates,
         winners_asked=winners,
         alternates_asked=alternates,
+        entrants_format=frozen.entrants_format,
+        rules=frozen.rules,
+        drawn=tuple(
+            said[entry_id] for entry_id in (*result.winners, *result.alternates) if entry_id in said
+        ),
     )
 
 
-def verify(record: DrawRecord, exported_bytes: bytes, entry_ids: Sequence[str]) -> list[str]:
+def verify(
+    record: DrawRecord,
+    exported_bytes: bytes,
+    entry_ids: Sequence[str],
+    entrants: Sequence[Entrant] = (),
+) -> list[str]:
     """Every problem found re-running the draw from the record and the export; empty = verified.
 
-    ``entry_ids`` must be the ids read from ``exported_bytes`` (the export format is not this
-    module's business): the digest check then covers them too.
+    ``entry_ids`` (and ``entrants``, what the list says of each) must be read from
+    ``exported_bytes`` in ``record.entrants_format`` (the export format is not this module's
+    business): the digest check then covers them too.
     """
     problems: list[str] = []
     if record.algorithm != ALGORITHM:
         problems.append(f"unknown algorithm {record.algorithm!r}; this verifier knows {ALGORITHM}")
+    if record.rules is not None and version_of(record.rules) != record.rules_version:
+        problems.append(
+            f"the recorded rules are version {version_of(record.rules)}, the record says "
+            f"{record.rules_version}"
+        )
+    problems.extend(_problems_with_drawn(record, entrants))
     digest = entrants_digest(exported_bytes)
     if digest != record.entrants_digest:
         problems.append(
@@ -431,3 +548,29 @@ def verify(record: DrawRecord, exported_bytes: bytes, entry_ids: Sequence[str]) 
             f"re-running gives {', '.join(expected_alternates)}"
         )
     return problems
+
+
+def _problems_with_drawn(record: DrawRecord, entrants: Sequence[Entrant]) -> list[str]:
+    """Whether the record's word on each drawn entry is the list's (records that say nothing
+    are not checked)."""
+    if not record.drawn:
+        return []
+    drawn_ids = [entrant.entry_id for entrant in record.drawn]
+    expected_ids = [*record.winners, *record.alternates]
+    if drawn_ids != expected_ids:
+        return [
+            f"the record describes {', '.join(drawn_ids) or 'no entry'} but drew "
+            f"{', '.join(expected_ids)}"
+        ]
+    listed = {entrant.entry_id: entrant for entrant in entrants}
+    return [
+        f"entry {said.entry_id}: the record says {_describe(said)}, the entrant list says "
+        f"{_describe(listed[said.entry_id])}"
+        for said in record.drawn
+        if said.entry_id in listed and listed[said.entry_id] != said
+    ]
+
+
+def _describe(entrant: Entrant) -> str:
+    author = f"@{entrant.username}" if entrant.username else "an unknown author"
+    return f"{entrant.permalink or 'no permalink'} by {author}"

@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import csv
-import hashlib
 import io
 import json
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 from pymongo.asynchronous.database import AsyncDatabase
@@ -19,47 +15,21 @@ from listener.contests.export import read_entry_ids
 from listener.enrich.enricher import Enricher
 from listener.errors import ConfigError
 from listener.metrics import Metrics
-from listener.models import Media, Sighting, Source, SourceKind
+from listener.models import Sighting
 from listener.pollers.ingest import Ingestor
 from listener.settings import Settings
 from listener.store.mongo import Document
 from listener.store.store import Store
-
-T0 = datetime(2026, 6, 10, 12, 0, tzinfo=UTC)
-SEED = "a secret seed nobody knows"
-SEED_HASH = hashlib.sha256(SEED.encode()).hexdigest()
-HASHTAG = Source(SourceKind.HASHTAG_RECENT, "brand", "summerdrop")
-TAGS = Source(SourceKind.TAGS, "brand")
-
-
-def settings_for(mongo_uri: str, database: AsyncDatabase[Document], **campaign: Any) -> Settings:
-    return Settings(
-        store={"mongodb_uri": mongo_uri, "database": database.name},  # type: ignore[arg-type]
-        accounts=[{"name": "brand", "ig_user_id": "1", "username": "brand"}],  # type: ignore[list-item]
-        campaigns=[  # type: ignore[list-item]
-            {
-                "id": "summer",
-                "account": "brand",
-                "hashtags": ["summerdrop"],
-                "starts_at": "2026-06-01T00:00:00Z",
-                "ends_at": "2026-07-01T00:00:00Z",
-                "min_mentions": 1,
-                "exclude_usernames": ["brand"],
-                "one_entry_per_user": True,
-            }
-            | campaign
-        ],
-    )
-
-
-def media(media_id: str, *, minutes: int, caption: str, username: str | None = None) -> Media:
-    return Media(
-        id=media_id,
-        timestamp=T0 + timedelta(minutes=minutes),
-        caption=caption,
-        permalink=f"https://www.instagram.com/p/{media_id}/",
-        username=username,
-    )
+from tests.contests.campaign import (
+    HASHTAG,
+    SEED,
+    SEED_HASH,
+    T0,
+    TAGS,
+    media,
+    rows_of,
+    settings_for,
+)
 
 
 @pytest.fixture
@@ -92,23 +62,14 @@ async def seeded(mongo_uri: str, database: AsyncDatabase[Document], metrics: Met
     return settings
 
 
-async def rows_of(
-    settings: Settings, *, include_all: bool = False, fmt: str = "csv"
-) -> list[dict[str, Any]]:
-    out = io.BytesIO()
-    await export(settings, "summer", out, fmt=fmt, include_all=include_all)  # type: ignore[arg-type]
-    text = out.getvalue().decode()
-    if fmt == "json":
-        return list(json.loads(text))
-    if fmt == "ndjson":
-        return [json.loads(line) for line in text.splitlines()]
-    return list(csv.DictReader(io.StringIO(text)))
-
-
 async def test_export_lists_eligible_entrants_in_order(seeded: Settings) -> None:
     """Eligible entrants only, numbered by publication time, with the documented columns."""
     rows = await rows_of(seeded)
-    assert [(r["entry_number"], r["media_id"]) for r in rows] == [("1", "101"), ("2", "102")]
+    assert [(r["entry_number"], r["media_id"]) for r in rows] == [
+        ("1", "101"),
+        ("2", "102"),
+        ("3", "106"),
+    ]
     assert list(rows[0]) == [
         "entry_number",
         "media_id",
@@ -131,7 +92,7 @@ async def test_export_all_gives_every_reason(seeded: Settings) -> None:
     assert rows["103"]["reasons"] == "duplicate_user"
     assert rows["104"]["reasons"] == "missing_hashtag"
     assert rows["105"]["reasons"] == "too_few_mentions"
-    assert rows["106"]["reasons"] == "author_unknown"
+    assert rows["106"]["reasons"] == ""
     assert rows["106"]["username"] == ""
     assert rows["101"]["eligible"] == "true"
 
@@ -140,7 +101,11 @@ async def test_export_all_gives_every_reason(seeded: Settings) -> None:
 async def test_json_formats_carry_the_same_entrants(seeded: Settings, fmt: str) -> None:
     """JSON and NDJSON exports list the same entrants as CSV."""
     rows = await rows_of(seeded, fmt=fmt)
-    assert [(r["entry_number"], r["media_id"]) for r in rows] == [(1, "101"), (2, "102")]
+    assert [(r["entry_number"], r["media_id"]) for r in rows] == [
+        (1, "101"),
+        (2, "102"),
+        (3, "106"),
+    ]
 
 
 async def test_changed_rules_are_applied_to_stored_media(
@@ -149,7 +114,7 @@ async def test_changed_rules_are_applied_to_stored_media(
     """With min_mentions lowered to 0, the media that lacked a mention becomes an entrant."""
     relaxed = settings_for(mongo_uri, database, min_mentions=0, exclude_usernames=[])
     ids = [r["media_id"] for r in await rows_of(relaxed)]
-    assert ids == ["101", "102", "105"]
+    assert ids == ["101", "102", "105", "106"]
 
 
 async def test_unknown_campaign_is_a_config_error(seeded: Settings) -> None:
@@ -161,14 +126,20 @@ async def test_unknown_campaign_is_a_config_error(seeded: Settings) -> None:
 async def test_commit_draw_verify(seeded: Settings, tmp_path: Path) -> None:
     """Commit, draw with the committed seed, and verify from the two files alone."""
     entrants = tmp_path / "entrants.csv"
-    frozen = await draw_commit(seeded, "summer", SEED_HASH, entrants)
-    assert frozen.entrant_count == 2
-    assert read_entry_ids(entrants.read_bytes()) == ["101", "102"]
+    done = await draw_commit(seeded, "summer", SEED_HASH, entrants)
+    assert done.frozen.entrant_count == 3
+    assert (done.summary.entrants, done.summary.known_authors) == (3, 2)
+    assert read_entry_ids(entrants.read_bytes()) == ["101", "102", "106"]
     record_file = tmp_path / "draw.json"
     record = await draw_run(
-        seeded, "summer", seed=SEED, winners=1, alternates=1, record_file=record_file
+        seeded, "summer", seed=SEED, winners=1, alternates=2, record_file=record_file
     )
-    assert sorted(record.winners + record.alternates) == ["101", "102"]
+    assert sorted(record.winners + record.alternates) == ["101", "102", "106"]
+    assert {e.entry_id: e.verify_author for e in record.drawn} == {
+        "101": False,
+        "102": False,
+        "106": True,
+    }
     assert draw_verify(record_file, entrants) == []
     again = json.loads(record_file.read_text())
     assert again["seed"] == SEED

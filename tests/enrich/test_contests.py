@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
@@ -10,7 +11,8 @@ from typing import Any
 import pytest
 
 from listener.enrich.contests import (
-    AUTHOR_UNKNOWN_IS_ELIGIBLE,
+    RULES_SCHEMA,
+    UNKNOWN_AUTHORS_DEFAULT,
     Entry,
     Reason,
     Rules,
@@ -20,7 +22,9 @@ from listener.enrich.contests import (
     judge,
     judge_all,
     mentions,
+    rules_document,
     rules_version,
+    version_of,
 )
 from listener.models import Media
 from listener.settings import CampaignSettings
@@ -43,7 +47,13 @@ RULES = Rules(
     one_entry_per_user=True,
     own_username="Brand",
 )
+STRICT = replace(RULES, unknown_authors="ineligible")
 GOOD_CAPTION = "Loving it #summerdrop with @alice"
+
+
+def at(hours: float) -> datetime:
+    """MID plus ``hours``."""
+    return MID + timedelta(hours=hours)
 
 
 def entry(
@@ -131,6 +141,23 @@ def test_mentions(caption: str, own: str | None, expected: tuple[str, ...]) -> N
 
 
 @pytest.mark.parametrize(
+    ("caption", "excluded", "expected"),
+    [
+        ("@brand @fan.171 @ana", ("brand", "fan.171"), ("ana",)),
+        ("@Brand @FAN.171", ("@brand", "Fan.171"), ()),
+        ("@brand @fan.171", ("brand", None), ("fan.171",)),
+        ("@brand @fan.171", (None, None), ("brand", "fan.171")),
+        ("@ana @bo", (), ("ana", "bo")),
+    ],
+)
+def test_mentions_leave_out_every_excluded_handle(
+    caption: str, excluded: tuple[str | None, ...], expected: tuple[str, ...]
+) -> None:
+    """Several handles can be left out at once (the brand's and the author's); None is none."""
+    assert mentions(caption, *excluded) == expected
+
+
+@pytest.mark.parametrize(
     ("changes", "reasons"),
     [
         ({}, ()),
@@ -145,7 +172,10 @@ def test_mentions(caption: str, own: str | None, expected: tuple[str, ...]) -> N
         ({"username": "brand"}, (Reason.EXCLUDED_USER,)),
         ({"username": "BRAND"}, (Reason.EXCLUDED_USER,)),
         ({"username": "staff.member"}, (Reason.EXCLUDED_USER,)),
-        ({"username": None}, (Reason.AUTHOR_UNKNOWN,)),
+        ({"username": None}, ()),
+        ({"caption": "#summerdrop @carol"}, (Reason.TOO_FEW_MENTIONS,)),
+        ({"caption": "#summerdrop @Carol @brand"}, (Reason.TOO_FEW_MENTIONS,)),
+        ({"caption": "#summerdrop @carol", "username": None}, ()),
         (
             {"caption": "nothing", "timestamp": END, "username": "Brand"},
             (
@@ -157,7 +187,7 @@ def test_mentions(caption: str, own: str | None, expected: tuple[str, ...]) -> N
         ),
         (
             {"caption": "", "username": None},
-            (Reason.MISSING_HASHTAG, Reason.TOO_FEW_MENTIONS, Reason.AUTHOR_UNKNOWN),
+            (Reason.MISSING_HASHTAG, Reason.TOO_FEW_MENTIONS),
         ),
     ],
 )
@@ -237,24 +267,49 @@ def test_min_mentions(min_mentions: int, caption: str, eligible: bool) -> None:
     assert judge(rules, entry(caption=caption)).eligible is eligible
 
 
-def test_author_unknown_without_one_entry_rule() -> None:
-    """Without one_entry_per_user an unknown author is no reason to refuse."""
-    rules = replace(RULES, one_entry_per_user=False)
-    assert judge(rules, entry(username=None)) == Verdict(True, (), rules_version(rules))
+def test_the_authors_own_handle_does_not_count() -> None:
+    """Tagging yourself is not tagging a friend: the demo's self-mention is no entry."""
+    caption = "Loving my new look from @brand ❤️ #summerdrop with @fan.171"
+    verdict = judge(RULES, entry(caption=caption, username="fan.171"))
+    assert verdict.reasons == (Reason.TOO_FEW_MENTIONS,)
+    assert judge(RULES, entry(caption=caption, username="fan.172")).eligible
 
 
-def test_author_unknown_policy_can_be_relaxed() -> None:
-    """The default refuses unknown authors; a campaign may accept them, not de-duplicated."""
-    assert AUTHOR_UNKNOWN_IS_ELIGIBLE is False
-    relaxed = replace(RULES, author_unknown_eligible=True)
-    verdicts = judge_all(relaxed, [entry("1", username=None), entry("2", username=None)])
-    assert [v.eligible for v in verdicts.values()] == [True, True]
-    assert rules_version(relaxed) != rules_version(RULES)
+def test_unknown_authors_are_entrants_by_default() -> None:
+    """By default an unknown author's entry counts and is not de-duplicated; known ones are."""
+    assert UNKNOWN_AUTHORS_DEFAULT == "eligible"
+    assert RULES.unknown_authors == "eligible"
+    verdicts = judge_all(
+        RULES,
+        [
+            entry("1", username=None),
+            entry("2", username=None, timestamp=at(1)),
+            entry("3", username="carol"),
+            entry("4", username="carol", timestamp=at(1)),
+        ],
+    )
+    assert {i: v.reasons for i, v in verdicts.items()} == {
+        "1": (),
+        "2": (),
+        "3": (),
+        "4": ("duplicate_user",),
+    }
 
 
-def at(hours: float) -> datetime:
-    """MID plus ``hours``."""
-    return MID + timedelta(hours=hours)
+@pytest.mark.parametrize("one_entry_per_user", [True, False])
+def test_unknown_authors_ineligible_requires_a_known_author(one_entry_per_user: bool) -> None:
+    """ "ineligible" refuses unknown authors, with or without one entry per user."""
+    rules = replace(STRICT, one_entry_per_user=one_entry_per_user)
+    assert judge(rules, entry(username=None)) == Verdict(
+        False, (Reason.AUTHOR_UNKNOWN,), rules_version(rules)
+    )
+    assert judge(rules, entry(username="carol")).eligible
+
+
+def test_unknown_authors_refuses_other_values() -> None:
+    """Only "eligible" and "ineligible" are policies."""
+    with pytest.raises(ValueError, match="unknown_authors must be one of eligible, ineligible"):
+        replace(RULES, unknown_authors="maybe")
 
 
 ONE_PER_USER_CASES = [
@@ -290,8 +345,8 @@ ONE_PER_USER_CASES = [
     ),
     pytest.param(
         [entry("1", username=None), entry("2", username=None, timestamp=at(1)), entry("3")],
-        {"1": ("author_unknown",), "2": ("author_unknown",), "3": ()},
-        id="unknown-authors",
+        {"1": (), "2": (), "3": ()},
+        id="unknown-authors-not-deduplicated",
     ),
 ]
 
@@ -375,7 +430,7 @@ def test_rules_version_is_stable(same: Rules) -> None:
         pytest.param(replace(RULES, one_entry_per_user=False), id="one_entry_per_user"),
         pytest.param(replace(RULES, own_username="other"), id="own_username"),
         pytest.param(replace(RULES, own_username=None), id="own_username-unknown"),
-        pytest.param(replace(RULES, author_unknown_eligible=True), id="author_unknown_policy"),
+        pytest.param(replace(RULES, unknown_authors="ineligible"), id="unknown_authors"),
     ],
 )
 def test_rules_version_changes_with_any_rule(changed: Rules) -> None:
@@ -396,9 +451,19 @@ def test_rules_version_is_short_hex_and_recorded() -> None:
     }
 
 
+def test_rules_version_is_the_version_of_the_rules_document() -> None:
+    """A draw records the rules document; read back from JSON it gives the same version."""
+    document = rules_document(RULES)
+    assert document["schema"] == RULES_SCHEMA == "contest-rules/2"
+    assert document["unknown_authors"] == "eligible"
+    assert version_of(document) == rules_version(RULES)
+    assert version_of(json.loads(json.dumps(document))) == rules_version(RULES)
+    assert version_of({**document, "min_mentions": 2}) != rules_version(RULES)
+
+
 def test_reasons_are_plain_strings() -> None:
     """Stored reasons are plain str values, the contract's codes."""
-    reasons = judge(RULES, entry(caption="", username=None)).reasons
+    reasons = judge(STRICT, entry(caption="", username=None)).reasons
     assert reasons == ("missing_hashtag", "too_few_mentions", "author_unknown")
     assert all(type(reason) is str for reason in reasons)
 

@@ -17,10 +17,13 @@ from typing import Any
 import pytest
 
 from listener.enrich import draw as draw_module
+from listener.enrich.contests import version_of
 from listener.enrich.draw import (
     ALGORITHM,
+    LEGACY_ENTRANTS_FORMAT,
     DrawCommit,
     DrawRecord,
+    Entrant,
     check_commitment,
     commit,
     commitment,
@@ -37,17 +40,37 @@ IDS = [f"1790000000000{n:04d}" for n in range(25)]
 EXPORTED = ("media_id\n" + "\n".join(IDS) + "\n").encode()
 COMMITTED_AT = datetime(2026, 6, 30, 12, tzinfo=UTC)
 DRAWN_AT = datetime(2026, 7, 2, 12, tzinfo=UTC)
+FORMAT = "entrants-csv/2"
+RULES = {
+    "schema": "contest-rules/2",
+    "hashtags": ["summerdrop"],
+    "starts_at": "2026-06-01T00:00:00+00:00",
+    "ends_at": "2026-07-01T00:00:00+00:00",
+    "min_mentions": 1,
+    "exclude_usernames": ["brand"],
+    "one_entry_per_user": True,
+    "own_username": "brand",
+    "unknown_authors": "eligible",
+}
+RULES_VERSION = version_of(RULES)
+ENTRANTS = [
+    Entrant(i, f"https://www.instagram.com/p/{i}/", f"fan{n}" if n % 3 else "")
+    for n, i in enumerate(IDS)
+]
+"""What the list says of each entrant: every third author unknown."""
 
 
 def frozen(seed: str = SEED) -> DrawCommit:
     """The commitment made before the draw for IDS and ``seed``."""
     return commit(
         campaign_id="summerdrop-2026",
-        rules_version="0123456789abcdef",
+        rules_version=RULES_VERSION,
         exported=EXPORTED,
         entry_ids=IDS,
         seed_commitment=commitment(seed),
         committed_at=COMMITTED_AT,
+        entrants_format=FORMAT,
+        rules=RULES,
     )
 
 
@@ -61,6 +84,7 @@ def recorded(winners: int = 3, alternates: int = 2) -> DrawRecord:
         winners=winners,
         alternates=alternates,
         drawn_at=DRAWN_AT,
+        entrants=ENTRANTS,
     )
 
 
@@ -221,6 +245,7 @@ def test_honest_record_with_alternates_run_out_verifies() -> None:
         entry_ids=ids,
         seed_commitment=commitment(SEED),
         committed_at=COMMITTED_AT,
+        entrants_format=FORMAT,
     )
     record = record_draw(
         made,
@@ -265,6 +290,7 @@ def test_commit_freezes_digest_and_count() -> None:
         entry_ids=IDS,
         seed_commitment=commitment(SEED).upper(),
         committed_at=COMMITTED_AT.astimezone(timezone(timedelta(hours=2))),
+        entrants_format=FORMAT,
     )
     assert made == DrawCommit(
         campaign_id="c",
@@ -273,29 +299,33 @@ def test_commit_freezes_digest_and_count() -> None:
         entrant_count=len(IDS),
         seed_commitment=commitment(SEED),
         committed_at=COMMITTED_AT,
+        entrants_format=FORMAT,
     )
     assert made.committed_at.tzinfo is UTC
 
 
 @pytest.mark.parametrize(
-    ("ids", "claimed", "message"),
+    ("ids", "claimed", "rules", "message"),
     [
-        (IDS, "not-hex", "must be 64 hex digits"),
-        (IDS, SEED, "must be 64 hex digits"),
-        ([], commitment(SEED), "no entrants"),
-        ([*IDS, IDS[0]], commitment(SEED), "listed more than once"),
+        (IDS, "not-hex", RULES, "must be 64 hex digits"),
+        (IDS, SEED, RULES, "must be 64 hex digits"),
+        ([], commitment(SEED), RULES, "no entrants"),
+        ([*IDS, IDS[0]], commitment(SEED), RULES, "listed more than once"),
+        (IDS, commitment(SEED), {**RULES, "min_mentions": 0}, "not rules version"),
     ],
 )
-def test_commit_refuses(ids: list[str], claimed: str, message: str) -> None:
-    """A commit needs a real SHA-256 hex and a non-empty list without repeats."""
+def test_commit_refuses(ids: list[str], claimed: str, rules: dict[str, Any], message: str) -> None:
+    """A commit needs a real SHA-256 hex, a non-empty list without repeats, and its rules."""
     with pytest.raises(ValueError, match=message):
         commit(
             campaign_id="c",
-            rules_version="v",
+            rules_version=RULES_VERSION,
             exported=EXPORTED,
             entry_ids=ids,
             seed_commitment=claimed,
             committed_at=COMMITTED_AT,
+            entrants_format=FORMAT,
+            rules=rules,
         )
 
 
@@ -311,6 +341,18 @@ def test_record_draw_reproduces_draw() -> None:
     assert record.entrant_count == len(IDS)
     assert (record.winners_asked, record.alternates_asked) == (3, 2)
     assert record.algorithm == ALGORITHM == "hmac-sha256-rank/1"
+    assert (record.entrants_format, record.rules) == (FORMAT, RULES)
+
+
+def test_record_says_what_the_list_says_of_each_drawn_entry() -> None:
+    """Winners then alternates, in rank order, with permalink, author and verify_author."""
+    record = recorded()
+    said = {e.entry_id: e for e in ENTRANTS}
+    assert record.drawn == tuple(said[i] for i in (*record.winners, *record.alternates))
+    documents = json.loads(record.to_json())["drawn"]
+    assert [d["id"] for d in documents] == [*record.winners, *record.alternates]
+    assert all(d["verify_author"] is (d["username"] == "") for d in documents)
+    assert {d["verify_author"] for d in documents} == {True, False}
 
 
 @pytest.mark.parametrize(
@@ -460,6 +502,66 @@ def test_verify_reports_each_tampering(changes: dict[str, Any], expected: list[s
 def test_verify_reports_bad_id_lists_without_raising(ids: list[str], expected: str) -> None:
     """A repeated or empty id is a problem to report, not a crash."""
     assert any(expected in p for p in verify(recorded(), EXPORTED, ids))
+
+
+def test_a_record_from_before_formats_were_recorded_still_verifies() -> None:
+    """Without entrants_format, rules and drawn, a record reads as the first format."""
+    data = json.loads(recorded().to_json())
+    for key in ("entrants_format", "rules", "drawn"):
+        del data[key]
+    old = DrawRecord.from_json(json.dumps(data))
+    assert (old.entrants_format, old.rules, old.drawn) == (LEGACY_ENTRANTS_FORMAT, None, ())
+    assert old.entrant(old.winners[0]) == Entrant(old.winners[0])
+    assert verify(old, EXPORTED, IDS, ENTRANTS) == []
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"verify_author": False, "username": ""}, "says verify_author False"),
+        ({"verify_author": "yes"}, "says verify_author 'yes'"),
+        ({"extra": 1}, "'drawn' entries need exactly"),
+        ({"permalink": None}, "'permalink' must be a str"),
+    ],
+)
+def test_from_json_refuses_drawn_entries_that_contradict_themselves(
+    change: dict[str, Any], message: str
+) -> None:
+    """A drawn entry has exactly its four keys, typed, and verify_author means no username."""
+    data = json.loads(recorded().to_json())
+    data["drawn"][0] |= change
+    with pytest.raises(ValueError, match=message):
+        DrawRecord.from_json(json.dumps(data))
+
+
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        ({"rules": {**RULES, "min_mentions": 0}}, "the recorded rules are version"),
+        ({"rules_version": "0" * 16}, "the record says 0000000000000000"),
+        ({"drawn": HONEST.drawn[1:]}, "the record describes"),
+        (
+            {
+                "drawn": (
+                    replace(HONEST.drawn[0], permalink="https://evil.example/"),
+                    *HONEST.drawn[1:],
+                )
+            },
+            "the record says https://evil.example/",
+        ),
+        (
+            {"drawn": (replace(HONEST.drawn[0], username="someone.else"), *HONEST.drawn[1:])},
+            "by @someone.else, the entrant list says",
+        ),
+    ],
+)
+def test_verify_checks_the_rules_and_drawn_entries_against_the_list(
+    changes: dict[str, Any], expected: str
+) -> None:
+    """Recorded rules must be their version; each drawn entry must be as the list says."""
+    assert verify(HONEST, EXPORTED, IDS, ENTRANTS) == []
+    problems = verify(replace(HONEST, **changes), EXPORTED, IDS, ENTRANTS)
+    assert any(expected in p for p in problems), problems
 
 
 def test_drawn_record_needs_aware_times() -> None:

@@ -1,0 +1,57 @@
+"""The worker's side of contests: listener_contest_author_known_ratio from its re-evaluation."""
+
+from __future__ import annotations
+
+import pytest
+from pymongo.asynchronous.database import AsyncDatabase
+
+from listener.app import start
+from listener.metrics import Metrics
+from listener.settings import Settings
+from listener.store.mongo import Document
+from tests.contests.campaign import HASHTAG, TAGS, ingest, media
+
+
+def quiet_settings(mongo_uri: str, database: AsyncDatabase[Document]) -> Settings:
+    """The worker on the test database and a quiet in-process simulator, campaign ``summer``."""
+    return Settings(
+        store={"mongodb_uri": mongo_uri, "database": database.name},  # type: ignore[arg-type]
+        server={"port": 0},  # type: ignore[arg-type]
+        simulator={"enabled": True, "posts_per_hour": 0, "mentions_per_hour": 0},  # type: ignore[arg-type]
+        graph={"app_secret": "demo-app-secret"},  # type: ignore[arg-type]
+        accounts=[
+            {"name": "brand", "ig_user_id": "17841400000000001", "access_token": "demo-token"}
+        ],  # type: ignore[list-item]
+        campaigns=[
+            {
+                "id": "summer",
+                "account": "brand",
+                "hashtags": ["summerdrop"],
+                "starts_at": "2026-06-01T00:00:00Z",
+                "ends_at": "2026-07-01T00:00:00Z",
+            }
+        ],  # type: ignore[list-item]
+    )
+
+
+async def test_the_worker_exports_the_share_of_entrants_with_a_known_author(
+    mongo_uri: str, database: AsyncDatabase[Document], metrics: Metrics
+) -> None:
+    """After its re-evaluation pass the gauge is known entrants / entrants, per campaign."""
+    settings = quiet_settings(mongo_uri, database)
+    await ingest(
+        settings,
+        database,
+        metrics,
+        [
+            (media("1", minutes=1, caption="#summerdrop"), HASHTAG),
+            (media("2", minutes=2, caption="#summerdrop", username="zoe"), TAGS),
+            (media("3", minutes=3, caption="#summerdrop"), HASHTAG),
+            (media("4", minutes=4, caption="no tag", username="yan"), TAGS),
+        ],
+    )
+    async with start(settings) as worker:
+        gauge = ("listener_contest_author_known_ratio", {"campaign": "summer"})
+        assert worker.registry.get_sample_value(*gauge) is None
+        await worker._reevaluate()
+        assert worker.registry.get_sample_value(*gauge) == pytest.approx(1 / 3)
