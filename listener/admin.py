@@ -33,6 +33,7 @@ from listener.errors import (
     BadRequestError,
     GraphError,
     GraphPermissionError,
+    ObjectUnavailableError,
     StoreUnavailableError,
 )
 from listener.graph.client import GraphClient, RetryPolicy
@@ -258,6 +259,13 @@ class _Command:
             await self.api.verify(who, login=account.login)
         except (AuthError, GraphPermissionError) as exc:
             self.report.problem(account.name, f"token refused: {exc}")
+            return False
+        except ObjectUnavailableError as exc:
+            self.report.problem(
+                account.name,
+                f"ig_user_id {account.ig_user_id} does not exist or this token cannot read it: "
+                f"{exc}",
+            )
             return False
         except GraphError as exc:
             self.report.problem(account.name, f"Graph API call failed: {exc}")
@@ -574,7 +582,9 @@ async def _recheck_one(
     try:
         caption = await _fresh_caption(tools, who, document, kinds, media_id)
     except BadRequestError as exc:
-        return "withdrawn", f"Meta no longer serves it: {exc.message}"
+        gone = isinstance(exc, ObjectUnavailableError)
+        why = "gone at Meta (deleted, private or expired)" if gone else "Meta no longer serves it"
+        return "withdrawn", f"{why}: {exc.message}"
     except GraphError as exc:
         return "unconfirmed", f"Meta did not answer: {exc}"
     if caption is None:

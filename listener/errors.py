@@ -17,6 +17,8 @@
         ├── AuthError          a human must act: the token is invalid or expired (code 190)
         ├── GraphPermissionError  a human must act: a permission is missing (10, 200-299)
         └── BadRequestError    reject: invalid parameter (100), other client errors; no retry
+            └── ObjectUnavailableError  one object is gone, private or unreadable (100/33):
+                                   settle that object, never the account's scopes
 
 Adapters translate their libraries' exceptions into these at one boundary, with ``raise … from``.
 Messages never carry tokens or the app secret.
@@ -121,3 +123,16 @@ class GraphPermissionError(GraphError):
 
 class BadRequestError(GraphError):
     """The request itself is wrong (invalid parameter, unknown object): retrying cannot help."""
+
+
+class ObjectUnavailableError(BadRequestError):
+    """Meta cannot serve one object the call named: deleted, private, expired or not readable.
+
+    Meta's code 100, subcode 33 (``GraphMethodException``). It is about that object alone: the
+    account and its rate-limit scopes carry on. ``object_id`` is the id the call named, when
+    the caller said which one it was.
+    """
+
+    def __init__(self, message: str, *, object_id: str | None = None, **kwargs: object) -> None:
+        super().__init__(message, **kwargs)  # type: ignore[arg-type]
+        self.object_id = object_id

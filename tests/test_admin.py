@@ -289,6 +289,18 @@ async def test_check_with_a_wrong_app_id_says_which_settings_to_look_at(env: Env
     assert code == 1
 
 
+async def test_check_names_an_account_id_meta_does_not_know(env: Env) -> None:
+    """A configured ig_user_id Meta answers "object missing" for is named, not a throttle."""
+    wrong = {**BRAND_CONFIG, "ig_user_id": "17841499999999999"}
+    code, lines = await env.check(env.settings(wrong))
+    problem = next(line for line in lines if line.startswith("problem: brand:"))
+    assert problem.startswith(
+        "problem: brand: ig_user_id 17841499999999999 does not exist or this token cannot read it"
+    )
+    assert "code=100 subcode=33" in problem
+    assert code == 1
+
+
 async def test_check_reports_an_unreachable_store_and_goes_on(env: Env) -> None:
     """MongoDB down is one problem line; the accounts are still checked."""
     settings = env.settings(mongodb_uri="mongodb://127.0.0.1:1/?directConnection=true")
@@ -491,12 +503,10 @@ async def test_quota_lists_slots_frees_and_waiting(env: Env) -> None:
 # -- listener draw recheck ------------------------------------------------------------------------
 
 
-async def test_recheck_marks_withdrawn_entries_with_reasons(env: Env) -> None:
-    """Drawn entries Meta no longer serves, or whose caption lost the hashtag, are marked."""
+async def drawn(env: Env, ids: list[str], winners: int) -> Settings:
+    """Store ``ids`` as mention media, draw ``winners`` of them (the rest alternates), and return
+    settings with the campaign."""
     store = Store(env.database)
-    kept = env.world.add_post(timestamp=NOW, caption="#summerdrop @brand", username="ana")
-    edited = env.world.add_post(timestamp=NOW, caption="no tag any more", username="bo")
-    ids = [kept, edited, "17000000000000001"]
     source = Source(SourceKind.MENTION_MEDIA, "brand")
     for media_id in ids:
         media = Media(id=media_id, timestamp=NOW, caption="#summerdrop", username="x")
@@ -512,12 +522,18 @@ async def test_recheck_marks_withdrawn_entries_with_reasons(env: Env) -> None:
         entrants_format="entrants-csv/2",
     )
     record = record_draw(
-        frozen, seed="s", exported=exported, entry_ids=ids, winners=2, alternates=1, drawn_at=NOW
+        frozen,
+        seed="s",
+        exported=exported,
+        entry_ids=ids,
+        winners=winners,
+        alternates=len(ids) - winners,
+        drawn_at=NOW,
     )
     await store.draws.save_commitment("summer", {"seed_commitment": frozen.seed_commitment})
     await store.draws.save_record("summer", record.to_json(), NOW)
     settings = env.settings(BRAND_CONFIG)
-    settings = settings.model_copy(
+    return settings.model_copy(
         update={
             "campaigns": [
                 CampaignSettings(
@@ -530,14 +546,35 @@ async def test_recheck_marks_withdrawn_entries_with_reasons(env: Env) -> None:
             ]
         }
     )
+
+
+async def test_recheck_marks_withdrawn_entries_with_reasons(env: Env) -> None:
+    """Drawn entries Meta no longer serves, or whose caption lost the hashtag, are marked."""
+    kept = env.world.add_post(timestamp=NOW, caption="#summerdrop @brand", username="ana")
+    edited = env.world.add_post(timestamp=NOW, caption="no tag any more", username="bo")
+    settings = await drawn(env, [kept, edited, "17000000000000001"], winners=2)
     out = io.StringIO()
     code = await recheck(settings, out, "summer", clock=env.clock)
     text = out.getvalue()
     assert code == 1
     assert f"{kept}: ok" in text
     assert "the caption no longer carries #summerdrop" in text
-    assert "Meta no longer serves it" in text
+    assert "17000000000000001: withdrawn: gone at Meta (deleted, private or expired)" in text
     assert f"winners after the re-check, in drawn order: {kept}\n" in text
-    saved = await store.draws.load("summer")
+    saved = await Store(env.database).draws.load("summer")
     assert saved is not None
     assert {r["status"] for r in saved["recheck"]["results"]} == {"ok", "withdrawn"}
+
+
+async def test_recheck_during_a_disguised_throttle_withdraws_nothing(env: Env) -> None:
+    """100/33 while the usage headers show the limit is a throttle: entries are unconfirmed."""
+    first = env.world.add_post(timestamp=NOW, caption="#summerdrop @brand", username="ana")
+    second = env.world.add_post(timestamp=NOW, caption="#summerdrop @brand", username="bo")
+    settings = await drawn(env, [first, second], winners=1)
+    env.world.throttle(BRAND.ig_user_id, 80002, minutes=30, now=NOW, disguised=True)
+    out = io.StringIO()
+    await recheck(settings, out, "summer", clock=env.clock)
+    text = out.getvalue()
+    assert "withdrawn" not in text
+    assert text.count("unconfirmed: Meta did not answer") == 2
+    assert "read as a throttle: the answer's usage headers are near the limit" in text

@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import aiohttp
+from pymongo.asynchronous.database import AsyncDatabase
 
 from listener.app import start
 from listener.settings import Settings
+from listener.simulator import SimAccount, SimulatorConfig, serve
+from listener.simulator.webhooks import mentions_envelope, signature
+from listener.store.mongo import Document
+from listener.web.payload import event_key
+
+BRAND_ID = "17841400000000001"
+E2E_SECRET = "e2e-app-secret"
 
 
 def demo_settings(tmp_path: Path) -> Settings:
@@ -76,3 +86,63 @@ async def test_worker_ingests_and_exposes_metrics(tmp_path: Path) -> None:
         assert mentioned["username"]
         stop.set()
         await asyncio.wait_for(serving, 10)
+
+
+async def test_a_gone_post_never_pauses_the_account(
+    mongo_uri: str, database: AsyncDatabase[Document]
+) -> None:
+    """With the worker running, a mention of a deleted post is a dead letter with its reason;
+    the account's other mention is hydrated, /tags keeps being polled, nothing is throttled."""
+    config = SimulatorConfig(
+        accounts=(SimAccount(ig_user_id=BRAND_ID, access_token="e2e-token", username="brand"),),
+        default_rate_per_hour=0.0,
+        backfill_hours=0.0,
+        tag_rate_per_hour=0.0,
+        app_secret=E2E_SECRET,
+        buc_calls_per_hour=100_000,
+    )
+    async with serve(config) as sim, aiohttp.ClientSession() as http:
+        world = sim.world
+        now = datetime.now(UTC)
+        world.add_post(timestamp=now - timedelta(hours=1), tagged_accounts=[BRAND_ID])
+        gone = world.add_post(timestamp=now - timedelta(minutes=5), caption="@brand", username="a")
+        live = world.add_post(timestamp=now - timedelta(minutes=4), caption="@brand", username="b")
+        world.withdraw_post(gone)
+        settings = Settings(
+            store={"mongodb_uri": mongo_uri, "database": database.name},  # type: ignore[arg-type]
+            server={"port": 0},  # type: ignore[arg-type]
+            graph={"base_url": sim.base_url, "app_secret": E2E_SECRET},  # type: ignore[arg-type]
+            polling={"tags_interval_s": 1, "min_interval_s": 0.5, "jitter_ratio": 0},  # type: ignore[arg-type]
+            accounts=[{"name": "brand", "ig_user_id": BRAND_ID, "access_token": "e2e-token"}],  # type: ignore[list-item]
+        )
+        stop = asyncio.Event()
+        async with start(settings) as worker:
+            serving = asyncio.create_task(worker.serve(stop))
+            scheduler, inbox = worker.scheduler, worker.inbox
+            assert inbox is not None
+            await asyncio.wait_for(scheduler.wait_for(lambda: scheduler.polls_done >= 1), 30)
+            url = f"http://127.0.0.1:{worker.web_port}/webhooks/instagram"
+            for media_id in (gone, live):
+                body = json.dumps(mentions_envelope(BRAND_ID, media_id, None, now)).encode()
+                headers = {"X-Hub-Signature-256": signature(body, E2E_SECRET)}
+                async with http.post(url, data=body, headers=headers) as response:
+                    assert response.status == 200
+            await asyncio.wait_for(inbox.wait_for(lambda: inbox.settled >= 2), 30)
+            settled_at = datetime.now(UTC)
+            polls = scheduler.polls_done
+            await asyncio.wait_for(scheduler.wait_for(lambda: scheduler.polls_done > polls), 30)
+            dead = await worker.store.inbox.get(event_key(BRAND_ID, "mentions", {"media_id": gone}))
+            assert dead is not None
+            assert dead["status"] == "dead"
+            assert f"media {gone} is gone or private" in dead["reason"]
+            hydrated = await worker.store.media.get(live)
+            assert hydrated is not None
+            assert hydrated["username"] == "b"
+            assert world.stats.count("tags", since=settled_at) >= 1
+            throttled = worker.registry.get_sample_value(
+                "listener_throttled", {"scope": "buc", "account": "brand"}
+            )
+            assert throttled == 0.0
+            assert not any(worker.governor.paused(scope) for scope, _ in worker.governor.scopes())
+            stop.set()
+            await asyncio.wait_for(serving, 10)

@@ -4,6 +4,13 @@ It signs the call (``appsecret_proof`` when an app secret is set), times it, cou
 endpoint and outcome, and turns every failure (HTTP, Meta's error body, timeouts, a body that
 is not JSON) into the error tree of :mod:`listener.errors`. Tokens travel as query parameters,
 as Meta expects, but are never part of a URL that is logged or raised.
+
+Meta's "object missing" answer (code 100, subcode 33) is about one object: a call that names
+an object from outside (a mention's media, a comment, a drawn entry, a configured account id)
+says which as its ``subject``, and the answer is an :class:`ObjectUnavailableError` for it
+unless there is evidence of a throttle (:mod:`listener.ratelimit.disguise`). A call on the
+worker's own objects (its hashtag feeds, its ``/tags``) names no subject: there the answer has
+only ever meant Meta under load, and it pauses the call's scope like any throttle.
 """
 
 from __future__ import annotations
@@ -32,12 +39,15 @@ from listener.errors import (
     AuthError,
     GraphError,
     MalformedResponseError,
+    ObjectUnavailableError,
     ThrottledError,
     TransientError,
 )
 from listener.graph.wire import error_from_answer
 from listener.metrics import Metrics
+from listener.ratelimit.disguise import near_limit
 from listener.ratelimit.governor import Governor, Sleep
+from listener.ratelimit.usage import parse_app_usage, parse_buc_usage
 
 log = structlog.get_logger("listener.graph")
 
@@ -127,10 +137,17 @@ class GraphClient:
         endpoint: str,
         account: str,
         parse: Parse[T],
+        subject: str | None = None,
     ) -> T:
         """GET a versioned ``path`` with ``params`` and read the answer with ``parse``."""
         return await self.request(
-            self.url(path), params, token=token, endpoint=endpoint, account=account, parse=parse
+            self.url(path),
+            params,
+            token=token,
+            endpoint=endpoint,
+            account=account,
+            parse=parse,
+            subject=subject,
         )
 
     async def request(
@@ -142,6 +159,7 @@ class GraphClient:
         endpoint: str,
         account: str,
         parse: Parse[T],
+        subject: str | None = None,
     ) -> T:
         """GET ``url`` (absolute, on the configured host) plus ``params``; the one choke point.
 
@@ -155,6 +173,9 @@ class GraphClient:
         call). Transient failures are retried with bounded, jittered exponential backoff;
         throttles pause their scope and are raised; auth, permission and bad-request errors
         are raised at once: retrying cannot help them.
+
+        ``subject`` is the id of the object the call asks about when it comes from outside the
+        worker (see the module docstring); an "object missing" answer is then about it.
         """
         parts = urlsplit(url)
         if parts[:2] != self._origin:
@@ -179,19 +200,27 @@ class GraphClient:
         async for attempt in retrying:
             with attempt:
                 return await self._attempt(
-                    bare, query, endpoint=endpoint, account=account, parse=parse
+                    bare, query, endpoint=endpoint, account=account, parse=parse, subject=subject
                 )
         raise AssertionError("unreachable: tenacity re-raises the last error")  # pragma: no cover
 
     async def _attempt(
-        self, url: str, query: Mapping[str, str], *, endpoint: str, account: str, parse: Parse[T]
+        self,
+        url: str,
+        query: Mapping[str, str],
+        *,
+        endpoint: str,
+        account: str,
+        parse: Parse[T],
+        subject: str | None,
     ) -> T:
         if self._governor is not None:
             await self._governor.acquire(endpoint, account)
         started = self._clock()
         error: GraphError | None = None
         try:
-            return parse(await self._send(url, query, endpoint=endpoint, account=account))
+            body = await self._send(url, query, endpoint=endpoint, account=account, subject=subject)
+            return parse(body)
         except GraphError as exc:
             error = exc
             raise
@@ -200,7 +229,13 @@ class GraphClient:
             self._metrics.graph_requests.labels(endpoint, _outcome(error)).inc()
 
     async def _send(
-        self, url: str, query: Mapping[str, str], *, endpoint: str, account: str
+        self,
+        url: str,
+        query: Mapping[str, str],
+        *,
+        endpoint: str,
+        account: str,
+        subject: str | None,
     ) -> Any:
         try:
             async with self._session.get(url, params=query, timeout=self._timeout) as response:
@@ -215,13 +250,21 @@ class GraphClient:
                 f"connection failed: {type(exc).__name__}", endpoint=endpoint
             ) from None
         regain_s = None
+        lowered = {k.lower(): v for k, v in headers.items()}
         if self._governor is not None:
-            regain_s = self._governor.observe_headers(
-                account, {k.lower(): v for k, v in headers.items()}
-            )
+            regain_s = self._governor.observe_headers(account, lowered)
         body = _decode(raw)
         if status >= 400 or (isinstance(body, Mapping) and "error" in body):
             error = error_from_answer(status, body, endpoint=endpoint, retry_after_s=regain_s)
+            if isinstance(error, ObjectUnavailableError):
+                error = self._judged(
+                    error,
+                    endpoint=endpoint,
+                    account=account,
+                    subject=subject,
+                    headers=lowered,
+                    regain_s=regain_s,
+                )
             if isinstance(error, ThrottledError) and self._governor is not None:
                 self._governor.observe_throttle(endpoint, account, error.code, error.retry_after_s)
             raise error
@@ -232,6 +275,47 @@ class GraphClient:
                 f"HTTP {status} answer is not JSON", endpoint=endpoint, status=status
             )
         return body
+
+    def _judged(
+        self,
+        error: ObjectUnavailableError,
+        *,
+        endpoint: str,
+        account: str,
+        subject: str | None,
+        headers: Mapping[str, str],
+        regain_s: float | None,
+    ) -> GraphError:
+        """An "object missing" answer: about ``subject``, or a throttle on evidence."""
+        if subject is None:
+            evidence = "asked of the worker's own account or hashtag, where it means load"
+        elif self._governor is not None:
+            verdict = self._governor.observe_missing(endpoint, account, subject)
+            if not verdict.throttle:
+                error.object_id = subject
+                return error
+            evidence = verdict.reason
+        elif near_limit(_answer_usage(headers)):
+            evidence = "the answer's usage headers are near the limit"
+        else:
+            error.object_id = subject
+            return error
+        return ThrottledError(
+            f"{error.message} (read as a throttle: {evidence})",
+            retry_after_s=regain_s,
+            endpoint=error.endpoint,
+            status=error.status,
+            code=error.code,
+            subcode=error.subcode,
+            fbtrace_id=error.fbtrace_id,
+        )
+
+
+def _answer_usage(headers: Mapping[str, str]) -> float:
+    """The highest usage one answer's headers report, for a client without a governor."""
+    app = parse_app_usage(headers.get("x-app-usage")).usage
+    buc = parse_buc_usage(headers.get("x-business-use-case-usage")).by_object.values()
+    return max((usage.ratio() for usage in (app, *buc) if usage is not None), default=0.0)
 
 
 _NOT_JSON = object()

@@ -2,6 +2,9 @@
 
 Field lists live here, next to the endpoints that accept them: hashtag edges refuse
 ``username``, so asking for it would turn every poll into an error.
+
+Calls about an object that came from outside (a webhook's media or comment id) name it as the
+call's ``subject``: Meta's "object missing" answer is then about that object, not the account.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from listener.graph.paging import PageWalk
 from listener.graph.wire import (
     MediaPage,
     MentionedComment,
+    parse_comment_media,
     parse_id_list,
     parse_media_page,
     parse_mentioned_comment,
@@ -161,10 +165,15 @@ class InstagramApi:
             endpoint="mentioned_media",
             account=who.account,
             parse=lambda body: parse_mentioned_media(body, endpoint="mentioned_media"),
+            subject=media_id,
         )
 
     async def mentioned_comment(self, who: Credentials, comment_id: str) -> MentionedComment:
-        """The comment that @mentions the account, with the media it was left on."""
+        """The comment that @mentions the account, with the media it was left on.
+
+        The media is asked for, but an answer without it is read (``media`` is ``None``): the
+        caller then fetches it with :meth:`comment_media`.
+        """
         return await self._client.get(
             who.ig_user_id,
             {"fields": f"mentioned_comment.comment_id({comment_id}){{{COMMENT_FIELDS}}}"},
@@ -172,4 +181,21 @@ class InstagramApi:
             endpoint="mentioned_comment",
             account=who.account,
             parse=lambda body: parse_mentioned_comment(body, endpoint="mentioned_comment"),
+            subject=comment_id,
+        )
+
+    async def comment_media(self, who: Credentials, comment_id: str) -> Media:
+        """The media a comment was left on, read from the comment node (``GET /{comment-id}``).
+
+        Meta's way to the media of a comment whose webhook or answer lacks it: "Get the album
+        ID by querying the Comment ID in the webhook and request its media field".
+        """
+        return await self._client.get(
+            comment_id,
+            {"fields": f"media{{{AUTHORED_MEDIA_FIELDS}}}"},
+            token=who.token,
+            endpoint="comment",
+            account=who.account,
+            parse=lambda body: parse_comment_media(body, endpoint="comment"),
+            subject=comment_id,
         )

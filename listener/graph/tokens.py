@@ -111,6 +111,25 @@ def _read(model: type[_Wire], body: Any, *, endpoint: str) -> Any:
         ) from None
 
 
+def parse_debug_token(body: Any, *, hidden: tuple[str, ...] = ()) -> TokenInfo:
+    """What a ``debug_token`` answer says (pure); ``hidden`` texts never reach ``problem``."""
+    data = _read(_DebugAnswer, body, endpoint="debug_token").data
+    problem = None
+    if data.error is not None:
+        codes = [f"{name} {value}" for name, value in _codes(data.error) if value is not None]
+        reason = _redact(data.error.message or "not valid", hidden)
+        problem = f"{reason} ({', '.join(codes)})" if codes else reason
+    elif not data.is_valid:
+        problem = "not valid"
+    return TokenInfo(
+        is_valid=data.is_valid,
+        expires_at=datetime.fromtimestamp(data.expires_at, UTC) if data.expires_at else None,
+        scopes=data.scopes,
+        user_id=data.user_id,
+        problem=problem,
+    )
+
+
 def _redact(text: str, secrets: tuple[str, ...]) -> str:
     for secret in secrets:
         if secret:
@@ -153,34 +172,23 @@ class TokenApi:
     async def debug(
         self, app_id: str, app_secret: str, input_token: str, *, account: str
     ) -> TokenInfo:
-        """``debug_token`` with the app token: validity, expiry, scopes of ``input_token``."""
+        """``debug_token`` with the app token: validity, expiry, scopes of ``input_token``.
+
+        The token is the call's subject (named ``token:<account>``, never by its value): an
+        "object missing" answer is about it, not a throttle, unless the usage says otherwise.
+        """
         app_token = f"{app_id}|{app_secret}"
-        with _secrets_hidden(input_token, app_token, app_secret):
-            answer: _DebugAnswer = await self._client.get(
+        hidden = (input_token, app_token, app_secret)
+        with _secrets_hidden(*hidden):
+            return await self._client.get(
                 "debug_token",
                 {"input_token": input_token},
                 token=app_token,
                 endpoint="debug_token",
                 account=account,
-                parse=lambda body: _read(_DebugAnswer, body, endpoint="debug_token"),
+                parse=lambda body: parse_debug_token(body, hidden=hidden),
+                subject=f"token:{account}",
             )
-        data = answer.data
-        problem = None
-        if data.error is not None:
-            codes = [f"{name} {value}" for name, value in _codes(data.error) if value is not None]
-            reason = _redact(
-                data.error.message or "not valid", (input_token, app_token, app_secret)
-            )
-            problem = f"{reason} ({', '.join(codes)})" if codes else reason
-        elif not data.is_valid:
-            problem = "not valid"
-        return TokenInfo(
-            is_valid=data.is_valid,
-            expires_at=datetime.fromtimestamp(data.expires_at, UTC) if data.expires_at else None,
-            scopes=data.scopes,
-            user_id=data.user_id,
-            problem=problem,
-        )
 
     async def exchange_facebook(
         self, app_id: str, app_secret: str, token: str, *, account: str
@@ -232,7 +240,12 @@ class TokenApi:
             )
 
     async def verify(self, who: Credentials, *, login: Login) -> None:
-        """Prove with one live call that ``who.token`` works and acts for ``who.ig_user_id``."""
+        """Prove with one live call that ``who.token`` works and acts for ``who.ig_user_id``.
+
+        The id comes from the configuration: Meta's "object missing" answer for it is an
+        :class:`~listener.errors.ObjectUnavailableError` (a wrong or unreadable id), not a
+        throttle, unless the answer's usage says otherwise.
+        """
         with _secrets_hidden(who.token):
             answer: _UserAnswer = await self._host(login).get(
                 who.ig_user_id,
@@ -241,6 +254,7 @@ class TokenApi:
                 endpoint="user",
                 account=who.account,
                 parse=lambda body: _read(_UserAnswer, body, endpoint="user"),
+                subject=who.ig_user_id,
             )
         if answer.id != who.ig_user_id:
             raise MalformedResponseError(

@@ -6,10 +6,11 @@ media of the wrong shape is reported and skipped, never allowed to sink its page
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, ValidationError, field_validator
 
@@ -19,6 +20,7 @@ from listener.errors import (
     GraphError,
     GraphPermissionError,
     MalformedResponseError,
+    ObjectUnavailableError,
     ThrottledError,
     TransientError,
 )
@@ -29,9 +31,11 @@ from listener.models import Media
 THROTTLE_CODES = frozenset({4, 17, 32, 613}) | frozenset(range(80000, 80015))
 AUTH_CODES = frozenset({102, 190})
 TRANSIENT_CODES = frozenset({1, 2})
-# Code 100 with subcode 33 ("object does not exist … or missing permissions") is what Meta
-# answers under load for objects that do exist; treated as a throttle, never as a bad request.
-DISGUISED_THROTTLE = (100, 33)
+# Code 100 with subcode 33 ("Object with ID '…' does not exist, cannot be loaded due to missing
+# permissions, or does not support this operation"): a deleted, private or expired object. An
+# answer about that object; whether it hides a throttle is the choke point's call, on evidence.
+OBJECT_UNAVAILABLE = (100, 33)
+_OBJECT_ID = re.compile(r"Object with ID '(\d{1,32})'")
 
 
 class _Wire(BaseModel):
@@ -99,12 +103,7 @@ class MediaPage:
 
 def parse_media_page(body: Any, *, endpoint: str) -> MediaPage:
     """Parse a ``{"data": [...], "paging": {...}}`` body; items of the wrong shape are rejected."""
-    try:
-        envelope = _Envelope.model_validate(body)
-    except ValidationError as exc:
-        raise MalformedResponseError(
-            f"answer of unexpected shape: {_first_problem(exc)}", endpoint=endpoint
-        ) from None
+    envelope = _validated(_Envelope, body, endpoint)
     media: list[Media] = []
     rejected: list[str] = []
     for item in envelope.data:
@@ -115,58 +114,73 @@ def parse_media_page(body: Any, *, endpoint: str) -> MediaPage:
     return MediaPage(media=media, paging=envelope.paging or Paging(), rejected=rejected)
 
 
+_M = TypeVar("_M", bound=_Wire)
+
+
 class _MentionedMedia(_Wire):
     mentioned_media: WireMedia
 
 
 class WireComment(_Wire):
-    """A comment as ``mentioned_comment`` returns it, with the media it was left on."""
+    """A comment as ``mentioned_comment`` returns it, with the media it was left on if asked.
+
+    ``media`` is optional: an answer that lacks it (a client that did not ask, or Meta leaving
+    it out) is still a comment, and its media is fetched on its own.
+    """
 
     id: str
     text: str | None = None
     timestamp: AwareDatetime | None = None
     username: str | None = None
-    media: WireMedia
+    media: WireMedia | None = None
 
 
 class _MentionedComment(_Wire):
     mentioned_comment: WireComment
 
 
+class _CommentMedia(_Wire):
+    media: WireMedia
+
+
 @dataclass(frozen=True)
 class MentionedComment:
-    """A comment that @mentions the account, and the media it was left on."""
+    """A comment that @mentions the account, and the media it was left on when Meta gave it."""
 
     id: str
     text: str
     username: str | None
-    media: Media
+    media: Media | None
 
 
 def parse_mentioned_media(body: Any, *, endpoint: str) -> Media:
     """The media of a ``mentioned_media`` field expansion."""
-    try:
-        return _MentionedMedia.model_validate(body).mentioned_media.to_media()
-    except ValidationError as exc:
-        raise MalformedResponseError(
-            f"answer of unexpected shape: {_first_problem(exc)}", endpoint=endpoint
-        ) from None
+    return _validated(_MentionedMedia, body, endpoint).mentioned_media.to_media()
 
 
 def parse_mentioned_comment(body: Any, *, endpoint: str) -> MentionedComment:
-    """The comment and media of a ``mentioned_comment`` field expansion."""
-    try:
-        comment = _MentionedComment.model_validate(body).mentioned_comment
-    except ValidationError as exc:
-        raise MalformedResponseError(
-            f"answer of unexpected shape: {_first_problem(exc)}", endpoint=endpoint
-        ) from None
+    """The comment (and, when present, its media) of a ``mentioned_comment`` field expansion."""
+    comment = _validated(_MentionedComment, body, endpoint).mentioned_comment
     return MentionedComment(
         id=comment.id,
         text=comment.text or "",
         username=comment.username,
-        media=comment.media.to_media(),
+        media=None if comment.media is None else comment.media.to_media(),
     )
+
+
+def parse_comment_media(body: Any, *, endpoint: str) -> Media:
+    """The media of a comment node asked for ``media{…}`` (``GET /{comment-id}``)."""
+    return _validated(_CommentMedia, body, endpoint).media.to_media()
+
+
+def _validated(model: type[_M], body: Any, endpoint: str) -> _M:
+    try:
+        return model.model_validate(body)
+    except ValidationError as exc:
+        raise MalformedResponseError(
+            f"answer of unexpected shape: {_first_problem(exc)}", endpoint=endpoint
+        ) from None
 
 
 def parse_id_list(body: Any, *, endpoint: str) -> list[str]:
@@ -196,7 +210,11 @@ def error_from_answer(  # noqa: PLR0911 - one return per error class: the table 
     endpoint: str,
     retry_after_s: float | None = None,
 ) -> GraphError:
-    """Map an HTTP status and Meta's error body to the error tree (pure; never raises)."""
+    """Map an HTTP status and Meta's error body to the error tree (pure; never raises).
+
+    Meta's ``is_transient`` is honoured both ways: ``true`` makes any code worth retrying,
+    ``false`` makes even code 1 ("An unknown error occurred") or a 5xx final.
+    """
     error = body.get("error") if isinstance(body, Mapping) else None
     if not isinstance(error, Mapping):
         kind = TransientError if status >= 500 or status == 429 else BadRequestError
@@ -212,14 +230,22 @@ def error_from_answer(  # noqa: PLR0911 - one return per error class: the table 
         "fbtrace_id": trace if isinstance(trace, str) else None,
     }
     message = str(error.get("message") or "Graph API error")[:500]
-    if code in THROTTLE_CODES or (code, subcode) == DISGUISED_THROTTLE:
+    transient = error.get("is_transient")
+    if code in THROTTLE_CODES:
         return ThrottledError(message, retry_after_s=retry_after_s, **details)
+    if (code, subcode) == OBJECT_UNAVAILABLE:
+        named = _OBJECT_ID.search(message)
+        return ObjectUnavailableError(
+            message, object_id=named.group(1) if named else None, **details
+        )
     if code in AUTH_CODES:
         return AuthError(message, **details)
     if code == 10 or (code is not None and 200 <= code <= 299):
         return GraphPermissionError(message, **details)
     if code == 1 and status < 500 and "client secret" in message.lower():
         return AuthError(message, **details)  # a wrong client_secret: a human must fix it
-    if code in TRANSIENT_CODES or error.get("is_transient") is True or status >= 500:
+    if transient is False:
+        return BadRequestError(message, **details)
+    if code in TRANSIENT_CODES or transient is True or status >= 500:
         return TransientError(message, **details)
     return BadRequestError(message, **details)

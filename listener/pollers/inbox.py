@@ -2,9 +2,15 @@
 
 A ``mentions`` change carries only ids (reference §2e); the media (and, for a comment, the
 comment) is fetched through ``mentioned_media`` / ``mentioned_comment`` — calls that spend the
-account's business-use-case pool like any other, through the governor. The media is stored
-with source ``mention_media`` or ``mention_comment`` and its author, which also recovers the
-author of a media first seen under a hashtag.
+account's business-use-case pool like any other, through the governor. When Meta's comment
+comes without its media (a ``comments`` change on an album has no media id; a
+``mentioned_comment`` answer may lack ``media``), the media is read from the comment node. The
+media is stored with source ``mention_media`` or ``mention_comment`` and its author, which also
+recovers the author of a media first seen under a hashtag.
+
+A media or comment that is gone (deleted, private or expired: Meta's 100/33) is a dead letter
+at once, with that reason: it is about one object, so the account goes on polling and
+hydrating everything else.
 
 Each event is claimed with a lease: a worker that dies mid-event leaves a claim that expires
 and is taken again. Transient failures and throttles are retried with exponential backoff; an
@@ -27,6 +33,7 @@ import structlog
 from listener.errors import (
     BadRequestError,
     GraphError,
+    ObjectUnavailableError,
     StoreUnavailableError,
     ThrottledError,
 )
@@ -171,8 +178,10 @@ class InboxWorker:
     async def _failed(
         self, claimed: Claimed, account: str, kind: SourceKind, exc: GraphError
     ) -> str:
+        if isinstance(exc, ObjectUnavailableError):
+            return await self._dead(claimed, "dead", _gone(claimed, exc), expected=True)
         if isinstance(exc, BadRequestError):
-            # Deleted media, comments turned off, a private account: retrying cannot help.
+            # Comments turned off, an id Meta refuses: retrying cannot help.
             return await self._dead(claimed, "dead", str(exc))
         if self._accounts.report(account, kind.value, exc):
             return await self._retry(claimed, "deferred", BLOCKED_RETRY_S, str(exc), count=False)
@@ -188,7 +197,9 @@ class InboxWorker:
         who = self._accounts.who(account)
         if claimed.comment_id is not None:
             comment = await self._api.mentioned_comment(who, claimed.comment_id)
-            return comment.media
+            if comment.media is not None:
+                return comment.media
+            return await self._api.comment_media(who, claimed.comment_id)
         assert claimed.media_id is not None  # a mention without one is stored dead
         return await self._api.mentioned_media(who, claimed.media_id)
 
@@ -199,10 +210,14 @@ class InboxWorker:
         await self._store.inbox.retry(claimed, self.name, at, error, count=count)
         return self._count(claimed, outcome)
 
-    async def _dead(self, claimed: Claimed, outcome: str, reason: str) -> str:
+    async def _dead(
+        self, claimed: Claimed, outcome: str, reason: str, *, expected: bool = False
+    ) -> str:
+        """Settle the event as a dead letter; ``expected`` ones (a post deleted) log at info."""
         await self._store.inbox.dead(claimed, self.name, self._clock(), reason)
         if outcome == "dead":
-            log.warning(
+            emit = log.info if expected else log.warning
+            emit(
                 "inbox.dead_letter", key=claimed.key[:16], field=claimed.field, reason=reason[:300]
             )
         return self._count(claimed, outcome)
@@ -223,3 +238,13 @@ class InboxWorker:
                 age = 0.0 if oldest is None else (self._clock() - oldest).total_seconds()
                 self._metrics.inbox_oldest_age.set(max(age, 0.0))
             await self._wait(stop, STATS_EVERY_S)
+
+
+def _gone(claimed: Claimed, exc: ObjectUnavailableError) -> str:
+    """The dead letter's reason for an object Meta no longer serves."""
+    named = exc.object_id or claimed.comment_id or claimed.media_id or "?"
+    what = "comment" if named == claimed.comment_id else "media"
+    return (
+        f"{what} {named} is gone or private at Meta (deleted, private or expired; "
+        f"code 100, subcode 33): {exc.message}"
+    )

@@ -21,6 +21,7 @@ from typing import Any, Final
 
 import structlog
 
+from listener.ratelimit.disguise import Verdict, judge
 from listener.ratelimit.throttle import (
     APP_SCOPE,
     Policy,
@@ -34,7 +35,7 @@ from listener.ratelimit.throttle import (
     resumed,
     wait_s,
 )
-from listener.ratelimit.usage import Usage, parse_app_usage, parse_buc_usage
+from listener.ratelimit.usage import Usage, parse_app_usage, parse_buc_usage, worst
 
 log = structlog.get_logger("listener.ratelimit")
 
@@ -75,6 +76,7 @@ class Governor:
         self._states: dict[Scope, ScopeState] = {}
         self._users: dict[str, ScopeState] = {}
         self._on_garbled = on_garbled
+        self._garbled: str | None = None  # the header problem last logged, until one reads clean
 
     # -- which scopes a call needs -------------------------------------------------------------
 
@@ -156,23 +158,51 @@ class Governor:
     # -- what Meta told us ---------------------------------------------------------------------
 
     def observe_headers(self, account: str, headers: Mapping[str, str]) -> float | None:
-        """Read the usage headers of one answer; returns Meta's regain time for ``account``."""
+        """Read the usage headers of one answer; returns Meta's regain time for ``account``.
+
+        ``X-Business-Use-Case-Usage`` may list Instagram usage under two ids for one account
+        (the business and the Instagram account): each account's scope takes the worst of its
+        entries, never the last one read.
+        """
         app = parse_app_usage(headers.get("x-app-usage"))
         buc = parse_buc_usage(headers.get("x-business-use-case-usage"))
         problems = app.problems + buc.problems
-        if problems:
-            if self._on_garbled is not None:
-                self._on_garbled(len(problems))
-            log.warning("ratelimit.header_garbled", problem=problems[0], count=len(problems))
+        self._report_problems(problems)
         if app.usage is not None:
             self._observe(APP_SCOPE, app.usage)
-        regain: float | None = None
+        by_owner: dict[str, Usage] = {}
         for object_id, usage in buc.by_object.items():
             owner = self._accounts_by_ig_id.get(object_id, account)
+            seen = by_owner.get(owner)
+            by_owner[owner] = usage if seen is None else worst(seen, usage)
+        for owner, usage in by_owner.items():
             self._observe(Scope("buc", owner), usage)
-            if owner == account:
-                regain = usage.regain_s
-        return regain
+        mine = by_owner.get(account)
+        return None if mine is None else mine.regain_s
+
+    def _report_problems(self, problems: tuple[str, ...]) -> None:
+        """Count every problem; log when the first one changes (not once per answer)."""
+        if not problems:
+            self._garbled = None
+            return
+        if self._on_garbled is not None:
+            self._on_garbled(len(problems))
+        if problems[0] != self._garbled:
+            log.warning("ratelimit.header_garbled", problem=problems[0], count=len(problems))
+            self._garbled = problems[0]
+
+    def observe_missing(self, endpoint: str, account: str, object_id: str) -> Verdict:
+        """Judge an "object missing" answer (100/33) for ``object_id`` in the call's scope.
+
+        A throttle verdict is logged here; pausing the scope is :meth:`observe_throttle`'s job.
+        """
+        scope = self.scopes_for(endpoint, account)[0]
+        state = self.state(scope)
+        verdict = judge(state.missing, object_id, state.usage_ratio, self._clock())
+        self._states[scope] = replace(state, missing=verdict.run)
+        if verdict.throttle:
+            log.warning("ratelimit.disguised_throttle", scope=scope.key, evidence=verdict.reason)
+        return verdict
 
     def observe_throttle(
         self, endpoint: str, account: str, code: int | None, retry_after_s: float | None
@@ -180,8 +210,8 @@ class Governor:
         """Pause the scope a throttle error names.
 
         Code 4 is the app's pool and 17 the user's (the account's scope); the business use
-        case codes (80000-80014) are the account's; anything else (32, 613, the disguised
-        100/33) pauses the pool the call was spending.
+        case codes (80000-80014) are the account's; anything else (32, 613, a 100/33 read as a
+        throttle) pauses the pool the call was spending.
         """
         if code in USER_THROTTLE_CODES:
             user = self._users.get(account, ScopeState())

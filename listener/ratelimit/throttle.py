@@ -21,9 +21,11 @@ returns a new state or a number. Sleeping, locking and metrics belong to the asy
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Final, Literal
+
+from listener.ratelimit.disguise import Run
 
 ScopeKind = Literal["app", "buc"]
 
@@ -82,6 +84,8 @@ class ScopeState:
     last_call_at: datetime | None = None
     strikes: int = 0
     """Throttles in a row with no successful call between them."""
+    missing: Run = field(default_factory=Run)
+    """The "object missing" answers since the last success (:mod:`~listener.ratelimit.disguise`)."""
 
 
 @dataclass(frozen=True)
@@ -237,8 +241,10 @@ def resumed(state: ScopeState, now: datetime) -> ScopeState:
 
 
 def observe_success(state: ScopeState) -> ScopeState:
-    """A call of the scope succeeded: the run of throttles is over."""
-    return state if state.strikes == 0 else replace(state, strikes=0)
+    """A call of the scope succeeded: the run of throttles and of "object missing" is over."""
+    if state.strikes == 0 and not state.missing.misses:
+        return state
+    return replace(state, strikes=0, missing=Run())
 
 
 def _given(given_s: float | None) -> float | None:

@@ -13,10 +13,14 @@ This module owns the wire format of the two headers the governor listens to (ref
   throttled".
 
 The headers are advisory and Meta changes them without notice (a new field once crashed
-pyfacebook, its issue #240), so reading is lenient: unknown keys are ignored, a missing number
-reads as 0, numbers sent as strings are accepted. Anything else that cannot be read is never
-raised: what could be read is kept and each problem is listed in ``problems`` (bounded text,
-never the whole header) so that the caller can count and log it.
+pyfacebook, its issue #240; graph.instagram.com has answered ``X-App-Usage`` as
+``{"call_volume":0,"cpu_time":0}``), so reading is lenient but never silent: the known
+:data:`SYNONYMS` are read as the figures they name, a missing number reads as 0, numbers sent
+as strings are accepted, and every unknown key is a problem. An entry whose only figures are
+under unknown keys is not read at all (``None``): reading it as 0 would say "idle" about an
+account that may be at its limit. Nothing is ever raised: what could be read is kept and each
+problem is listed in ``problems`` (bounded text, never the whole header) so that the caller
+can count and log it.
 """
 
 from __future__ import annotations
@@ -32,6 +36,11 @@ BUC_HEADER: Final = "X-Business-Use-Case-Usage"
 INSTAGRAM_TYPE: Final = "instagram"
 USAGE_FIELDS: Final = ("call_count", "total_time", "total_cputime")
 REGAIN_FIELD: Final = "estimated_time_to_regain_access"
+SYNONYMS: Final = {"call_volume": "call_count", "cpu_time": "total_cputime"}
+"""Other names Meta has sent the figures under (graph.instagram.com's ``X-App-Usage``)."""
+_FIGURE_KEYS: Final = frozenset(USAGE_FIELDS) | frozenset(SYNONYMS)
+_APP_KEYS: Final = _FIGURE_KEYS | {REGAIN_FIELD}
+_BUC_KEYS: Final = _APP_KEYS | {"type"}
 
 # Problems end up in logs: quote at most this much of a bad value.
 _QUOTE_CHARS: Final = 40
@@ -110,7 +119,7 @@ def parse_buc_usage(raw: str | None) -> ParsedBucUsage:
         else:
             problems.append(f"{where}: expected a list of entries, got {_describe(value)}")
             continue
-        worst: Usage | None = None
+        worst_seen: Usage | None = None
         for index, entry in enumerate(entries):
             here = f"{where}[{index}]"
             if not isinstance(entry, dict):
@@ -124,9 +133,10 @@ def parse_buc_usage(raw: str | None) -> ParsedBucUsage:
                 # ads_management, pages, messenger… are other products' budgets, not ours.
                 continue
             usage = _usage(entry, here, problems, regain=True)
-            worst = usage if worst is None else _worst(worst, usage)
-        if worst is not None:
-            by_object[object_id] = worst
+            if usage is not None:
+                worst_seen = usage if worst_seen is None else worst(worst_seen, usage)
+        if worst_seen is not None:
+            by_object[object_id] = worst_seen
     return ParsedBucUsage(by_object, tuple(problems))
 
 
@@ -153,9 +163,16 @@ def _decode(raw: object, header: str, problems: list[str]) -> dict[str, object] 
     return document
 
 
-def _usage(entry: dict[str, object], where: str, problems: list[str], *, regain: bool) -> Usage:
+def _usage(
+    entry: dict[str, object], where: str, problems: list[str], *, regain: bool
+) -> Usage | None:
+    """The entry's figures; ``None`` when it has unknown keys and none of the known figures."""
+    unknown = [key for key in entry if key not in (_BUC_KEYS if regain else _APP_KEYS)]
+    problems.extend(f"{where}: unknown key {_quote(key)}; not read" for key in unknown)
+    if unknown and not any(key in _FIGURE_KEYS for key in entry):
+        return None
     call_count, total_time, total_cputime = (
-        _percentage(entry, name, where, problems) for name in USAGE_FIELDS
+        _figure(entry, name, where, problems) for name in USAGE_FIELDS
     )
     return Usage(
         call_count=call_count,
@@ -163,6 +180,12 @@ def _usage(entry: dict[str, object], where: str, problems: list[str], *, regain:
         total_cputime=total_cputime,
         regain_s=_regain_s(entry, where, problems) if regain else None,
     )
+
+
+def _figure(entry: dict[str, object], name: str, where: str, problems: list[str]) -> float:
+    """A figure under its name or any synonym: the highest of them (0 when none is sent)."""
+    keys = [name, *(other for other, meant in SYNONYMS.items() if meant == name)]
+    return max(_percentage(entry, key, where, problems) for key in keys)
 
 
 def _percentage(entry: dict[str, object], name: str, where: str, problems: list[str]) -> float:
@@ -212,7 +235,8 @@ def _as_float(value: object) -> float | None:
         return None
 
 
-def _worst(a: Usage, b: Usage) -> Usage:
+def worst(a: Usage, b: Usage) -> Usage:
+    """Each figure at its highest of ``a`` and ``b``: one reading that understates neither."""
     regains = [r for r in (a.regain_s, b.regain_s) if r is not None]
     return Usage(
         call_count=max(a.call_count, b.call_count),

@@ -55,3 +55,6 @@ class SimulatorConfig:
     app_calls_per_hour: int = 4800  # platform budget behind X-App-Usage (200 * users)
     buc_calls_per_hour: int = 4800  # per-account budget behind X-Business-Use-Case-Usage
     sensitive_hashtags: frozenset[str] = frozenset()
+    # False: `mentioned_comment` leaves `media` out even when asked, as in the one public
+    # capture of that answer; the client must then read the media from the comment node.
+    mentioned_comment_media: bool = True

@@ -4,8 +4,10 @@
   comments_count?, media_type?, tagged_accounts?, hide_like_count?}`` → `World.add_post`, ``{"id"}``
 - ``POST /__sim/comments`` ``{media_id, text, username, timestamp?, like_count?}``
   → `World.add_comment`, ``{"id"}``
-- ``POST /__sim/throttle`` ``{scope: "app" | ig_user_id, code, minutes}`` → `World.throttle`,
-  ``{"until"}``
+- ``POST /__sim/throttle`` ``{scope: "app" | ig_user_id, code, minutes, disguised?}``
+  → `World.throttle`, ``{"until"}``
+- ``POST /__sim/withdraw`` ``{media_id}`` or ``{comment_id}`` → `World.withdraw_post` /
+  `World.withdraw_comment` (deleted or private: Meta answers 100/33 for it)
 - ``POST /__sim/faults`` ``{kind, count?: 1, endpoint?, skip?: 0, delay_s?: 5}``
   → `World.inject_faults`, ``{"pending"}``
 - ``POST /__sim/expire`` ``{ig_user_id}`` → `World.expire_token` (every token of the account)
@@ -43,6 +45,7 @@ def routes() -> list[web.RouteDef]:
         web.post("/__sim/posts", _guard(add_post)),
         web.post("/__sim/comments", _guard(add_comment)),
         web.post("/__sim/throttle", _guard(throttle)),
+        web.post("/__sim/withdraw", _guard(withdraw)),
         web.post("/__sim/faults", _guard(faults)),
         web.post("/__sim/expire", _guard(expire)),
         web.get("/__sim/stats", _guard(stats)),
@@ -101,8 +104,28 @@ async def throttle(request: web.Request) -> web.Response:
     code, minutes = _integer(body, "code"), _number(body, "minutes")
     if code is None or minutes is None:
         raise ControlInputError("'code' and 'minutes' are required")
-    until = sim.world.throttle(_required_text(body, "scope"), code, minutes, sim.clock())
+    until = sim.world.throttle(
+        _required_text(body, "scope"),
+        code,
+        minutes,
+        sim.clock(),
+        disguised=_flag(body, "disguised"),
+    )
     return web.json_response({"until": graph_timestamp(until)})
+
+
+async def withdraw(request: web.Request) -> web.Response:
+    """Delete a post or a comment (or make it private): Meta answers 100/33 for it."""
+    sim = request.app[SIMULATION]
+    body = await _body(request)
+    media_id, comment_id = _text(body, "media_id"), _text(body, "comment_id")
+    if (media_id is None) == (comment_id is None):
+        raise ControlInputError("give exactly one of 'media_id' and 'comment_id'")
+    if media_id is not None:
+        sim.world.withdraw_post(media_id)
+    else:
+        sim.world.withdraw_comment(str(comment_id))
+    return web.json_response({"withdrawn": media_id or comment_id})
 
 
 async def faults(request: web.Request) -> web.Response:

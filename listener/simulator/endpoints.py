@@ -64,6 +64,7 @@ _VERSION: Final = re.compile(r"v\d+\.\d+")
 _HASHTAG_QUERY: Final = re.compile(r"\w+")  # Unicode letters, digits, underscore; no emoji, no '#'
 _TOP_KEY: Final = (253402300799, "")  # a /tags cursor above every post (9999-12-31)
 _USER_EDGES: Final = frozenset({"tags", "recently_searched_hashtags"})
+_EXPANSION_ID: Final = re.compile(r"\b(?:media_id|comment_id)\((\w+)\)")
 _HASHTAG_EDGES: Final = frozenset({"recent_media", "top_media"})
 
 # Fields that may be asked of media on each kind of edge. Hashtag media are anonymous:
@@ -119,6 +120,7 @@ class Route:
     hashtag_id: str | None = None
     ig_user_id: str | None = None
     error: GraphError | None = None
+    comment_id: str | None = None
 
 
 def resolve(world: World, request: GraphRequest) -> Route:
@@ -134,12 +136,21 @@ def resolve(world: World, request: GraphRequest) -> Route:
     token_endpoint = _TOKEN_PATHS.get("/".join(segments))
     if token_endpoint is not None:
         return Route(token_endpoint)
+    return _node_route(world, node, edges, request.query.get("fields", ""))
+
+
+def _node_route(world: World, node: str, edges: list[str], fields: str) -> Route:
+    """The route of a node id (an account, a hashtag or a comment) and its edge, if any."""
     user = node if world.account(node) is not None else None
     tag = node if user is None and world.hashtag_name(node) is not None else None
     if user is None and tag is None:
-        return Route("unknown", error=errors.unknown_object(node))
+        if world.comment(node) is None:  # unknown, deleted or private: Meta's 100/33
+            return Route("unknown", error=errors.unknown_object(node))
+        if edges:
+            return Route("unknown", error=errors.unknown_path("/".join(edges)))
+        return Route("comment", comment_id=node)
     if not edges:
-        endpoint = _user_endpoint(request.query.get("fields", "")) if user else "hashtag"
+        endpoint = _user_endpoint(fields) if user else "hashtag"
     elif len(edges) == 1 and edges[0] in (_USER_EDGES if user else _HASHTAG_EDGES):
         endpoint = edges[0]
     else:
@@ -238,8 +249,15 @@ class _Call:
         if self.route.error is not None:
             raise self.route.error
         self.subject = self._acting_for(account_id)
-        self.world.admit(self.route.endpoint, self.subject, self.now)
+        self.world.admit(self.route.endpoint, self.subject, self.now, self._named_object())
         return _HANDLERS[self.route.endpoint](self)
+
+    def _named_object(self) -> str | None:
+        """The object the call asks about: an expansion's media or comment id, else the node."""
+        named = _EXPANSION_ID.search(self.query.get("fields", ""))
+        if named is not None:
+            return named.group(1)
+        return self.route.comment_id or self.route.hashtag_id
 
     def record(self, outcome: str, *, code: int | None = None, fault: Fault | None = None) -> None:
         requested = self.subject or self.query.get("user_id") or self.route.ig_user_id or ""
@@ -298,9 +316,9 @@ class _Call:
             subject = self.route.ig_user_id
         else:
             user_id = self.query.get("user_id")
-            if not user_id and self.route.endpoint != "hashtag":
+            if not user_id and self.route.endpoint not in ("hashtag", "comment"):
                 raise errors.missing_parameter("user_id")
-            subject = user_id or account_id  # the hashtag node may omit user_id
+            subject = user_id or account_id  # the hashtag and comment nodes may omit it
         if subject != account_id:
             raise errors.permission_denied()
         return subject
@@ -445,7 +463,9 @@ class _Call:
         page_ids = snapshot.media_ids[offset : offset + limit]
         if not page_ids:
             return {"data": []}
-        data = [self._media(media_id, specs, anonymous=True) for media_id in page_ids]
+        # A post withdrawn since the snapshot was taken is no longer served.
+        shown = [media_id for media_id in page_ids if self.world.post(media_id) is not None]
+        data = [self._media(media_id, specs, anonymous=True) for media_id in shown]
         cursor = _b64(f"snapshot:{snapshot.number}")
         paging: Json = {"cursors": {"after": cursor}}
         end = offset + len(page_ids)
@@ -537,7 +557,7 @@ class _Call:
         specs = spec.children or (FieldSpec("id"),)
         _check_media_fields(specs, FULL_MEDIA_FIELDS)
         if self.world.post(media_id) is None:
-            raise errors.invalid_parameter(f"Invalid media_id: {media_id}")
+            raise errors.unknown_object(media_id)  # deleted, private or expired: 100/33
         return self._media(media_id, specs, anonymous=False)
 
     def _mentioned_comment(self, spec: FieldSpec) -> Json:
@@ -548,7 +568,18 @@ class _Call:
         _check_comment_fields(specs)
         comment = self.world.comment(comment_id)
         if comment is None:
-            raise errors.invalid_parameter(f"Invalid comment_id: {comment_id}")
+            raise errors.unknown_object(comment_id)  # deleted, or its media is gone: 100/33
+        if not self.world.config.mentioned_comment_media:
+            specs = tuple(s for s in specs if s.name != "media")  # the captured shape
+        return self._comment(comment, specs)
+
+    def comment_node(self) -> Json:
+        comment_id = self.route.comment_id
+        assert comment_id is not None  # routed here only with a readable comment
+        comment = self.world.comment(comment_id)
+        assert comment is not None
+        specs = self._fields(default="id")
+        _check_comment_fields(specs)
         return self._comment(comment, specs)
 
     # -- rendering ----------------------------------------------------------------------------
@@ -633,6 +664,7 @@ _HANDLERS: Final[dict[str, Callable[[_Call], Json]]] = {
     "user": _Call.user_node,
     "mentioned_media": _Call.user_node,
     "mentioned_comment": _Call.user_node,
+    "comment": _Call.comment_node,
 }
 
 

@@ -11,11 +11,16 @@ not document the answer, the choice is marked ASSUMPTION here and nowhere else:
 - the 31st distinct hashtag in 7 days: code 24, no subcode, HTTP 400 (§1b: unverified);
 - a sensitive hashtag: code 100 "Invalid parameter", no subcode (§1a only says "a generic error");
 - a malformed hashtag query (``#``, emoji, spaces): code 100 with a specific message;
-- an unknown ``mentioned_media`` / ``mentioned_comment`` id: code 100, no subcode;
 - a bad or expired paging cursor: code 100;
 - ``refresh_access_token`` on an Instagram token younger than 24 hours: code 100 (the token
   still works, so it is a bad request, not an auth error), and with a bad ``grant_type``: 100;
 - ``oauth/access_token`` without ``client_secret``: code 101 like a missing ``client_id``.
+
+A media or comment that is deleted, private or expired (or an id the world never had) answers
+code 100, subcode 33, ``GraphMethodException``-style text naming the id: Meta's answer as
+captured (tests/fixtures/meta/issues, reference §9), also through ``mentioned_media`` and
+``mentioned_comment``. A scripted *disguised* throttle answers the same for whatever a call
+asked about, while the usage headers show the scope at its limit.
 
 Token answers seen in public issue threads (not in Meta's docs): a wrong ``client_secret`` is
 code 1 "Error validating client secret." with HTTP 400; a missing ``client_id`` is 101; a

@@ -41,10 +41,16 @@ class Usage:
 
 @dataclass(frozen=True)
 class ScriptedThrottle:
-    """A throttle set by a test: calls in the scope fail with ``code`` until ``until``."""
+    """A throttle set by a test: calls in the scope fail with ``code`` until ``until``.
+
+    ``disguised``: the calls fail as Meta has been seen to fail them under load, with the
+    "object missing" answer (100/33) for whatever they asked about, while the usage headers
+    show the scope at its limit.
+    """
 
     code: int
     until: datetime
+    disguised: bool = False
 
 
 class RollingCalls:

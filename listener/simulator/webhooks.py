@@ -1,9 +1,13 @@
-"""Simulated ``mentions`` webhook deliveries: Meta calling the worker back, signed.
+"""Simulated webhook deliveries: Meta calling the worker back, signed.
 
 While running, a :class:`Deliverer` publishes, at a seeded Poisson rate per account, a post whose
 caption @mentions the account (or a comment that does), and POSTs Meta's ``mentions`` envelope
 (reference §2e) to the configured URL with ``X-Hub-Signature-256`` computed with the app secret.
 A delivery that is not answered 200 is retried with growing gaps, as Meta does.
+
+The envelope builders also give the other shapes Meta really sends (tests/fixtures/meta): a
+``comments`` change without ``media`` (a comment on an album), and a messaging entry
+(``entry[].messaging[]``, times in milliseconds) for an app that also subscribes to messaging.
 """
 
 from __future__ import annotations
@@ -32,13 +36,58 @@ def mentions_envelope(ig_user_id: str, media_id: str, comment_id: str | None, at
     value: dict[str, str] = {"media_id": media_id}
     if comment_id is not None:
         value["comment_id"] = comment_id
+    return _changes(ig_user_id, at, "mentions", value)
+
+
+def comments_envelope(
+    ig_user_id: str,
+    comment_id: str,
+    text: str,
+    at: datetime,
+    *,
+    media_id: str | None = None,
+    username: str | None = None,
+) -> Any:
+    """Meta's ``comments`` delivery; without ``media_id`` it is the album shape (``{text, id}``)."""
+    value: dict[str, Any] = {"text": text, "id": comment_id}
+    if username is not None:
+        scoped = int(hashlib.sha256(username.encode()).hexdigest()[:12], 16)
+        value["from"] = {"id": f"9{scoped:015d}", "username": username}
+    if media_id is not None:
+        value["media"] = {"id": media_id, "media_product_type": "FEED"}
+    return _changes(ig_user_id, at, "comments", value)
+
+
+def messaging_envelope(ig_user_id: str, sender_id: str, text: str, at: datetime) -> Any:
+    """An Instagram messaging delivery: ``entry[].messaging[]``, times in milliseconds."""
+    millis = int(at.timestamp() * 1000)
+    return {
+        "object": "instagram",
+        "entry": [
+            {
+                "id": ig_user_id,
+                "time": millis,
+                "messaging": [
+                    {
+                        "sender": {"id": sender_id},
+                        "recipient": {"id": ig_user_id},
+                        "timestamp": millis,
+                        "message": {"mid": f"sim-{millis}", "text": text},
+                    }
+                ],
+            }
+        ],
+    }
+
+
+def _changes(ig_user_id: str, at: datetime, field: str, value: Any) -> Any:
     return {
         "object": "instagram",
         "entry": [
             {
                 "id": ig_user_id,
                 "time": int(at.timestamp()),
-                "changes": [{"field": "mentions", "value": value}],
+                "changes": [{"field": field, "value": value}],
             }
         ],
     }

@@ -46,7 +46,14 @@ from listener.simulator.usage import RollingCalls, ScriptedThrottle, Usage, with
 # Endpoint names, as used in stats, fault scripting and rate-limit scopes.
 PLATFORM_ENDPOINTS: Final = frozenset({"ig_hashtag_search", "hashtag", "recent_media", "top_media"})
 BUC_ENDPOINTS: Final = frozenset(
-    {"tags", "recently_searched_hashtags", "mentioned_media", "mentioned_comment", "user"}
+    {
+        "tags",
+        "recently_searched_hashtags",
+        "mentioned_media",
+        "mentioned_comment",
+        "user",
+        "comment",
+    }
 )
 # Token endpoints answer outside both rate-limit families (§5).
 TOKEN_ENDPOINTS: Final = frozenset({"debug_token", "oauth_access_token", "refresh_access_token"})
@@ -107,6 +114,7 @@ class World:
         self._faults = FaultQueue()
         self._snapshots: dict[int, Snapshot] = {}
         self._snapshot_count = 0
+        self._withdrawn: set[str] = set()  # posts and comments Meta no longer serves
         for name in self._known:
             self.hashtag_id(name)
 
@@ -246,17 +254,39 @@ class World:
         self._posts[media_id] = replace(post, comments_count=post.comments_count + 1)
         return comment.id
 
+    def withdraw_post(self, media_id: str) -> None:
+        """The post is deleted, or its account turned private (or it was a story that expired):
+        Meta serves it nowhere any more, nor its comments, and answers 100/33 for its id."""
+        if media_id not in self._posts:
+            raise ValueError(f"unknown media {media_id}")
+        self._withdrawn.add(media_id)
+
+    def withdraw_comment(self, comment_id: str) -> None:
+        """The comment is deleted: Meta answers 100/33 for its id."""
+        if comment_id not in self._comments:
+            raise ValueError(f"unknown comment {comment_id}")
+        self._withdrawn.add(comment_id)
+
     def post(self, media_id: str) -> Post | None:
-        """A media object by id (generated or added)."""
-        return self._posts.get(media_id)
+        """A media object by id (generated or added), unless it was withdrawn."""
+        return None if media_id in self._withdrawn else self._posts.get(media_id)
 
     def comment(self, comment_id: str) -> Comment | None:
-        """A comment by id."""
-        return self._comments.get(comment_id)
+        """A comment by id, unless it or its media was withdrawn."""
+        comment = self._comments.get(comment_id)
+        if comment is None or {comment_id, comment.media_id} & self._withdrawn:
+            return None
+        return comment
 
     def comments_on(self, media_id: str) -> list[Comment]:
-        """The comments on a media, oldest first."""
-        found = [c for c in self._comments.values() if c.media_id == media_id]
+        """The comments on a media, oldest first (none once the media is withdrawn)."""
+        if media_id in self._withdrawn:
+            return []
+        found = [
+            c
+            for c in self._comments.values()
+            if c.media_id == media_id and c.id not in self._withdrawn
+        ]
         return sorted(found, key=lambda c: (c.timestamp, c.id))
 
     def recent_media(self, tag_id: str, now: datetime) -> list[Post]:
@@ -287,7 +317,11 @@ class World:
         self._advance_tagging(now)
         entries = self._by_tagged.get(ig_user_id, [])
         end = bisect_right(entries, (now, _LAST_ID))
-        return [self._posts[media_id] for _, media_id in reversed(entries[:end])]
+        return [
+            self._posts[media_id]
+            for _, media_id in reversed(entries[:end])
+            if media_id not in self._withdrawn
+        ]
 
     # -- the 30-hashtag ledger ----------------------------------------------------------------
 
@@ -306,25 +340,29 @@ class World:
 
     # -- rate limits and throttles --------------------------------------------------------------
 
-    def admit(self, endpoint: str, ig_user_id: str, now: datetime) -> None:
+    def admit(
+        self, endpoint: str, ig_user_id: str, now: datetime, object_id: str | None = None
+    ) -> None:
         """Let a call through its rate-limit scope (counting it) or raise the throttle error.
 
         Hashtag endpoints use the app's Platform budget; the rest use the account's BUC budget
         (§1g). A scripted throttle on "app" stops hashtag endpoints for every account; one on an
         account stops that account's calls (80002, being a BUC code, only its BUC endpoints).
+        A disguised throttle answers "object missing" (100/33) for ``object_id``, the object
+        the call asked about (the account itself when it named none).
         """
         if endpoint in PLATFORM_ENDPOINTS:
             for scope in ("app", ig_user_id):
                 throttle = self._active_throttle(scope, now)
                 if throttle is not None and throttle.code != errors.BUC_THROTTLE_CODE:
-                    raise errors.throttled(throttle.code)
+                    raise _refusal(throttle, object_id or ig_user_id)
             if self._app_calls.usage(self.config.app_calls_per_hour, now).exhausted:
                 raise errors.throttled(4)
             self._app_calls.add(now)
         elif endpoint in BUC_ENDPOINTS:
             throttle = self._active_throttle(ig_user_id, now)
             if throttle is not None:
-                raise errors.throttled(throttle.code)
+                raise _refusal(throttle, object_id or ig_user_id)
             calls = self._buc_calls.setdefault(ig_user_id, RollingCalls())
             if calls.usage(self.config.buc_calls_per_hour, now).exhausted:
                 raise errors.throttled(errors.BUC_THROTTLE_CODE)
@@ -341,8 +379,14 @@ class World:
         usage = calls.usage(self.config.buc_calls_per_hour, now)
         return with_throttle(usage, self._active_throttle(ig_user_id, now), now)
 
-    def throttle(self, scope: Scope, code: int, minutes: float, now: datetime) -> datetime:
-        """Script a throttle: calls in ``scope`` fail with ``code`` for ``minutes``; its end."""
+    def throttle(
+        self, scope: Scope, code: int, minutes: float, now: datetime, *, disguised: bool = False
+    ) -> datetime:
+        """Script a throttle: calls in ``scope`` fail with ``code`` for ``minutes``; its end.
+
+        ``disguised``: they fail with 100/33 instead (see `ScriptedThrottle`), the usage
+        headers still saying the scope is at its limit.
+        """
         if code not in errors.THROTTLE_CODES:
             raise ValueError(f"code must be one of {sorted(errors.THROTTLE_CODES)}")
         if scope == "app" and code == errors.BUC_THROTTLE_CODE:
@@ -350,7 +394,7 @@ class World:
         if scope != "app" and scope not in self._accounts:
             raise ValueError(f"scope must be 'app' or a known ig_user_id, not {scope!r}")
         until = now + timedelta(minutes=minutes)
-        self._throttles[scope] = ScriptedThrottle(code=code, until=until)
+        self._throttles[scope] = ScriptedThrottle(code=code, until=until, disguised=disguised)
         return until
 
     def _active_throttle(self, scope: str, now: datetime) -> ScriptedThrottle | None:
@@ -436,7 +480,11 @@ class World:
         entries = self._by_hashtag.get(name, [])
         start = bisect_right(entries, (after, _LAST_ID))
         end = bisect_right(entries, (until, _LAST_ID))
-        return [self._posts[media_id] for _, media_id in entries[start:end]]
+        return [
+            self._posts[media_id]
+            for _, media_id in entries[start:end]
+            if media_id not in self._withdrawn
+        ]
 
     def _store(self, post: Post) -> Post:
         while post.id in self._posts:  # ids are random 18-digit numbers; collisions are freak
@@ -484,3 +532,10 @@ class World:
             self.origin,
             make,
         )
+
+
+def _refusal(throttle: ScriptedThrottle, object_id: str) -> errors.GraphError:
+    """The error a scripted throttle answers with."""
+    return (
+        errors.unknown_object(object_id) if throttle.disguised else errors.throttled(throttle.code)
+    )

@@ -1,11 +1,18 @@
 """Meta's webhook bodies read into :class:`~listener.models.WebhookEvent` values (pure).
 
-Two shapes are accepted (reference §2e, §2f): the Facebook Login envelope
+Two shapes of change are accepted (reference §2e, §2f): the Facebook Login envelope
 ``{"object": "instagram", "entry": [{"id", "time", "changes": [{"field", "value"}]}]}`` and the
 Instagram Login one, whose entries carry ``field``/``value`` directly. Meta's own examples
-sometimes wrap the body in a list; that is accepted too. A body that is not one of these is
-refused as a whole (:class:`PayloadError`, answered 400); a single change of the wrong shape is
-kept as an event with a ``problem`` (a dead letter), so one bad change never costs the others.
+sometimes wrap the body in a list; that is accepted too.
+
+An app that also subscribes to Instagram messaging receives entries with
+``messaging: [...]`` (or ``standby: [...]``) instead of changes, in the same deliveries as
+mentions. Those are read as skipped parts: counted, never stored (they are private messages
+the listener has no use for), and never a reason to refuse the delivery.
+
+A body that is none of these is refused as a whole (:class:`PayloadError`, answered 400); a
+single change of the wrong shape is kept as an event with a ``problem`` (a dead letter), so one
+bad change never costs the others.
 """
 
 from __future__ import annotations
@@ -13,14 +20,25 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Final
 
 from listener.models import WebhookEvent
 
 MAX_CHANGES = 5000
 """Meta batches at most 1,000 updates; far more is not Meta."""
+SKIPPED_LISTS: Final = ("messaging", "standby")
+"""Entry keys of messaging deliveries: their items are counted, not stored."""
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """What one delivery holds: the changes to store, and the parts that are only counted."""
+
+    events: list[WebhookEvent]
+    skipped: tuple[str, ...] = ()
+    """One entry per part not stored, naming its kind (``messaging`` or ``standby``)."""
 
 
 class PayloadError(ValueError):
@@ -33,7 +51,7 @@ def event_key(ig_user_id: str, field: str, value: Any) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def parse_delivery(body: bytes) -> list[WebhookEvent]:
+def parse_delivery(body: bytes) -> Delivery:
     """Every change of a delivery; :class:`PayloadError` when the body is not a delivery."""
     try:
         document = json.loads(body)
@@ -41,6 +59,7 @@ def parse_delivery(body: bytes) -> list[WebhookEvent]:
         raise PayloadError(f"body is not JSON: {exc}") from None
     envelopes = document if isinstance(document, list) else [document]
     events: list[WebhookEvent] = []
+    skipped: list[str] = []
     for envelope in envelopes:
         if not isinstance(envelope, Mapping):
             raise PayloadError("a delivery is an object with an 'entry' list")
@@ -50,13 +69,13 @@ def parse_delivery(body: bytes) -> list[WebhookEvent]:
         if not isinstance(entries, list):
             raise PayloadError("a delivery needs an 'entry' list")
         for entry in entries:
-            events.extend(_entry_events(entry))
-            if len(events) > MAX_CHANGES:
+            _read_entry(entry, events, skipped)
+            if len(events) + len(skipped) > MAX_CHANGES:
                 raise PayloadError(f"more than {MAX_CHANGES} changes in one delivery")
-    return events
+    return Delivery(events, tuple(skipped))
 
 
-def _entry_events(entry: Any) -> list[WebhookEvent]:
+def _read_entry(entry: Any, events: list[WebhookEvent], skipped: list[str]) -> None:
     if not isinstance(entry, Mapping) or not isinstance(entry.get("id"), str | int):
         raise PayloadError("each entry needs an 'id'")
     ig_user_id = str(entry["id"])
@@ -64,9 +83,16 @@ def _entry_events(entry: Any) -> list[WebhookEvent]:
     changes = entry.get("changes")
     if changes is None and "field" in entry:
         changes = [{"field": entry.get("field"), "value": entry.get("value")}]
+    lists = {key: entry[key] for key in SKIPPED_LISTS if key in entry}
+    for key, items in lists.items():
+        if not isinstance(items, list):
+            raise PayloadError(f"'{key}' must be a list")
+        skipped.extend(key for _ in items)
+    if changes is None and lists:
+        return
     if not isinstance(changes, list):
-        raise PayloadError("each entry needs 'changes' (or 'field' and 'value')")
-    return [_event(ig_user_id, sent_at, change) for change in changes]
+        raise PayloadError("each entry needs 'changes' (or 'field' and 'value', or 'messaging')")
+    events.extend(_event(ig_user_id, sent_at, change) for change in changes)
 
 
 def _event(ig_user_id: str, sent_at: datetime | None, change: Any) -> WebhookEvent:
@@ -97,13 +123,17 @@ def _mention(event: WebhookEvent, value: Mapping[str, Any]) -> WebhookEvent:
 
 
 def _comment(event: WebhookEvent, value: Mapping[str, Any]) -> WebhookEvent:
-    """Instagram Login: mentions arrive inside ``comments``, with the comment and its author."""
+    """Instagram Login: mentions arrive inside ``comments``, with the comment and its author.
+
+    The media id may be missing ("Webhook notifications for Comments on albums don't include
+    the album ID"): the comment id is kept, and the media is read from the comment later.
+    """
     media = value.get("media")
     author = value.get("from")
     comment_id = _id(value.get("id"))
     media_id = _id(media.get("id")) if isinstance(media, Mapping) else None
-    if comment_id is None or media_id is None:
-        return replace(event, problem="comment without an id or a media id")
+    if comment_id is None:
+        return replace(event, problem="comment without an id")
     username = author.get("username") if isinstance(author, Mapping) else None
     return replace(
         event,

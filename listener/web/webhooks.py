@@ -4,7 +4,9 @@ GET answers the subscription handshake. POST checks ``X-Hub-Signature-256`` over
 (when an app secret is set; missing or wrong → 403, nothing stored), refuses bodies over the
 configured size (413) and bodies that are not a delivery (400), then stores every change in
 the inbox **before** answering 200. If the store cannot take them the answer is 503, so Meta
-retries (for up to 36 hours); a change that arrives twice is stored once.
+retries (for up to 36 hours); a change that arrives twice is stored once. Parts the listener
+does not store (messaging items) are counted as ``{field="other", outcome="skipped"}``; they
+never cost the changes delivered with them.
 """
 
 from __future__ import annotations
@@ -75,9 +77,10 @@ class WebhookReceiver:
         ):
             return self._refuse("bad_signature", 403, "signature missing or wrong")
         try:
-            events = parse_delivery(body)
+            delivery = parse_delivery(body)
         except PayloadError as exc:
             return self._refuse("malformed", 400, str(exc))
+        events = delivery.events
         try:
             stored, repeated = await self.inbox.add(events, self.clock())
         except StoreUnavailableError as exc:
@@ -87,9 +90,17 @@ class WebhookReceiver:
         for event in events:
             outcome = "malformed" if event.problem else "stored"
             self.metrics.webhook_events.labels(_field_label(event.field), outcome).inc()
+        for kind in delivery.skipped:
+            self.metrics.webhook_events.labels(_field_label(kind), "skipped").inc()
         if repeated:
             self.metrics.webhook_events.labels("delivery", "duplicate").inc(repeated)
-        log.info("webhook.received", changes=len(events), stored=stored, duplicates=repeated)
+        log.info(
+            "webhook.received",
+            changes=len(events),
+            stored=stored,
+            duplicates=repeated,
+            skipped=len(delivery.skipped),
+        )
         if self.arrived is not None:
             self.arrived.set()
         return web.json_response({"stored": stored, "duplicates": repeated})

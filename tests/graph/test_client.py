@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import aiohttp
 import pytest
@@ -14,28 +15,46 @@ from listener.errors import (
     AuthError,
     BadRequestError,
     MalformedResponseError,
+    ObjectUnavailableError,
     ThrottledError,
     TransientError,
 )
 from listener.graph.client import GraphClient, RetryPolicy, appsecret_proof
 from listener.graph.instagram import Credentials, InstagramApi
 from listener.metrics import Metrics
+from listener.ratelimit.throttle import Scope
 from tests.graphsim import APP_SECRET, BRAND, WHO, Graph
 
 
-@pytest.fixture
-async def unsigned(graph: Graph, metrics: Metrics) -> AsyncIterator[InstagramApi]:
-    """An API on the same simulator that does not know the app secret."""
+@asynccontextmanager
+async def bare_api(
+    graph: Graph, metrics: Metrics, *, app_secret: str
+) -> AsyncIterator[InstagramApi]:
+    """An API on the same simulator with no governor (as one-shot commands have)."""
     async with aiohttp.ClientSession() as session:
         client = GraphClient(
             session,
             base_url=graph.base_url,
             api_version="v25.0",
-            app_secret="",
+            app_secret=app_secret,
             timeout_s=5,
             metrics=metrics,
         )
         yield InstagramApi(client)
+
+
+@pytest.fixture
+async def ungoverned(graph: Graph, metrics: Metrics) -> AsyncIterator[InstagramApi]:
+    """An API that signs its calls but has no governor."""
+    async with bare_api(graph, metrics, app_secret=APP_SECRET) as api:
+        yield api
+
+
+@pytest.fixture
+async def unsigned(graph: Graph, metrics: Metrics) -> AsyncIterator[InstagramApi]:
+    """An API on the same simulator that does not know the app secret."""
+    async with bare_api(graph, metrics, app_secret="") as api:
+        yield api
 
 
 def requests(metrics: Metrics, endpoint: str, outcome: str) -> float:
@@ -93,6 +112,50 @@ async def test_throttle_codes_raise_throttled(graph: Graph, metrics: Metrics, co
         await graph.api.hashtag_id(WHO, "summerdrop")
     assert caught.value.code == code
     assert requests(metrics, "ig_hashtag_search", "throttled") == 1
+
+
+async def test_object_missing_for_a_subject_is_about_that_object(
+    graph: Graph, metrics: Metrics
+) -> None:
+    """100/33 for a mention's media is ObjectUnavailableError naming it; nothing pauses."""
+    media_id = graph.world.add_post(timestamp=graph.clock(), caption="@brand")
+    graph.world.withdraw_post(media_id)
+    with pytest.raises(ObjectUnavailableError) as caught:
+        await graph.api.mentioned_media(WHO, media_id)
+    assert (caught.value.object_id, caught.value.code, caught.value.subcode) == (media_id, 100, 33)
+    assert not graph.governor.paused(Scope("buc", "brand"))
+    assert requests(metrics, "mentioned_media", "client_error") == 1
+    assert requests(metrics, "mentioned_media", "throttled") == 0
+
+
+async def test_object_missing_on_the_workers_own_call_still_pauses(graph: Graph) -> None:
+    """A call that names no outside object (the worker's own) reads 100/33 as a throttle."""
+    with pytest.raises(ThrottledError) as caught:
+        await graph.client.get(
+            "17999999999999999",
+            {"fields": "id"},
+            token=WHO.token,
+            endpoint="user",
+            account="brand",
+            parse=lambda body: body,
+        )
+    assert (caught.value.code, caught.value.subcode) == (100, 33)
+    assert graph.governor.paused(Scope("buc", "brand"))
+
+
+async def test_a_client_without_governor_reads_the_evidence_of_the_answer(
+    graph: Graph, ungoverned: InstagramApi
+) -> None:
+    """Without a governor: a gone post is about the post; at-limit headers make it a throttle."""
+    gone = graph.world.add_post(timestamp=graph.clock(), caption="@brand")
+    live = graph.world.add_post(timestamp=graph.clock(), caption="@brand")
+    graph.world.withdraw_post(gone)
+    with pytest.raises(ObjectUnavailableError):
+        await ungoverned.mentioned_media(WHO, gone)
+    graph.world.throttle(BRAND.ig_user_id, 80002, minutes=5, now=graph.clock(), disguised=True)
+    with pytest.raises(ThrottledError) as caught:
+        await ungoverned.mentioned_media(WHO, live)
+    assert "read as a throttle" in caught.value.message
 
 
 @pytest.mark.parametrize(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -11,8 +13,11 @@ from listener.models import Sighting, Source, SourceKind, WebhookEvent
 from listener.pollers.accounts import Accounts
 from listener.pollers.inbox import InboxWorker
 from listener.pollers.ingest import Ingestor
+from listener.ratelimit.disguise import RUN_OBJECTS
+from listener.ratelimit.throttle import Scope
+from listener.simulator.webhooks import comments_envelope
 from listener.store.store import Store
-from listener.web.payload import event_key
+from listener.web.payload import event_key, parse_delivery
 from tests.graphsim import BRAND, NOW, WHO, Graph
 
 
@@ -163,7 +168,103 @@ async def test_unreadable_media_is_a_dead_letter_at_once(
     assert await work_one(worker(graph, store, metrics), store, graph) == "dead"
     event = await store.inbox.get(mention("17999999999999999").key)
     assert event is not None
-    assert "Invalid media_id" in event["reason"]
+    assert event["reason"].startswith("media 17999999999999999 is gone or private at Meta")
+
+
+async def test_a_gone_post_is_dead_and_the_account_carries_on(
+    graph: Graph, store: Store, metrics: Metrics
+) -> None:
+    """A mention of a deleted post is a dead letter; no scope pauses, the next mention hydrates."""
+    gone = graph.world.add_post(
+        timestamp=NOW - timedelta(minutes=5), caption="@brand", username="a"
+    )
+    live = graph.world.add_post(
+        timestamp=NOW - timedelta(minutes=4), caption="@brand", username="b"
+    )
+    graph.world.withdraw_post(gone)
+    inbox = worker(graph, store, metrics)
+    await store.inbox.add([mention(gone)], graph.clock())
+    assert await work_one(inbox, store, graph) == "dead"
+    await store.inbox.add([mention(live)], graph.clock())
+    assert await work_one(inbox, store, graph) == "hydrated"
+    event = await store.inbox.get(mention(gone).key)
+    assert event is not None
+    assert (event["status"], event["attempts"]) == ("dead", 1)
+    assert f"media {gone} is gone or private" in event["reason"]
+    assert not any(graph.governor.paused(scope) for scope, _ in graph.governor.scopes())
+    assert graph.sleeps == []
+
+
+async def test_a_disguised_throttle_with_usage_evidence_is_retried_not_dead(
+    graph: Graph, store: Store, metrics: Metrics
+) -> None:
+    """100/33 with the usage headers at the limit is a throttle: the event waits, never dies."""
+    media_id = graph.world.add_post(timestamp=NOW - timedelta(minutes=3), caption="@brand")
+    graph.world.throttle(BRAND.ig_user_id, 80002, minutes=20, now=graph.clock(), disguised=True)
+    await store.inbox.add([mention(media_id)], graph.clock())
+    assert await work_one(worker(graph, store, metrics), store, graph) == "retried"
+    assert graph.governor.paused(Scope("buc", "brand"))
+    event = await store.inbox.get(mention(media_id).key)
+    assert event is not None
+    assert event["status"] == "pending"
+    assert "read as a throttle: usage at" in event["last_error"]
+
+
+async def test_several_different_gone_objects_in_a_row_are_a_throttle(
+    graph: Graph, store: Store, metrics: Metrics
+) -> None:
+    """Three different objects answered missing in a row, quickly: the third pauses the scope."""
+    posts = [
+        graph.world.add_post(timestamp=NOW - timedelta(minutes=9 - i), caption="@brand")
+        for i in range(RUN_OBJECTS)
+    ]
+    for media_id in posts:
+        graph.world.withdraw_post(media_id)
+    inbox = worker(graph, store, metrics)
+    outcomes = []
+    for media_id in posts:
+        await store.inbox.add([mention(media_id)], graph.clock())
+        outcomes.append(await work_one(inbox, store, graph))
+        graph.clock.advance(timedelta(seconds=5))
+    assert outcomes == ["dead"] * (RUN_OBJECTS - 1) + ["retried"]
+    assert graph.governor.paused(Scope("buc", "brand"))
+
+
+async def test_comment_mention_without_media_in_the_answer_reads_the_comment_node(
+    graph: Graph, store: Store, metrics: Metrics
+) -> None:
+    """mentioned_comment without media (the captured shape): the media comes from the comment."""
+    graph.world.config = replace(graph.world.config, mentioned_comment_media=False)
+    media_id = graph.world.add_post(timestamp=NOW - timedelta(hours=1), caption="x", username="bo")
+    comment_id = graph.world.add_comment(media_id, "@brand look", "cy", NOW - timedelta(minutes=1))
+    await store.inbox.add([mention(media_id, comment_id)], graph.clock())
+    assert await work_one(worker(graph, store, metrics), store, graph) == "hydrated"
+    doc = await store.media.get(media_id)
+    assert doc is not None
+    assert (doc["username"], doc["sources"]) == (
+        "bo",
+        [{"kind": "mention_comment", "account": "brand"}],
+    )
+    assert graph.world.stats.count("comment") == 1
+
+
+async def test_comments_change_without_a_media_id_keeps_the_comment_and_finds_its_media(
+    graph: Graph, store: Store, metrics: Metrics
+) -> None:
+    """An album comment's change ({text, id}, no media) is hydrated through the comment id."""
+    media_id = graph.world.add_post(
+        timestamp=NOW - timedelta(hours=1),
+        caption="album",
+        username="al",
+        media_type="CAROUSEL_ALBUM",
+    )
+    comment_id = graph.world.add_comment(media_id, "@brand nice", "cy", NOW - timedelta(minutes=1))
+    envelope = comments_envelope(BRAND.ig_user_id, comment_id, "@brand nice", NOW)
+    [event] = parse_delivery(json.dumps(envelope).encode()).events
+    assert (event.problem, event.comment_id, event.media_id) == (None, comment_id, None)
+    await store.inbox.add([event], graph.clock())
+    assert await work_one(worker(graph, store, metrics), store, graph) == "hydrated"
+    assert (await store.media.get(media_id)) is not None
 
 
 @pytest.mark.parametrize(

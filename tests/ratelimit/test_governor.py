@@ -7,15 +7,19 @@ the simulator's call log shows exactly which calls fell inside it.
 from __future__ import annotations
 
 import itertools
+import json
 from dataclasses import replace
 from datetime import timedelta
 
 import pytest
+from structlog.testing import capture_logs
 
 from listener.errors import ThrottledError
-from listener.ratelimit.throttle import APP_SCOPE, Scope
+from listener.ratelimit.governor import Governor
+from listener.ratelimit.throttle import APP_SCOPE, Policy, Scope
 from listener.simulator import SimulatorConfig
-from tests.graphsim import BRAND, WHO, WHO_OTHER, Graph
+from listener.simulator.clock import ManualClock
+from tests.graphsim import BRAND, NOW, WHO, WHO_OTHER, Graph
 
 
 def calls_between(graph: Graph, start: object, end: object, ig_user_id: str | None = None) -> int:
@@ -96,3 +100,61 @@ async def test_soft_threshold_stretches_the_pace(graph: Graph) -> None:
     stretched = graph.sleeps[15:]
     assert all(later > earlier for earlier, later in itertools.pairwise(stretched))
     assert stretched[-1] > 3 * base
+
+
+def standalone(clock: ManualClock, garbled: list[int] | None = None) -> Governor:
+    """A governor on a hand-moved clock, BRAND known by its IG user id."""
+    return Governor(
+        lambda scope: Policy(budget_per_hour=3600, default_pause_s=300.0),
+        clock=clock,
+        accounts_by_ig_id={BRAND.ig_user_id: "brand"},
+        on_garbled=None if garbled is None else garbled.append,
+    )
+
+
+@pytest.mark.parametrize("business_first", [True, False], ids=["business-first", "account-first"])
+def test_buc_usage_under_two_ids_reads_the_highest(*, business_first: bool) -> None:
+    """One answer listing the business and the account: the account's scope takes the worst."""
+    governor = standalone(ManualClock(NOW))
+    business = (
+        "1784000000000999",
+        [
+            {
+                "type": "instagram",
+                "call_count": 91,
+                "total_time": 5,
+                "estimated_time_to_regain_access": 4,
+            }
+        ],
+    )
+    account = (BRAND.ig_user_id, [{"type": "instagram", "call_count": 12, "total_time": 30}])
+    entries = dict([business, account] if business_first else [account, business])
+    regain = governor.observe_headers("brand", {"x-business-use-case-usage": json.dumps(entries)})
+    assert governor.state(Scope("buc", "brand")).usage_ratio == pytest.approx(0.91)
+    assert regain == 240.0
+
+
+def test_header_problems_are_all_counted_and_logged_on_change() -> None:
+    """Every garbled answer is counted; the same problem again is not logged again."""
+    garbled: list[int] = []
+    governor = standalone(ManualClock(NOW), garbled)
+    odd = {"x-app-usage": '{"call_count":5,"shiny":1}'}
+    with capture_logs() as logs:
+        for _ in range(3):
+            governor.observe_headers("brand", odd)
+        governor.observe_headers("brand", {"x-app-usage": '{"call_count":5}'})
+        governor.observe_headers("brand", odd)
+    assert garbled == [1, 1, 1, 1]
+    assert [e["event"] for e in logs].count("ratelimit.header_garbled") == 2
+
+
+def test_object_missing_is_judged_in_the_calls_scope() -> None:
+    """The governor keeps each scope's run: a success between misses starts it afresh."""
+    clock = ManualClock(NOW)
+    governor = standalone(clock)
+    assert not governor.observe_missing("mentioned_media", "brand", "m1").throttle
+    assert not governor.observe_missing("mentioned_media", "brand", "m2").throttle
+    governor.observe_success("tags", "brand")
+    assert not governor.observe_missing("mentioned_media", "brand", "m3").throttle
+    assert not governor.observe_missing("mentioned_media", "brand", "m4").throttle
+    assert governor.observe_missing("mentioned_comment", "brand", "c5").throttle

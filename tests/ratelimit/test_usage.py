@@ -15,6 +15,7 @@ from listener.ratelimit.usage import (
     parse_app_usage,
     parse_buc_usage,
 )
+from tests import metabodies
 
 APP_SAMPLE = '{"call_count":28,"total_time":25,"total_cputime":25}'
 BUC_SAMPLE = (
@@ -27,11 +28,6 @@ BUC_SAMPLE = (
     ("raw", "expected"),
     [
         pytest.param(APP_SAMPLE, Usage(28, 25, 25), id="meta-sample"),
-        pytest.param(
-            '{"call_count":28,"total_time":25,"total_cputime":25,"new_field":{"x":1}}',
-            Usage(28, 25, 25),
-            id="unknown-key-ignored",
-        ),
         pytest.param('{"call_count":40}', Usage(40, 0, 0), id="missing-keys-read-as-0"),
         pytest.param("{}", Usage(0, 0, 0), id="empty-object"),
         pytest.param(
@@ -108,6 +104,72 @@ def test_app_usage_garbage_is_reported_not_raised(
     assert len(parsed.problems) == 1
     assert problem in parsed.problems[0]
     assert parsed.problems[0].startswith("X-App-Usage")
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        pytest.param(
+            metabodies.raw("issues/restfb-1571-x-app-usage.txt").decode().strip(),
+            Usage(0, 0, 0),
+            id="captured-instagram-host-header",
+        ),
+        pytest.param('{"call_volume":95,"cpu_time":40}', Usage(95, 0, 40), id="synonyms"),
+        pytest.param(
+            '{"call_count":10,"call_volume":95,"total_time":5}',
+            Usage(95, 5, 0),
+            id="name-and-synonym-the-higher",
+        ),
+    ],
+)
+def test_app_usage_reads_the_synonyms_meta_has_sent(raw: str, expected: Usage) -> None:
+    """call_volume and cpu_time (graph.instagram.com) are read as call_count and total_cputime."""
+    assert parse_app_usage(raw) == ParsedUsage(expected, ())
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected", "unknown"),
+    [
+        pytest.param(
+            '{"call_count":28,"total_time":25,"total_cputime":25,"new_field":{"x":1}}',
+            Usage(28, 25, 25),
+            ["'new_field'"],
+            id="beside-known-figures",
+        ),
+        pytest.param('{"calls":95,"cpu":40}', None, ["'calls'", "'cpu'"], id="only-unknown"),
+    ],
+)
+def test_app_usage_unknown_keys_are_problems_never_zeros(
+    raw: str, expected: Usage | None, unknown: list[str]
+) -> None:
+    """Each unknown key is a problem; figures only under unknown names are not read as 0."""
+    parsed = parse_app_usage(raw)
+    assert parsed.usage == expected
+    assert len(parsed.problems) == len(unknown)
+    for problem, key in zip(parsed.problems, unknown, strict=True):
+        assert problem.startswith("X-App-Usage: unknown key")
+        assert key in problem
+
+
+def test_buc_unknown_keys_are_problems_never_zeros() -> None:
+    """An Instagram entry's unknown key is a problem; an entry of unknown keys only is unread."""
+    parsed = parse_buc_usage(
+        '{"1":[{"type":"instagram","call_count":1,"brand_new":[1,{"a":2}]}],'
+        '"2":[{"type":"instagram","calls":97}]}'
+    )
+    assert dict(parsed.by_object) == {"1": Usage(1, 0, 0)}
+    assert [p.split(": ", 1)[1] for p in parsed.problems] == [
+        "unknown key 'brand_new'; not read",
+        "unknown key 'calls'; not read",
+    ]
+
+
+def test_captured_buc_header_is_read() -> None:
+    """python-facebook's captured X-Business-Use-Case-Usage reads cleanly (regain 0 = none)."""
+    header = json.dumps(metabodies.body("pyfacebook/headers.json")["x-business-use-case-usage"])
+    assert parse_buc_usage(header) == ParsedBucUsage(
+        {"17841400455970028": Usage(12, 10, 29, None)}, ()
+    )
 
 
 def test_absent_headers_read_as_nothing_without_problems() -> None:
@@ -210,11 +272,6 @@ def test_ratio_is_the_worst_of_three(usage: Usage, ratio: float, metrics: dict[s
             '{"1":[{"type":"instagram","call_count":1}],"2":[{"type":"instagram","total_time":2}]}',
             {"1": Usage(1, 0, 0), "2": Usage(0, 2, 0)},
             id="two-objects",
-        ),
-        pytest.param(
-            '{"1":[{"type":"instagram","call_count":1,"brand_new":[1,{"a":2}]}]}',
-            {"1": Usage(1, 0, 0)},
-            id="unknown-key-ignored",
         ),
         pytest.param('{"1":[]}', {}, id="empty-entries"),
         pytest.param("{}", {}, id="empty-object"),

@@ -105,12 +105,13 @@ async def test_mentioned_media_expansion_has_meta_shape(sim: Client) -> None:
     assert "X-Business-Use-Case-Usage" in reply.headers
 
 
-async def test_mentioned_media_unknown_id_is_code_100(sim: Client) -> None:
-    """An id the world does not know gets code 100."""
+async def test_mentioned_media_unknown_id_is_code_100_subcode_33(sim: Client) -> None:
+    """An id the world does not know gets Meta's "object missing": code 100, subcode 33."""
     reply = await sim.get(
         f"/{BRAND.ig_user_id}", fields="mentioned_media.media_id(17999999999999999){caption}"
     )
-    assert (reply.status, reply.error["code"]) == (400, 100)
+    assert (reply.status, reply.error["code"], reply.error["error_subcode"]) == (400, 100, 33)
+    assert "Object with ID '17999999999999999' does not exist" in reply.error["message"]
 
 
 async def test_mentioned_comment_expansion_with_nested_media(sim: Client) -> None:
@@ -136,7 +137,7 @@ async def test_mentioned_comment_expansion_with_nested_media(sim: Client) -> Non
     unknown = await sim.get(
         f"/{BRAND.ig_user_id}", fields="mentioned_comment.comment_id(1){id,text}"
     )
-    assert unknown.error["code"] == 100
+    assert (unknown.error["code"], unknown.error["error_subcode"]) == (100, 33)
 
 
 async def test_user_node_plain_fields_and_unknown_field(sim: Client) -> None:

@@ -59,7 +59,7 @@ INSTAGRAM_LOGIN = {
 
 def test_caption_mention() -> None:
     """Meta's caption-mention example gives one event with the media id and the send time."""
-    [event] = parse_delivery(body(CAPTION))
+    [event] = parse_delivery(body(CAPTION)).events
     assert (event.field, event.ig_user_id, event.media_id, event.comment_id) == (
         "mentions",
         "17841405726653026",
@@ -72,13 +72,13 @@ def test_caption_mention() -> None:
 
 def test_comment_mention() -> None:
     """Meta's comment-mention example carries the comment id too."""
-    [event] = parse_delivery(body(COMMENT))
+    [event] = parse_delivery(body(COMMENT)).events
     assert event.comment_id == "17894227972186120"
 
 
 def test_instagram_login_comments_shape() -> None:
     """The flat Instagram Login entry (field/value, no changes) is read, with the author."""
-    [event] = parse_delivery(body(INSTAGRAM_LOGIN))
+    [event] = parse_delivery(body(INSTAGRAM_LOGIN)).events
     assert (event.field, event.media_id, event.comment_id, event.username) == (
         "comments",
         "17918195224117851",
@@ -96,8 +96,12 @@ def test_same_change_same_key_whatever_the_delivery() -> None:
     """A retried delivery (another time stamp) has the same key: stored once."""
     retried = json.loads(json.dumps(CAPTION))
     retried["entry"][0]["time"] = 1520629999
-    assert parse_delivery(body(CAPTION))[0].key == parse_delivery(body(retried))[0].key
-    assert parse_delivery(body(CAPTION))[0].key != parse_delivery(body(COMMENT))[0].key
+    assert (
+        parse_delivery(body(CAPTION)).events[0].key == parse_delivery(body(retried)).events[0].key
+    )
+    assert (
+        parse_delivery(body(CAPTION)).events[0].key != parse_delivery(body(COMMENT)).events[0].key
+    )
 
 
 def test_bad_change_is_kept_as_a_dead_letter() -> None:
@@ -105,7 +109,7 @@ def test_bad_change_is_kept_as_a_dead_letter() -> None:
     mixed = json.loads(json.dumps(CAPTION))
     mixed["entry"][0]["changes"].append({"field": "mentions", "value": {"oops": 1}})
     mixed["entry"][0]["changes"].append("junk")
-    good, missing, junk = parse_delivery(body(mixed))
+    good, missing, junk = parse_delivery(body(mixed)).events
     assert good.problem is None
     assert missing.problem == "mention without a media_id"
     assert junk.problem == "a change is not an object"
@@ -115,7 +119,7 @@ def test_unknown_fields_are_kept() -> None:
     """A field the listener does not handle is still stored (and settled as skipped later)."""
     other = json.loads(json.dumps(CAPTION))
     other["entry"][0]["changes"] = [{"field": "story_insights", "value": {"reach": 5}}]
-    [event] = parse_delivery(body(other))
+    [event] = parse_delivery(body(other)).events
     assert (event.field, event.problem, event.media_id) == ("story_insights", None, None)
 
 
@@ -129,6 +133,7 @@ def test_unknown_fields_are_kept() -> None:
         b'{"object": "instagram"}',
         b'{"object": "instagram", "entry": [{"time": 1}]}',
         b'{"object": "instagram", "entry": [{"id": "1", "changes": "x"}]}',
+        b'{"object": "instagram", "entry": [{"id": "1", "messaging": {"sender": {}}}]}',
         b"[1, 2]",
     ],
 )
@@ -136,6 +141,16 @@ def test_not_a_delivery(raw: bytes) -> None:
     """Bodies that are not a delivery at all are refused whole."""
     with pytest.raises(PayloadError):
         parse_delivery(raw)
+
+
+def test_messaging_items_are_counted_not_stored() -> None:
+    """Messaging (and standby) items beside changes are skipped parts, one per item."""
+    mixed = json.loads(json.dumps(CAPTION))
+    mixed["entry"][0]["messaging"] = [{"sender": {"id": "1"}}, {"read": {"mid": "m"}}]
+    mixed["entry"].append({"id": "17841405726653026", "standby": [{"sender": {"id": "2"}}]})
+    delivery = parse_delivery(body(mixed))
+    assert [e.field for e in delivery.events] == ["mentions"]
+    assert delivery.skipped == ("messaging", "messaging", "standby")
 
 
 def test_hostile_size_of_batch_is_refused() -> None:
