@@ -13,7 +13,7 @@ import random
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import partial
 
 import aiohttp
@@ -51,6 +51,7 @@ from listener.ratelimit.throttle import (
 )
 from listener.ratelimit.usage import Usage
 from listener.settings import AccountSettings, PollingSettings, Settings
+from listener.store.inbox import Retention
 from listener.store.mongo import open_database
 from listener.store.store import Store
 from listener.web.server import build_app
@@ -326,6 +327,43 @@ def hashtag_feeds(
     ]
 
 
+def webhook_receiver(
+    settings: Settings,
+    store: Store,
+    metrics: Metrics,
+    clock: Callable[[], datetime],
+    *,
+    arrived: asyncio.Event,
+) -> WebhookReceiver | None:
+    """The webhook receiver, or ``None`` when no account listens to a webhook field.
+
+    Only a worker that mounts it can receive deliveries, so only then does ``graph.app_secret``
+    matter (:meth:`Settings.worker_refusal`); unsigned deliveries are taken only when
+    ``server.webhook_unsigned`` says so, with a warning at every start.
+    """
+    if not settings.receives_webhooks:
+        return None
+    server = settings.server
+    if server.webhook_unsigned:
+        log.warning(
+            "webhook.unsigned",
+            reason="server.webhook_unsigned = true: signatures are not checked, anyone who "
+            "reaches the port can fill the inbox; for demos only",
+        )
+    return WebhookReceiver(
+        WebhookConfig(
+            verify_token=server.webhook_verify_token.get_secret_value(),
+            app_secret=settings.graph.app_secret.get_secret_value(),
+            max_bytes=server.webhook_max_bytes,
+            unsigned=server.webhook_unsigned,
+        ),
+        store.inbox,
+        metrics,
+        clock,
+        arrived=arrived,
+    )
+
+
 def export_usage(metrics: Metrics, scope: Scope, usage: Usage) -> None:
     """Set the usage-ratio gauges from one answer's usage header."""
     for name, value in usage.metrics().items():
@@ -378,6 +416,9 @@ async def start(
     rng: random.Random | None = None,
 ) -> AsyncIterator[Worker]:
     """Start every resource and yield the worker; everything is closed on exit."""
+    refusal = settings.worker_refusal()
+    if refusal is not None:
+        raise ConfigError(refusal)
     registry = registry or CollectorRegistry()
     metrics = Metrics(registry)
     async with AsyncExitStack() as stack:
@@ -391,7 +432,13 @@ async def start(
                 timeout_s=settings.store.timeout_s,
             )
         )
-        store = Store(database)
+        store = Store(
+            database,
+            inbox_retention=Retention(
+                done=timedelta(seconds=settings.store.inbox_done_retention_s),
+                dead=timedelta(seconds=settings.store.inbox_dead_retention_s),
+            ),
+        )
         session = await stack.enter_async_context(aiohttp.ClientSession())
         limits = settings.ratelimit
         feed_count = sum(
@@ -485,19 +532,7 @@ async def start(
             lease_s=polling.inbox_claim_s,
             workers=polling.inbox_workers,
         )
-        receiver = WebhookReceiver(
-            WebhookConfig(
-                verify_token=settings.server.webhook_verify_token.get_secret_value(),
-                app_secret=settings.graph.app_secret.get_secret_value(),
-                max_bytes=settings.server.webhook_max_bytes,
-            ),
-            store.inbox,
-            metrics,
-            clock,
-            arrived=inbox.arrived,
-        )
-        if not settings.graph.app_secret.get_secret_value():
-            log.warning("webhook.unsigned", reason="no graph.app_secret: signatures not checked")
+        receiver = webhook_receiver(settings, store, metrics, clock, arrived=inbox.arrived)
         scheduler = Scheduler(
             feeds,
             store=store,
