@@ -31,6 +31,7 @@ from listener.errors import ConfigError, GraphError, StoreUnavailableError
 from listener.graph.client import GraphClient, RetryPolicy
 from listener.graph.instagram import Credentials, HashtagEdge, InstagramApi
 from listener.graph.tokens import TokenApi
+from listener.logs import remember_secret
 from listener.metrics import Metrics
 from listener.pollers.accounts import Accounts
 from listener.pollers.feed import Feed
@@ -250,6 +251,7 @@ class Worker:
         except ConfigError as exc:
             log.error("config.reload_failed", error=str(exc))
             return []
+        remember_secret(*fresh.secrets())
         changed = self.accounts.replace(
             {a.name: await current_credentials(a, self.store) for a in fresh.accounts}
         )

@@ -430,6 +430,17 @@ class Settings(BaseSettings):
             )
         return None
 
+    def secrets(self) -> list[str]:
+        """Every secret value of the settings, for the log scrubber."""
+        uri = self.store.mongodb_uri.get_secret_value()
+        values = [
+            self.graph.app_secret.get_secret_value(),
+            self.server.webhook_verify_token.get_secret_value(),
+            uri if "@" in uri else "",  # a URI without credentials is no secret
+        ]
+        values += [a.access_token.get_secret_value() for a in self.accounts]
+        return [v for v in values if v]
+
     def campaign(self, campaign_id: str) -> CampaignSettings:
         """The campaign ``campaign_id``; :class:`ConfigError` naming the known ones if none."""
         for campaign in self.campaigns:

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import uuid
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
+import structlog
 from structlog.testing import capture_logs
 
 from listener.app import start
 from listener.errors import ConfigError
+from listener.logs import configure_logging
 from listener.settings import Settings
 from listener.web.signature import sign
 from tests.web.test_webhooks import DELIVERY
@@ -165,3 +168,17 @@ async def test_no_account_listening_to_webhooks_mounts_no_receiver(mongo_uri: st
     async with start(quiet_settings(mongo_uri, mentions=False)) as worker:
         assert await deliver(worker.web_port, DELIVERY, {}) == 404
         assert await worker.store.inbox.count() == 0
+
+
+async def test_a_token_taken_on_reload_is_scrubbed_from_logs(mongo_uri: str) -> None:
+    """SIGHUP's re-read token replaces the account's and is redacted from later log lines."""
+    settings = quiet_settings(mongo_uri, mentions=False)
+    accounts = [{**settings.accounts[0].model_dump(), "access_token": "EAA-token-put-in-on-reload"}]
+    reloaded = Settings(**{**settings.model_dump(), "accounts": accounts})
+    out = io.StringIO()
+    configure_logging(stream=out, json=True, secrets=settings.secrets())
+    async with start(settings, loader=lambda: reloaded) as worker:
+        assert await worker.reload_tokens() == ["brand"]
+        assert worker.accounts.who("brand").token == "EAA-token-put-in-on-reload"
+    structlog.get_logger().warning("poll.failed", error="token EAA-token-put-in-on-reload refused")
+    assert "EAA-token-put-in-on-reload" not in out.getvalue()
