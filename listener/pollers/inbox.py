@@ -91,6 +91,7 @@ class InboxWorker:
         self.name = f"inbox-{uuid.uuid4().hex[:8]}"
         self.settled = 0
         self._progress = asyncio.Condition()
+        self._store_failing = False  # shared by the loops: an outage is logged once, not per loop
 
     async def wait_for(self, predicate: Callable[[], bool]) -> None:
         """Return once ``predicate()`` holds, checked after every settled event."""
@@ -105,17 +106,18 @@ class InboxWorker:
             group.create_task(self._watch(stop), name=f"{self.name}:stats")
 
     async def _loop(self, stop: asyncio.Event) -> None:
-        failing = False
         while not stop.is_set():
             try:
                 claimed = await self._store.inbox.claim(self.name, self._clock(), self._lease)
             except StoreUnavailableError as exc:
-                if not failing:
+                if not self._store_failing:
                     log.warning("inbox.store_unavailable", error=str(exc))
-                    failing = True
+                    self._store_failing = True
                 await self._wait(stop, self._idle_s)
                 continue
-            failing = False
+            if self._store_failing:
+                log.info("inbox.store_recovered")
+                self._store_failing = False
             if claimed is None:
                 await self._idle(stop)
                 continue
