@@ -146,9 +146,6 @@ def _run(args: argparse.Namespace) -> int:
     configure_logging(level=args.log_level, secrets=settings.secrets())
     from listener import app  # noqa: PLC0415 - keeps `listener --help` fast
 
-    log.info(
-        "worker.starting", accounts=len(settings.accounts), simulator=settings.simulator.enabled
-    )
     _until_signalled(
         lambda stop, reload: app.run(
             settings, stop=stop, reload=reload, loader=partial(load_settings, args.config)

@@ -148,6 +148,45 @@ hashtags = ["summerdrop", "sunset"]
     assert "worker.stopped" in events
 
 
+def test_sigterm_while_mongodb_never_answers_exits_0(tmp_path: Path) -> None:
+    """`listener run` against a port where nothing listens stops on SIGTERM while it still
+    waits for MongoDB (60 s timeouts), instead of waiting them out."""
+    config = tmp_path / "worker.toml"
+    config.write_text(
+        f"""
+[graph]
+app_secret = "an-app-secret"
+[store]
+mongodb_uri = "mongodb://127.0.0.1:{free_port()}/?directConnection=true"
+timeout_s = 60
+[server]
+port = {free_port()}
+[polling]
+shutdown_grace_s = 1
+[[accounts]]
+name = "brand"
+ig_user_id = "17841400000000001"
+access_token = "a-token"
+hashtags = ["summerdrop"]
+""",
+        encoding="utf-8",
+    )
+    with subprocess.Popen(
+        [sys.executable, "-m", "listener", "run", "--config", str(config)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as process:
+        assert process.stdout is not None
+        first = json.loads(process.stdout.readline())
+        assert first["event"] == "worker.starting"  # signal handlers are in place
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=30) == 0
+        events = [json.loads(line)["event"] for line in process.stdout]
+    assert events[-1] == "worker.stopped"
+    assert "server.started" not in events
+
+
 def test_export_unknown_campaign_exits_2(tmp_path: Path) -> None:
     """export entrants for a campaign not in the config: one line naming it, exit 2."""
     config = tmp_path / "c.toml"

@@ -18,7 +18,7 @@ from listener.pollers.ingest import Ingestor
 from listener.store.mongo import connect
 from listener.store.store import Store
 from listener.web.payload import event_key
-from tests.graphsim import BRAND, NOW, WHO, Graph
+from tests.graphsim import BRAND, NOW, WHO, Graph, stoppable_api
 from tests.mongo import MongoServer
 
 
@@ -26,7 +26,7 @@ def worker(
     graph: Graph, store: Store, metrics: Metrics, *, max_attempts: int = 3, **options: Any
 ) -> InboxWorker:
     return InboxWorker(
-        api=graph.api,
+        api=options.pop("api", graph.api),
         store=store,
         ingestor=Ingestor(store, metrics),
         accounts=Accounts({"brand": WHO}, metrics=metrics, clock=graph.clock),
@@ -239,3 +239,23 @@ async def test_an_outage_is_logged_once_by_all_loops_and_its_end_once(
                 server.stop()
     events = [e["event"] for e in logs if e["event"].startswith("inbox.store")]
     assert events == ["inbox.store_unavailable", "inbox.store_recovered"]
+
+
+async def test_an_event_waiting_out_a_pause_is_given_back_at_the_stop(
+    graph: Graph, store: Store, metrics: Metrics
+) -> None:
+    """At the stop, an event waiting out an hour's pause is pending again, its attempt returned."""
+    stop, waiting = asyncio.Event(), asyncio.Event()
+    async with stoppable_api(graph, metrics, stop, waiting) as (api, governor):
+        governor.observe_throttle("mentioned_media", "brand", 80002, 3600.0)
+        await store.inbox.add([mention("m-paused")], graph.clock())
+        inbox = worker(graph, store, metrics, api=api)
+        with capture_logs() as logs:
+            running = asyncio.create_task(inbox.run(stop))
+            await asyncio.wait_for(waiting.wait(), 20)
+            stop.set()
+            await asyncio.wait_for(running, 20)
+    doc = await store.inbox.get(mention("m-paused").key)
+    assert doc is not None
+    assert (doc["status"], doc["attempts"], doc["available_at"]) == ("pending", 0, NOW)
+    assert [e["event"] for e in logs if e["event"].startswith("inbox.")] == ["inbox.released"]
