@@ -212,6 +212,7 @@ def _toml(
         f"port = {port}",
         "[polling]",
         f"hashtag_interval_s = {interval_s}",
+        f"tags_interval_s = {interval_s}",  # tags are off; the target must lie within the bounds
         f"min_interval_s = {min_interval_s}",
         f"max_interval_s = {max_interval_s}",
         f"adaptive = {'true' if adaptive else 'false'}",

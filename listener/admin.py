@@ -376,6 +376,8 @@ async def check(settings: Settings, out: TextIO, *, clock: Callable[[], datetime
         tokens = await _reachable(tools, report, quiet=False)
         if not settings.accounts:
             report.problem("accounts", "none configured: there is nothing to listen to")
+        elif (refusal := settings.worker_refusal()) is not None:
+            report.problem("config", f"`listener run` would refuse to start: {refusal}")
         command = _Command(settings, tools.api, tokens, report, clock)
         for account in settings.accounts:
             await command.check_account(account)

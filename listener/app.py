@@ -3,6 +3,15 @@
 Order of start: (simulator, demo only) → MongoDB (embedded server first when configured) →
 HTTP client session → governor and Graph client → accounts, quota, feeds, scheduler → web
 server. An ``AsyncExitStack`` closes them in exactly the reverse order, whatever fails.
+
+Stop. SIGTERM sets the worker's stop event. Every wait ends there: loops wait on the event,
+and the governor's pauses and pacing and the Graph clients' backoffs sleep through
+:func:`~listener.pollers.stopping.sleep_unless_stopped`. Work in flight (a poll, an inbox
+event) gets half of ``polling.shutdown_grace_s`` to finish, then is cancelled and its inbox
+claim given back; lease releases and other shutdown writes take the rest. Whatever still runs
+at the grace period is cancelled and logged (``worker.stop_forced``): an unreleased lease or
+claim simply expires. Closing the web server and the MongoDB client then takes at most
+``CLOSE_TIMEOUT_S`` each. A stop during start-up (waiting for MongoDB) ends the start.
 """
 
 from __future__ import annotations
@@ -12,8 +21,8 @@ import contextlib
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from functools import partial
 
 import aiohttp
@@ -27,10 +36,11 @@ from listener.contests.reevaluate import reevaluate
 from listener.demo import graph_hosts
 from listener.enrich.enricher import Enricher, Scorer
 from listener.enrich.sentiment import FastTextIdentifier, SentimentPipeline, VaderAnalyzer
-from listener.errors import ConfigError, GraphError, StoreUnavailableError
+from listener.errors import ConfigError, GraphError, StoppingError, StoreUnavailableError
 from listener.graph.client import GraphClient, RetryPolicy
 from listener.graph.instagram import Credentials, HashtagEdge, InstagramApi
 from listener.graph.tokens import TokenApi
+from listener.logs import remember_secret
 from listener.metrics import Metrics
 from listener.pollers.accounts import Accounts
 from listener.pollers.feed import Feed
@@ -41,6 +51,7 @@ from listener.pollers.leasing import Leasing, replica_name
 from listener.pollers.quota import HashtagQuota
 from listener.pollers.scheduler import Pacing, Scheduler
 from listener.pollers.sharing import SharedLimits
+from listener.pollers.stopping import sleep_unless_stopped, unless_stopped
 from listener.pollers.tags import TagsFeed
 from listener.ratelimit.governor import Governor
 from listener.ratelimit.throttle import (
@@ -51,6 +62,7 @@ from listener.ratelimit.throttle import (
 )
 from listener.ratelimit.usage import Usage
 from listener.settings import AccountSettings, PollingSettings, Settings
+from listener.store.inbox import Retention
 from listener.store.mongo import open_database
 from listener.store.store import Store
 from listener.web.server import build_app
@@ -63,6 +75,8 @@ TOKEN_EXPIRY_INTERVAL_S = 3600.0
 STORE_CHECK_INTERVAL_S = 15.0
 IDENTITY_INTERVAL_S = 60.0
 REEVALUATE_INTERVAL_S = 300.0
+CLOSE_TIMEOUT_S = 1.0
+"""After the grace period: what closing the web server and the MongoDB client may take each."""
 
 SettingsLoader = Callable[[], Settings]
 
@@ -136,34 +150,69 @@ class Worker:
     inbox: InboxWorker | None = None
     leasing: Leasing | None = None
     shared_limits: SharedLimits | None = None
+    stopping: asyncio.Event = field(default_factory=asyncio.Event)
+    """Set once :meth:`serve`'s stop is: the event the worker's own waits end on."""
+    grace_s: float = 5.0
 
     async def serve(self, stop: asyncio.Event, reload: asyncio.Event | None = None) -> None:
-        """Poll until ``stop`` is set; re-read tokens whenever ``reload`` is set."""
+        """Poll until ``stop`` is set; re-read tokens whenever ``reload`` is set.
+
+        After the stop, whatever still runs at ``grace_s`` is cancelled (see the module).
+        """
+        relay = asyncio.create_task(_relay(stop, self.stopping), name="stop:relay")
+        try:
+            await self._serve(self.stopping, reload)
+        finally:
+            relay.cancel()
+
+    async def _serve(self, stop: asyncio.Event, reload: asyncio.Event | None) -> None:
         # Leases are released only once the last poll has ended: released earlier, another
         # replica could start a feed whose poll is still running here.
         polls_over = asyncio.Event()
         async with asyncio.TaskGroup() as group:
-            group.create_task(_ensure_indexes(self.store, stop), name="store:indexes")
-            group.create_task(self._poll(stop, polls_over), name="scheduler")
+            tasks = [
+                group.create_task(_ensure_indexes(self.store, stop), name="store:indexes"),
+                group.create_task(self._poll(stop, polls_over), name="scheduler"),
+            ]
             for job, every_s in (
                 (self._watch_store, STORE_CHECK_INTERVAL_S),
                 (self._watch_token_expiry, TOKEN_EXPIRY_INTERVAL_S),
                 (self._watch_identity, IDENTITY_INTERVAL_S),
                 (self._reevaluate, REEVALUATE_INTERVAL_S),
             ):
-                group.create_task(_every(stop, every_s, job), name=job.__name__.strip("_"))
+                tasks.append(
+                    group.create_task(_every(stop, every_s, job), name=job.__name__.strip("_"))
+                )
             if self.inbox is not None:
-                group.create_task(self.inbox.run(stop), name="inbox")
+                tasks.append(group.create_task(self.inbox.run(stop), name="inbox"))
             if self.leasing is not None:
-                group.create_task(self.leasing.run(polls_over), name="leases")
+                tasks.append(group.create_task(self.leasing.run(polls_over), name="leases"))
             if self.shared_limits is not None:
-                group.create_task(self.shared_limits.run(stop), name="ratelimits:sync")
+                tasks.append(
+                    group.create_task(self.shared_limits.run(stop), name="ratelimits:sync")
+                )
             if reload is not None:
-                group.create_task(self._reloads(stop, reload), name="reload")
+                tasks.append(group.create_task(self._reloads(stop, reload), name="reload"))
+            group.create_task(self._within_grace(stop, tasks), name="stop:grace")
+
+    async def _within_grace(self, stop: asyncio.Event, tasks: list[asyncio.Task[None]]) -> None:
+        """Once ``stop`` is set, give the worker's tasks ``grace_s``; then cancel what is left."""
+        await stop.wait()
+        log.info("worker.stopping", grace_s=self.grace_s)
+        _, unfinished = await asyncio.wait(tasks, timeout=self.grace_s)
+        if unfinished:
+            log.warning(
+                "worker.stop_forced",
+                grace_s=self.grace_s,
+                unfinished=sorted(task.get_name() for task in unfinished),
+            )
+            for task in unfinished:
+                task.cancel()
 
     async def _poll(self, stop: asyncio.Event, over: asyncio.Event) -> None:
         try:
-            await self._reconcile_quota()
+            with contextlib.suppress(StoppingError):
+                await self._reconcile_quota()
             await self.scheduler.run(stop)
         finally:
             over.set()
@@ -250,6 +299,7 @@ class Worker:
         except ConfigError as exc:
             log.error("config.reload_failed", error=str(exc))
             return []
+        remember_secret(*fresh.secrets())
         changed = self.accounts.replace(
             {a.name: await current_credentials(a, self.store) for a in fresh.accounts}
         )
@@ -327,6 +377,43 @@ def hashtag_feeds(
     ]
 
 
+def webhook_receiver(
+    settings: Settings,
+    store: Store,
+    metrics: Metrics,
+    clock: Callable[[], datetime],
+    *,
+    arrived: asyncio.Event,
+) -> WebhookReceiver | None:
+    """The webhook receiver, or ``None`` when no account listens to a webhook field.
+
+    Only a worker that mounts it can receive deliveries, so only then does ``graph.app_secret``
+    matter (:meth:`Settings.worker_refusal`); unsigned deliveries are taken only when
+    ``server.webhook_unsigned`` says so, with a warning at every start.
+    """
+    if not settings.receives_webhooks:
+        return None
+    server = settings.server
+    if server.webhook_unsigned:
+        log.warning(
+            "webhook.unsigned",
+            reason="server.webhook_unsigned = true: signatures are not checked, anyone who "
+            "reaches the port can fill the inbox; for demos only",
+        )
+    return WebhookReceiver(
+        WebhookConfig(
+            verify_token=server.webhook_verify_token.get_secret_value(),
+            app_secret=settings.graph.app_secret.get_secret_value(),
+            max_bytes=server.webhook_max_bytes,
+            unsigned=server.webhook_unsigned,
+        ),
+        store.inbox,
+        metrics,
+        clock,
+        arrived=arrived,
+    )
+
+
 def export_usage(metrics: Metrics, scope: Scope, usage: Usage) -> None:
     """Set the usage-ratio gauges from one answer's usage header."""
     for name, value in usage.metrics().items():
@@ -341,10 +428,16 @@ def throttled_samples(governor: Governor) -> list[tuple[tuple[str, ...], float]]
     ]
 
 
+async def _relay(source: asyncio.Event, target: asyncio.Event) -> None:
+    """Set ``target`` once ``source`` is set."""
+    await source.wait()
+    target.set()
+
+
 async def _every(stop: asyncio.Event, every_s: float, job: Callable[[], Awaitable[None]]) -> None:
     """Run ``job`` now and then every ``every_s`` until ``stop``; a store outage skips a turn."""
     while not stop.is_set():
-        with contextlib.suppress(StoreUnavailableError):
+        with contextlib.suppress(StoreUnavailableError, StoppingError):
             await job()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=every_s)
@@ -377,10 +470,22 @@ async def start(
     registry: CollectorRegistry | None = None,
     clock: Callable[[], datetime] = utcnow,
     rng: random.Random | None = None,
+    stop: asyncio.Event | None = None,
 ) -> AsyncIterator[Worker]:
-    """Start every resource and yield the worker; everything is closed on exit."""
+    """Start every resource and yield the worker; everything is closed on exit.
+
+    ``stop`` (the one :meth:`Worker.serve` will get) ends waits during start-up too: a stop
+    while the start waits for MongoDB raises :class:`StoppingError` after closing what was
+    opened.
+    """
+    refusal = settings.worker_refusal()
+    if refusal is not None:
+        raise ConfigError(refusal)
     registry = registry or CollectorRegistry()
     metrics = Metrics(registry)
+    grace_s = settings.polling.shutdown_grace_s
+    stopping = stop or asyncio.Event()
+    sleep = partial(sleep_unless_stopped, stopping)
     async with AsyncExitStack() as stack:
         hosts = await stack.enter_async_context(graph_hosts(settings, media=True))
         base_url = hosts.facebook
@@ -390,9 +495,16 @@ async def start(
                 embedded_path=settings.store.embedded_path,
                 database=settings.store.database,
                 timeout_s=settings.store.timeout_s,
+                close_timeout_s=CLOSE_TIMEOUT_S,
             )
         )
-        store = Store(database)
+        store = Store(
+            database,
+            inbox_retention=Retention(
+                done=timedelta(seconds=settings.store.inbox_done_retention_s),
+                dead=timedelta(seconds=settings.store.inbox_dead_retention_s),
+            ),
+        )
         session = await stack.enter_async_context(aiohttp.ClientSession())
         limits = settings.ratelimit
         feed_count = sum(
@@ -410,6 +522,7 @@ async def start(
         governor = Governor(
             policy,
             clock=clock,
+            sleep=sleep,
             accounts_by_ig_id={a.ig_user_id: a.name for a in settings.accounts},
             on_usage=partial(export_usage, metrics),
             on_garbled=metrics.usage_header_problems.inc,
@@ -424,6 +537,7 @@ async def start(
             metrics=metrics,
             governor=governor,
             retry=RetryPolicy(limits.max_attempts, limits.backoff_initial_s, limits.backoff_max_s),
+            sleep=sleep,
         )
         api = InstagramApi(graph)
         # Token calls (debug_token, exchange, refresh) are rare and outside both rate-limit
@@ -440,16 +554,17 @@ async def start(
                     retry=RetryPolicy(
                         limits.max_attempts, limits.backoff_initial_s, limits.backoff_max_s
                     ),
+                    sleep=sleep,
                 )
                 for host in (hosts.facebook, hosts.instagram)
             ),
             clock=clock,
         )
-        accounts = Accounts(
-            {a.name: await current_credentials(a, store) for a in settings.accounts},
-            metrics=metrics,
-            clock=clock,
+        # At once, not one after another: with MongoDB down each waits its timeout.
+        credentials = await unless_stopped(
+            stopping, asyncio.gather(*(current_credentials(a, store) for a in settings.accounts))
         )
+        accounts = Accounts({c.account: c for c in credentials}, metrics=metrics, clock=clock)
         quota = HashtagQuota(store, metrics, clock)
         ingestor = Ingestor(store, metrics, Enricher(sentiment_scorer(), campaigns(settings)))
         feeds = hashtag_feeds(
@@ -485,20 +600,9 @@ async def start(
             max_attempts=polling.inbox_max_attempts,
             lease_s=polling.inbox_claim_s,
             workers=polling.inbox_workers,
+            finish_s=grace_s / 2,
         )
-        receiver = WebhookReceiver(
-            WebhookConfig(
-                verify_token=settings.server.webhook_verify_token.get_secret_value(),
-                app_secret=settings.graph.app_secret.get_secret_value(),
-                max_bytes=settings.server.webhook_max_bytes,
-            ),
-            store.inbox,
-            metrics,
-            clock,
-            arrived=inbox.arrived,
-        )
-        if not settings.graph.app_secret.get_secret_value():
-            log.warning("webhook.unsigned", reason="no graph.app_secret: signatures not checked")
+        receiver = webhook_receiver(settings, store, metrics, clock, arrived=inbox.arrived)
         scheduler = Scheduler(
             feeds,
             store=store,
@@ -514,12 +618,14 @@ async def start(
             ),
             clock=clock,
             rng=rng,
+            grace_s=grace_s / 2,
             leasing=leasing,
         )
         runner = web.AppRunner(
             build_app(metrics=metrics, registry=registry, readiness=store.ping, webhooks=receiver),
             access_log=None,
             handle_signals=False,
+            shutdown_timeout=CLOSE_TIMEOUT_S,  # a delivery still in flight after the grace
         )
         await runner.setup()
         stack.push_async_callback(runner.cleanup)
@@ -547,6 +653,8 @@ async def start(
             inbox,
             leasing,
             SharedLimits(governor, store.ratelimits, clock=clock, every_s=settings.cluster.sync_s),
+            stopping=stopping,
+            grace_s=grace_s,
         )
         yield worker
     log.info("worker.stopped")
@@ -560,5 +668,12 @@ async def run(
     loader: SettingsLoader | None = None,
 ) -> None:
     """The long-running worker: start everything, run until ``stop``, close everything."""
-    async with start(settings, loader=loader) as worker:
-        await worker.serve(stop, reload)
+    # Logged once the signal handlers are in place: from here on SIGTERM stops it cleanly.
+    log.info(
+        "worker.starting", accounts=len(settings.accounts), simulator=settings.simulator.enabled
+    )
+    try:
+        async with start(settings, loader=loader, stop=stop) as worker:
+            await worker.serve(stop, reload)
+    except StoppingError:
+        log.info("worker.stopped", during="start-up")

@@ -132,19 +132,6 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _secrets(settings: Settings) -> list[str]:
-    """Every secret value of the settings, so the log scrubber can remove them anywhere."""
-    values = [
-        settings.graph.app_secret.get_secret_value(),
-        settings.server.webhook_verify_token.get_secret_value(),
-        settings.store.mongodb_uri.get_secret_value()
-        if "@" in settings.store.mongodb_uri.get_secret_value()
-        else "",
-    ]
-    values += [a.access_token.get_secret_value() for a in settings.accounts]
-    return [v for v in values if v]
-
-
 def _until_signalled(
     main: Callable[[asyncio.Event, asyncio.Event], Coroutine[Any, Any, None]],
 ) -> None:
@@ -164,12 +151,9 @@ def _until_signalled(
 
 def _run(args: argparse.Namespace) -> int:
     settings = load_settings(args.config)
-    configure_logging(level=args.log_level, secrets=_secrets(settings))
+    configure_logging(level=args.log_level, secrets=settings.secrets())
     from listener import app  # noqa: PLC0415 - keeps `listener --help` fast
 
-    log.info(
-        "worker.starting", accounts=len(settings.accounts), simulator=settings.simulator.enabled
-    )
     _until_signalled(
         lambda stop, reload: app.run(
             settings, stop=stop, reload=reload, loader=partial(load_settings, args.config)
@@ -192,7 +176,7 @@ def _admin(
 ) -> int:
     """A one-shot command: its report on stdout, its logs on stderr."""
     settings = load_settings(args.config)
-    configure_logging(level=args.log_level, secrets=_secrets(settings), stream=sys.stderr)
+    configure_logging(level=args.log_level, secrets=settings.secrets(), stream=sys.stderr)
     return asyncio.run(command(settings, sys.stdout))
 
 
@@ -227,7 +211,7 @@ def _export(args: argparse.Namespace) -> int:
     from listener.contests import commands  # noqa: PLC0415 - keeps `listener --help` fast
 
     settings = load_settings(args.config)
-    configure_logging(level=args.log_level, secrets=_secrets(settings), stream=sys.stderr)
+    configure_logging(level=args.log_level, secrets=settings.secrets(), stream=sys.stderr)
     show = sys.stderr.isatty()
 
     def progress(rows: int) -> None:
@@ -251,7 +235,7 @@ def _contests(args: argparse.Namespace) -> int:
     from listener.contests import commands  # noqa: PLC0415 - keeps `listener --help` fast
 
     settings = load_settings(args.config)
-    configure_logging(level=args.log_level, secrets=_secrets(settings), stream=sys.stderr)
+    configure_logging(level=args.log_level, secrets=settings.secrets(), stream=sys.stderr)
     for result in asyncio.run(commands.reevaluate_campaigns(settings, args.campaign)):
         print(
             f"{result.campaign}: {result.judged} media judged, {result.changed} verdicts "
@@ -289,7 +273,7 @@ def _draw(args: argparse.Namespace) -> int:
     if missing:
         raise ConfigError(f"listener draw needs {', '.join(missing)}")
     settings = load_settings(args.config)
-    configure_logging(level=args.log_level, secrets=_secrets(settings), stream=sys.stderr)
+    configure_logging(level=args.log_level, secrets=settings.secrets(), stream=sys.stderr)
     if args.draw_command == "commit":
         output = args.output or Path(f"{args.campaign}-entrants.csv")
         done = asyncio.run(commands.draw_commit(settings, args.campaign, args.seed_hash, output))

@@ -9,6 +9,8 @@
     ├── LeaseLostError     stop: another replica took the feed over (fenced write refused)
     ├── HashtagQuotaError  wait: the account's 30 hashtag slots are spent; ``next_free_at`` says
     │                      when one frees (never sent to Meta)
+    ├── StoppingError      stop: the worker is stopping and cut a wait short (a pause, a
+    │                      backoff); nothing failed, the work is given back or done next time
     └── GraphError             an answer from (or a failure to reach) the Graph API
         ├── TransientError     retry soon with backoff: codes 1, 2, is_transient, 5xx,
         │   │                  timeouts, connection errors
@@ -51,6 +53,10 @@ class HashtagQuotaError(ListenerError):
     def __init__(self, reason: str, *, next_free_at: datetime) -> None:
         super().__init__(reason)
         self.next_free_at = next_free_at
+
+
+class StoppingError(ListenerError):
+    """The worker is stopping: a wait (a rate-limit pause, a backoff) ended early, on purpose."""
 
 
 class LeaseLostError(ListenerError):

@@ -2,7 +2,9 @@
 
 Events are named ``noun.verb`` (``poll.failed``, ``store.recovered``) with key-values. Secrets
 are scrubbed by a processor at the end of the chain, so a token that slips into an event, a URL
-or an exception text is replaced before anything is written.
+or an exception text is replaced before anything is written. The process has one scrubber: it
+starts with the configured secrets and learns every secret that arrives later
+(:func:`remember_secret`: a token renewed at Meta, read back from MongoDB, or re-read on SIGHUP).
 """
 
 from __future__ import annotations
@@ -43,7 +45,13 @@ class SecretScrubber:
     """
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
-        self._values = sorted({s for s in secrets if len(s) >= 4}, key=len, reverse=True)
+        self._values: list[str] = []
+        self.learn(secrets)
+
+    def learn(self, secrets: Iterable[str]) -> None:
+        """Scrub ``secrets`` too from now on (longest first, so no secret is half-replaced)."""
+        known = set(self._values) | {s for s in secrets if len(s) >= 4}
+        self._values = sorted(known, key=len, reverse=True)
 
     def scrub(self, text: str) -> str:
         """``text`` with every known secret value and secret query parameter replaced."""
@@ -70,6 +78,15 @@ class SecretScrubber:
         return {key: self._clean(key, value) for key, value in event.items()}
 
 
+_SCRUBBER = SecretScrubber()
+"""The process's scrubber: secrets it learns stay learnt, whoever configures logging."""
+
+
+def remember_secret(*values: str) -> None:
+    """Scrub ``values`` from every event written from now on (a secret learnt at run time)."""
+    _SCRUBBER.learn(values)
+
+
 def configure_logging(
     *,
     level: str = "info",
@@ -78,6 +95,7 @@ def configure_logging(
     stream: TextIO | None = None,
 ) -> None:
     """Set structlog up for the whole process; ``json=None`` picks JSON unless on a terminal."""
+    remember_secret(*secrets)
     out = stream or sys.stdout
     as_json = not out.isatty() if json is None else json
     renderer: structlog.types.Processor = (
@@ -91,7 +109,7 @@ def configure_logging(
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             structlog.processors.format_exc_info,
-            SecretScrubber(secrets),
+            _SCRUBBER,
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(

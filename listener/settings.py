@@ -3,8 +3,12 @@
 Precedence, highest first: ``LISTENER_…`` environment variables (``__`` between levels), the
 TOML file, the defaults below. Secrets are ``SecretStr`` and may come from ``*_file`` keys so
 container secrets never have to sit in the TOML. Every model forbids unknown keys: a typo is an
-error, not a silently ignored setting. :func:`load_settings` turns every failure into a
-:class:`~listener.errors.ConfigError` whose message is one line naming the key and the problem.
+error, not a silently ignored setting. Keys that contradict each other (a polling target outside
+its bounds, two budgets for one pool, two accounts with one Instagram id…) are refused too: the
+configuration says what the worker will do, or it does not load. :func:`load_settings` turns
+every failure into a :class:`~listener.errors.ConfigError` whose message is one line naming the
+keys and the problem. :meth:`Settings.worker_refusal` adds what only the long-running worker
+needs (an account, and a secret for the webhooks it receives).
 """
 
 from __future__ import annotations
@@ -61,8 +65,21 @@ def _read_secret_file(path: Path, key: str) -> SecretStr:
     return SecretStr(text)
 
 
+def _secret_from_file(section: BaseModel, key: str) -> None:
+    """Fill the secret ``key`` from ``<key>_file`` when that is set (the file wins)."""
+    path: Path | None = getattr(section, f"{key}_file")
+    if path is not None:
+        object.__setattr__(section, key, _read_secret_file(path, f"{key}_file"))
+
+
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    def _shown(self, key: str) -> str:
+        """``key = value`` as the operator wrote it, or marked as the default."""
+        value = getattr(self, key)
+        shown = f"{value:g}" if isinstance(value, float) else str(value)
+        return f"{key} = {shown}" + ("" if key in self.model_fields_set else " (the default)")
 
 
 class GraphSettings(_Section):
@@ -85,19 +102,34 @@ class GraphSettings(_Section):
 
     @model_validator(mode="after")
     def _secret_from_file(self) -> Self:
-        if self.app_secret_file is not None:
-            secret = _read_secret_file(self.app_secret_file, "app_secret_file")
-            object.__setattr__(self, "app_secret", secret)
+        _secret_from_file(self, "app_secret")
         return self
 
 
+META_RETRY_WINDOW_S = 36 * 3600
+"""Meta retries a webhook delivery for up to 36 hours: a settled event is kept at least as long,
+so a late retry finds it and is stored as a duplicate, not hydrated a second time."""
+
+
 class StoreSettings(_Section):
-    """MongoDB: a URI, or ``embedded`` to start the local MongoDB-compatible server."""
+    """MongoDB: a URI, or ``embedded`` to start the local MongoDB-compatible server.
+
+    Settled inbox events are deleted by a TTL index: ``inbox_done_retention_s`` after they were
+    done, ``inbox_dead_retention_s`` after they became dead letters (kept longer, for reading).
+    """
 
     mongodb_uri: SecretStr = SecretStr("mongodb://localhost:27017")
+    mongodb_uri_file: Path | None = None
     embedded_path: Path = Path(".listener-data")
     database: str = Field(default="listener", pattern=r"^[A-Za-z0-9_-]{1,63}$")
     timeout_s: float = Field(default=5.0, gt=0, le=120)
+    inbox_done_retention_s: float = Field(default=7 * 86400.0, ge=META_RETRY_WINDOW_S)
+    inbox_dead_retention_s: float = Field(default=90 * 86400.0, ge=META_RETRY_WINDOW_S)
+
+    @model_validator(mode="after")
+    def _secret_from_file(self) -> Self:
+        _secret_from_file(self, "mongodb_uri")
+        return self
 
     @property
     def embedded(self) -> bool:
@@ -106,12 +138,23 @@ class StoreSettings(_Section):
 
 
 class ServerSettings(_Section):
-    """The HTTP server: metrics, health, readiness and the webhook receiver."""
+    """The HTTP server: metrics, health, readiness and the webhook receiver.
+
+    ``webhook_unsigned`` lets a worker without ``graph.app_secret`` receive webhooks whose
+    signature nobody checks: for demos only (anyone who reaches the port can fill the inbox).
+    """
 
     host: str = "127.0.0.1"
     port: int = Field(default=9464, ge=0, le=65535)
     webhook_verify_token: SecretStr = SecretStr("")
+    webhook_verify_token_file: Path | None = None
     webhook_max_bytes: int = Field(default=1024 * 1024, ge=1024, le=64 * 1024 * 1024)
+    webhook_unsigned: bool = False
+
+    @model_validator(mode="after")
+    def _secret_from_file(self) -> Self:
+        _secret_from_file(self, "webhook_verify_token")
+        return self
 
 
 class PollingSettings(_Section):
@@ -133,6 +176,32 @@ class PollingSettings(_Section):
     inbox_max_attempts: int = Field(default=8, ge=1, le=100)
     inbox_claim_s: float = Field(default=300.0, gt=0)
     inbox_workers: int = Field(default=2, ge=1, le=32)
+    shutdown_grace_s: float = Field(default=5.0, gt=0, le=300)
+    """After SIGTERM, work in flight (a poll, an inbox event, lease and claim releases) gets this
+    long; what is still running then is cancelled. Waits (pauses, backoffs) end at once."""
+
+    @model_validator(mode="after")
+    def _targets_within_bounds(self) -> Self:
+        if self.min_interval_s > self.max_interval_s:
+            raise ValueError(
+                f"{self._shown('min_interval_s')} is above {self._shown('max_interval_s')}: "
+                "no interval can satisfy both"
+            )
+        for target in ("hashtag_interval_s", "tags_interval_s"):
+            value = getattr(self, target)
+            if value < self.min_interval_s:
+                raise ValueError(
+                    f"{self._shown(target)} is below {self._shown('min_interval_s')}: feeds "
+                    f"would poll every {self.min_interval_s:g} s, not every {value:g} s; "
+                    "lower min_interval_s or raise the target"
+                )
+            if value > self.max_interval_s:
+                raise ValueError(
+                    f"{self._shown(target)} is above {self._shown('max_interval_s')}: feeds "
+                    f"would poll every {self.max_interval_s:g} s, not every {value:g} s; "
+                    "raise max_interval_s or lower the target"
+                )
+        return self
 
 
 class RateLimitSettings(_Section):
@@ -151,6 +220,24 @@ class RateLimitSettings(_Section):
     max_attempts: int = Field(default=4, ge=1, le=10)
     backoff_initial_s: float = Field(default=1.0, gt=0)
     backoff_max_s: float = Field(default=60.0, gt=0)
+
+    @model_validator(mode="after")
+    def _one_budget_per_pool(self) -> Self:
+        for formula, direct in (
+            ("app_users", "app_calls_per_hour"),
+            ("account_impressions_24h", "account_calls_per_hour"),
+        ):
+            if formula in self.model_fields_set and getattr(self, direct) is not None:
+                raise ValueError(
+                    f"{formula} and {direct} are both set, and {direct} would win: "
+                    "keep only one of them"
+                )
+        if self.backoff_initial_s > self.backoff_max_s:
+            raise ValueError(
+                f"{self._shown('backoff_initial_s')} is above {self._shown('backoff_max_s')}: "
+                f"every backoff would be {self.backoff_max_s:g} s"
+            )
+        return self
 
 
 class ClusterSettings(_Section):
@@ -211,9 +298,7 @@ class AccountSettings(_Section):
 
     @model_validator(mode="after")
     def _token_from_file(self) -> Self:
-        if self.access_token_file is not None:
-            token = _read_secret_file(self.access_token_file, "access_token_file")
-            object.__setattr__(self, "access_token", token)
+        _secret_from_file(self, "access_token")
         return self
 
 
@@ -311,6 +396,70 @@ class Settings(BaseSettings):
                 )
         return self
 
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        """Refuse keys that contradict each other across sections."""
+        first_of: dict[str, int] = {}
+        for n, account in enumerate(self.accounts):
+            earlier = first_of.setdefault(account.ig_user_id, n)
+            if earlier != n:
+                raise ValueError(
+                    f"accounts.{n}.ig_user_id is accounts.{earlier}.ig_user_id too "
+                    f"({account.ig_user_id}): webhooks and usage headers could not tell "
+                    f"{self.accounts[earlier].name!r} and {account.name!r} apart"
+                )
+        secret = self.graph.app_secret.get_secret_value()
+        if self.graph.app_id and not secret:
+            raise ValueError(
+                "graph.app_id is set but graph.app_secret is empty: token expiry checks and "
+                "token exchange need both; set graph.app_secret (or app_secret_file)"
+            )
+        if self.server.webhook_unsigned and secret:
+            raise ValueError(
+                "server.webhook_unsigned = true but graph.app_secret is set: signatures are "
+                "checked; remove server.webhook_unsigned"
+            )
+        return self
+
+    @property
+    def receives_webhooks(self) -> bool:
+        """Whether the worker mounts its webhook receiver: some account listens to one."""
+        return any(account.mentions for account in self.accounts)
+
+    def worker_refusal(self) -> str | None:
+        """Why ``listener run`` must not start with these settings (one line), or ``None``.
+
+        A worker with no account would idle silently. A worker that receives webhooks without
+        ``graph.app_secret`` would take unsigned deliveries from anyone who reaches its port,
+        each one spending the account's Graph budget: only ``server.webhook_unsigned`` allows
+        it, for demos.
+        """
+        if not self.accounts:
+            return (
+                "no accounts configured: pass --config FILE with at least one [[accounts]] "
+                "table (or set LISTENER_ACCOUNTS)"
+            )
+        unsigned = not self.graph.app_secret.get_secret_value()
+        if self.receives_webhooks and unsigned and not self.server.webhook_unsigned:
+            listening = next(n for n, a in enumerate(self.accounts) if a.mentions)
+            return (
+                f"graph.app_secret is empty but accounts.{listening}.mentions = true receives "
+                "webhooks: set graph.app_secret (or app_secret_file) to check their signatures, "
+                "or server.webhook_unsigned = true for a demo"
+            )
+        return None
+
+    def secrets(self) -> list[str]:
+        """Every secret value of the settings, for the log scrubber."""
+        uri = self.store.mongodb_uri.get_secret_value()
+        values = [
+            self.graph.app_secret.get_secret_value(),
+            self.server.webhook_verify_token.get_secret_value(),
+            uri if "@" in uri else "",  # a URI without credentials is no secret
+        ]
+        values += [a.access_token.get_secret_value() for a in self.accounts]
+        return [v for v in values if v]
+
     def campaign(self, campaign_id: str) -> CampaignSettings:
         """The campaign ``campaign_id``; :class:`ConfigError` naming the known ones if none."""
         for campaign in self.campaigns:
@@ -330,13 +479,14 @@ class Settings(BaseSettings):
 def _describe(exc: ValidationError) -> str:
     """One line for the first problem (and how many more), naming the key."""
     first = exc.errors()[0]
-    location = ".".join(str(part) for part in first["loc"]) or "config"
+    location = ".".join(str(part) for part in first["loc"])
     message = first["msg"].removeprefix("Value error, ")
     if first["type"] == "extra_forbidden":
         message = "unknown key"
     more = len(exc.errors()) - 1
     suffix = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
-    return f"{location}: {message}{suffix}"
+    # A problem of the whole file names its keys in full; it has no location of its own.
+    return f"{location}: {message}{suffix}" if location else f"{message}{suffix}"
 
 
 def _read_toml(path: Path) -> dict[str, Any]:

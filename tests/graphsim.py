@@ -7,7 +7,8 @@ passing real time, so a one-hour pause takes no time and is exactly measurable.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -17,7 +18,8 @@ import pytest
 from listener.graph.client import GraphClient, RetryPolicy
 from listener.graph.instagram import Credentials, InstagramApi
 from listener.metrics import Metrics
-from listener.ratelimit.governor import Governor
+from listener.pollers.stopping import sleep_unless_stopped
+from listener.ratelimit.governor import Governor, Sleep
 from listener.ratelimit.throttle import Policy
 from listener.simulator import SimAccount, SimulatorConfig, World, serve
 from listener.simulator.clock import ManualClock
@@ -96,29 +98,68 @@ async def graph(
     """The simulator on loopback and an InstagramApi that signs with the app secret."""
     async with serve(sim_config, clock=clock) as running, aiohttp.ClientSession() as session:
         sleep = VirtualSleep(clock)
-        governor = Governor(
-            lambda scope: Policy(budget_per_hour=budget_per_hour, default_pause_s=300.0),
-            clock=clock,
-            sleep=sleep,
-            accounts_by_ig_id={BRAND.ig_user_id: "brand", OTHER.ig_user_id: "other"},
-        )
-        client = GraphClient(
+        api, client, governor = governed_api(
             session,
-            base_url=running.base_url,
-            api_version="v25.0",
-            app_secret=APP_SECRET,
-            timeout_s=5,
-            metrics=metrics,
-            governor=governor,
-            retry=RetryPolicy(max_attempts=3, initial_s=1.0, max_s=8.0),
-            sleep=sleep,
-        )
-        yield Graph(
-            running.world,
-            clock,
-            InstagramApi(client),
             running.base_url,
-            client,
-            governor,
-            sleep.sleeps,
+            clock=clock,
+            metrics=metrics,
+            sleep=sleep,
+            budget_per_hour=budget_per_hour,
         )
+        yield Graph(running.world, clock, api, running.base_url, client, governor, sleep.sleeps)
+
+
+def governed_api(
+    session: aiohttp.ClientSession,
+    base_url: str,
+    *,
+    clock: Callable[[], datetime],
+    metrics: Metrics,
+    sleep: Sleep,
+    budget_per_hour: float,
+) -> tuple[InstagramApi, GraphClient, Governor]:
+    """The worker's Graph API on ``base_url``: a governor (both test accounts) and a client
+    signing with the app secret, both sleeping through ``sleep``."""
+    governor = Governor(
+        lambda scope: Policy(budget_per_hour=budget_per_hour, default_pause_s=300.0),
+        clock=clock,
+        sleep=sleep,
+        accounts_by_ig_id={BRAND.ig_user_id: "brand", OTHER.ig_user_id: "other"},
+    )
+    client = GraphClient(
+        session,
+        base_url=base_url,
+        api_version="v25.0",
+        app_secret=APP_SECRET,
+        timeout_s=5,
+        metrics=metrics,
+        governor=governor,
+        retry=RetryPolicy(max_attempts=3, initial_s=1.0, max_s=8.0),
+        sleep=sleep,
+    )
+    return InstagramApi(client), client, governor
+
+
+@asynccontextmanager
+async def stoppable_api(
+    graph: Graph, metrics: Metrics, stop: asyncio.Event, waiting: asyncio.Event
+) -> AsyncIterator[tuple[InstagramApi, Governor]]:
+    """The API on the simulator with the worker's waits: real sleeps that end at ``stop``.
+
+    ``waiting`` is set whenever a call begins to wait (a pause, pacing, a backoff).
+    """
+
+    async def sleep(seconds: float) -> None:
+        waiting.set()
+        await sleep_unless_stopped(stop, seconds)
+
+    async with aiohttp.ClientSession() as session:
+        api, _, governor = governed_api(
+            session,
+            graph.base_url,
+            clock=graph.clock,
+            metrics=metrics,
+            sleep=sleep,
+            budget_per_hour=36_000_000.0,
+        )
+        yield api, governor

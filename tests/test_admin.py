@@ -13,6 +13,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+from pydantic import SecretStr
 from pymongo.asynchronous.database import AsyncDatabase
 from structlog.testing import capture_logs
 
@@ -235,6 +236,20 @@ async def test_check_all_well(env: Env) -> None:
         "check: all well",
     ]
     assert code == 0
+
+
+async def test_check_reports_a_config_the_worker_would_refuse(env: Env) -> None:
+    """A config `listener run` refuses (webhooks without a secret) is a problem, exit 1."""
+    settings = env.settings()
+    unsigned = settings.model_copy(
+        update={"graph": settings.graph.model_copy(update={"app_secret": SecretStr("")})}
+    )
+    code, lines = await env.check(unsigned)
+    assert code == 1
+    assert (
+        "problem: config: `listener run` would refuse to start: graph.app_secret is empty but "
+        "accounts.0.mentions = true receives webhooks"
+    ) in "\n".join(lines)
 
 
 async def test_check_warns_a_token_expiring_within_a_week(launch: Launch) -> None:

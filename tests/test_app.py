@@ -3,19 +3,29 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import json
+import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import aiohttp
+import pytest
+import structlog
 from pymongo.asynchronous.database import AsyncDatabase
+from structlog.testing import capture_logs
 
 from listener.app import start
+from listener.errors import ConfigError
+from listener.logs import configure_logging
 from listener.settings import Settings
 from listener.simulator import SimAccount, SimulatorConfig, serve
 from listener.simulator.webhooks import mentions_envelope, signature
 from listener.store.mongo import Document
 from listener.web.payload import event_key
+from listener.web.signature import sign
+from tests.web.test_webhooks import DELIVERY
 
 BRAND_ID = "17841400000000001"
 E2E_SECRET = "e2e-app-secret"
@@ -25,7 +35,7 @@ def demo_settings(tmp_path: Path) -> Settings:
     return Settings(
         store={"mongodb_uri": "embedded", "embedded_path": tmp_path / "data"},  # type: ignore[arg-type]
         server={"port": 0},  # type: ignore[arg-type]
-        polling={"hashtag_interval_s": 5},  # type: ignore[arg-type]
+        polling={"hashtag_interval_s": 5, "min_interval_s": 5},  # type: ignore[arg-type]
         ratelimit={"app_users": 100},  # type: ignore[arg-type]
         simulator={"enabled": True, "posts_per_hour": 120, "mentions_per_hour": 3600},  # type: ignore[arg-type]
         graph={"app_secret": "demo-app-secret"},  # type: ignore[arg-type]
@@ -146,3 +156,99 @@ async def test_a_gone_post_never_pauses_the_account(
             assert not any(worker.governor.paused(scope) for scope, _ in worker.governor.scopes())
             stop.set()
             await asyncio.wait_for(serving, 10)
+
+
+def quiet_settings(mongo_uri: str, *, mentions: bool = True, **sections: Any) -> Settings:
+    """A worker on the in-process simulator (no media, no webhooks of its own) and the test
+    server, whose one account polls nothing: only what a test sends happens."""
+    return Settings(
+        store={"mongodb_uri": mongo_uri, "database": f"t_{uuid.uuid4().hex[:12]}"},  # type: ignore[arg-type]
+        server={"port": 0, **sections.pop("server", {})},  # type: ignore[arg-type]
+        simulator={  # type: ignore[arg-type]
+            "enabled": True,
+            "posts_per_hour": 0,
+            "mentions_per_hour": 0,
+            "backfill_hours": 0,
+        },
+        accounts=[
+            {
+                "name": "brand",
+                "ig_user_id": "17841400000000001",
+                "access_token": "demo-token",
+                "tags": False,
+                "mentions": mentions,
+            }
+        ],  # type: ignore[list-item]
+        **sections,
+    )
+
+
+async def deliver(worker_port: int, body: bytes, headers: dict[str, str]) -> int:
+    """POST one webhook delivery to the worker; its status."""
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(
+            f"http://127.0.0.1:{worker_port}/webhooks/instagram", data=body, headers=headers
+        ) as answer,
+    ):
+        return answer.status
+
+
+async def test_worker_receiving_webhooks_without_a_secret_refuses_to_start(
+    mongo_uri: str,
+) -> None:
+    """mentions = true and no graph.app_secret: a ConfigError naming the key, nothing started."""
+    with pytest.raises(ConfigError, match=r"^graph\.app_secret is empty but accounts\.0\.mentions"):
+        async with start(quiet_settings(mongo_uri)):
+            pytest.fail("the worker started")
+
+
+async def test_a_signed_worker_refuses_unsigned_and_wrongly_signed_deliveries(
+    mongo_uri: str,
+) -> None:
+    """With graph.app_secret set, only a delivery signed with it is stored."""
+    settings = quiet_settings(mongo_uri, graph={"app_secret": "the-app-secret"})
+    async with start(settings) as worker:
+        assert await deliver(worker.web_port, DELIVERY, {}) == 403
+        wrong = {"X-Hub-Signature-256": sign(DELIVERY, "another-secret")}
+        assert await deliver(worker.web_port, DELIVERY, wrong) == 403
+        assert await worker.store.inbox.count() == 0
+        right = {"X-Hub-Signature-256": sign(DELIVERY, "the-app-secret")}
+        assert await deliver(worker.web_port, DELIVERY, right) == 200
+        assert await worker.store.inbox.count() == 1
+
+
+async def test_unsigned_demo_flag_takes_unsigned_deliveries_and_warns_at_every_start(
+    mongo_uri: str,
+) -> None:
+    """server.webhook_unsigned = true starts without a secret, and says so each time it starts."""
+    settings = quiet_settings(mongo_uri, server={"webhook_unsigned": True})
+    with capture_logs() as logs:
+        for _ in range(2):
+            async with start(settings) as worker:
+                assert await deliver(worker.web_port, DELIVERY, {}) == 200
+    warnings = [e for e in logs if e["event"] == "webhook.unsigned"]
+    assert len(warnings) == 2
+    assert all(e["log_level"] == "warning" for e in warnings)
+    assert "for demos only" in warnings[0]["reason"]
+
+
+async def test_no_account_listening_to_webhooks_mounts_no_receiver(mongo_uri: str) -> None:
+    """Without an account listening to a webhook field nothing can be delivered: 404, no secret."""
+    async with start(quiet_settings(mongo_uri, mentions=False)) as worker:
+        assert await deliver(worker.web_port, DELIVERY, {}) == 404
+        assert await worker.store.inbox.count() == 0
+
+
+async def test_a_token_taken_on_reload_is_scrubbed_from_logs(mongo_uri: str) -> None:
+    """SIGHUP's re-read token replaces the account's and is redacted from later log lines."""
+    settings = quiet_settings(mongo_uri, mentions=False)
+    accounts = [{**settings.accounts[0].model_dump(), "access_token": "EAA-token-put-in-on-reload"}]
+    reloaded = Settings(**{**settings.model_dump(), "accounts": accounts})
+    out = io.StringIO()
+    configure_logging(stream=out, json=True, secrets=settings.secrets())
+    async with start(settings, loader=lambda: reloaded) as worker:
+        assert await worker.reload_tokens() == ["brand"]
+        assert worker.accounts.who("brand").token == "EAA-token-put-in-on-reload"
+    structlog.get_logger().warning("poll.failed", error="token EAA-token-put-in-on-reload refused")
+    assert "EAA-token-put-in-on-reload" not in out.getvalue()

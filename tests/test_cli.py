@@ -38,10 +38,18 @@ def listener(*args: str, env: dict[str, str] | None = None) -> subprocess.Comple
             + "]\n",
             "at most 30 distinct hashtags",
         ),
+        (
+            "[polling]\nhashtag_interval_s = 2\n",
+            "polling: hashtag_interval_s = 2 is below min_interval_s = 60 (the default)",
+        ),
+        (
+            "[[accounts]]\nname = 'a'\nig_user_id = '1'\n",
+            "listener: graph.app_secret is empty but accounts.0.mentions = true receives webhooks",
+        ),
     ],
 )
 def test_bad_config_exits_2_with_one_line(tmp_path: Path, text: str, expected: str) -> None:
-    """A broken config file gives exit code 2 and exactly one stderr line, no traceback."""
+    """A broken, contradicting or unsafe config gives exit 2 and one stderr line; nothing starts."""
     config = tmp_path / "c.toml"
     config.write_text(text, encoding="utf-8")
     result = listener("run", "--config", str(config))
@@ -50,6 +58,17 @@ def test_bad_config_exits_2_with_one_line(tmp_path: Path, text: str, expected: s
     assert len(lines) == 1, result.stderr
     assert expected in lines[0]
     assert "Traceback" not in result.stderr
+    assert "server.started" not in result.stdout
+
+
+def test_run_without_accounts_exits_2_saying_what_to_pass() -> None:
+    """`listener run` with no account (no --config, no LISTENER_ variables) does not idle."""
+    result = listener("run")
+    assert result.returncode == 2
+    assert result.stderr == (
+        "listener: no accounts configured: pass --config FILE with at least one [[accounts]] "
+        "table (or set LISTENER_ACCOUNTS)\n"
+    )
 
 
 def test_unreadable_config_path_exits_2(tmp_path: Path) -> None:
@@ -99,6 +118,8 @@ def test_signal_stops_the_worker_with_exit_0(tmp_path: Path, sig: signal.Signals
     process = start_worker(
         tmp_path,
         f"""
+[graph]
+app_secret = "demo-app-secret"
 [store]
 mongodb_uri = "embedded"
 embedded_path = "{tmp_path / "data"}"
@@ -106,6 +127,7 @@ embedded_path = "{tmp_path / "data"}"
 port = {free_port()}
 [polling]
 hashtag_interval_s = 1
+min_interval_s = 1
 [ratelimit]
 app_users = 100
 [simulator]
@@ -124,6 +146,45 @@ hashtags = ["summerdrop", "sunset"]
         lines = process.stdout.read().splitlines()
     events = [json.loads(line)["event"] for line in lines if line.startswith("{")]
     assert "worker.stopped" in events
+
+
+def test_sigterm_while_mongodb_never_answers_exits_0(tmp_path: Path) -> None:
+    """`listener run` against a port where nothing listens stops on SIGTERM while it still
+    waits for MongoDB (60 s timeouts), instead of waiting them out."""
+    config = tmp_path / "worker.toml"
+    config.write_text(
+        f"""
+[graph]
+app_secret = "an-app-secret"
+[store]
+mongodb_uri = "mongodb://127.0.0.1:{free_port()}/?directConnection=true"
+timeout_s = 60
+[server]
+port = {free_port()}
+[polling]
+shutdown_grace_s = 1
+[[accounts]]
+name = "brand"
+ig_user_id = "17841400000000001"
+access_token = "a-token"
+hashtags = ["summerdrop"]
+""",
+        encoding="utf-8",
+    )
+    with subprocess.Popen(
+        [sys.executable, "-m", "listener", "run", "--config", str(config)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as process:
+        assert process.stdout is not None
+        first = json.loads(process.stdout.readline())
+        assert first["event"] == "worker.starting"  # signal handlers are in place
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=30) == 0
+        events = [json.loads(line)["event"] for line in process.stdout]
+    assert events[-1] == "worker.stopped"
+    assert "server.started" not in events
 
 
 def test_export_unknown_campaign_exits_2(tmp_path: Path) -> None:

@@ -7,7 +7,7 @@ import json
 
 import structlog
 
-from listener.logs import REDACTED, SecretScrubber, configure_logging
+from listener.logs import REDACTED, SecretScrubber, configure_logging, remember_secret
 
 
 def test_json_lines_with_event_names() -> None:
@@ -49,3 +49,17 @@ def test_secret_query_parameters_and_keys_are_scrubbed() -> None:
     )
     assert event["url"] == f"/v?access_token={REDACTED}&q=1&appsecret_proof={REDACTED}"
     assert event["app_secret"] == REDACTED
+
+
+def test_a_secret_learnt_after_configuration_is_scrubbed() -> None:
+    """remember_secret (a renewed token) joins the configured secrets for every later event."""
+    out = io.StringIO()
+    configure_logging(stream=out, json=True, secrets=["EAAB-configured-token"])
+    remember_secret("EAAB-renewed-at-run-time")
+    configure_logging(stream=out, json=True)  # a later configuration forgets nothing
+    structlog.get_logger().warning("graph.failed", error="GET /x?q=EAAB-renewed-at-run-time")
+    structlog.get_logger().warning("graph.failed", error="EAAB-configured-token")
+    text = out.getvalue()
+    assert "EAAB-renewed-at-run-time" not in text
+    assert "EAAB-configured-token" not in text
+    assert text.count(REDACTED) == 2

@@ -54,12 +54,19 @@ def test_environment_overrides_file(tmp_path: Path, monkeypatch: pytest.MonkeyPa
 
 
 def test_secrets_from_files(tmp_path: Path) -> None:
-    """access_token_file and app_secret_file fill the secrets, trimmed of the final newline."""
+    """Every *_file fills its secret, trimmed of the final newline, and wins over the key."""
     (tmp_path / "token").write_text("tok-from-file\n", encoding="utf-8")
     (tmp_path / "secret").write_text("secret-from-file\n", encoding="utf-8")
+    (tmp_path / "verify").write_text("verify-from-file\n", encoding="utf-8")
+    (tmp_path / "uri").write_text("mongodb://u:p@db:27017/\n", encoding="utf-8")
     text = f"""
 [graph]
 app_secret_file = "{tmp_path / "secret"}"
+[server]
+webhook_verify_token = "verify-in-the-file"
+webhook_verify_token_file = "{tmp_path / "verify"}"
+[store]
+mongodb_uri_file = "{tmp_path / "uri"}"
 [[accounts]]
 name = "brand"
 ig_user_id = "1"
@@ -68,6 +75,8 @@ access_token_file = "{tmp_path / "token"}"
     settings = load_settings(write(tmp_path, text))
     assert settings.accounts[0].access_token.get_secret_value() == "tok-from-file"
     assert settings.graph.app_secret.get_secret_value() == "secret-from-file"
+    assert settings.server.webhook_verify_token.get_secret_value() == "verify-from-file"
+    assert settings.store.mongodb_uri.get_secret_value() == "mongodb://u:p@db:27017/"
 
 
 def test_secrets_do_not_appear_in_repr(tmp_path: Path) -> None:
@@ -135,3 +144,137 @@ def test_thirty_hashtags_are_accepted(tmp_path: Path) -> None:
         write(tmp_path, f"[[accounts]]\nname='a'\nig_user_id='1'\nhashtags=[{tags}]\n")
     )
     assert len(settings.accounts[0].hashtags) == 30
+
+
+@pytest.mark.parametrize(
+    ("polling", "keys"),
+    [
+        ("hashtag_interval_s = 2", ("hashtag_interval_s = 2", "min_interval_s = 60 (the default)")),
+        (
+            "tags_interval_s = 7200",
+            ("tags_interval_s = 7200", "max_interval_s = 3600 (the default)"),
+        ),
+        (
+            "max_interval_s = 400",
+            ("tags_interval_s = 600 (the default)", "max_interval_s = 400"),
+        ),
+        (
+            "min_interval_s = 900\nmax_interval_s = 600\nhashtag_interval_s = 700",
+            ("min_interval_s = 900", "max_interval_s = 600"),
+        ),
+    ],
+)
+def test_polling_target_outside_its_bounds_is_refused(
+    tmp_path: Path, polling: str, keys: tuple[str, str]
+) -> None:
+    """A target interval outside [min_interval_s, max_interval_s], or min > max, names both keys."""
+    with pytest.raises(ConfigError) as caught:
+        load_settings(write(tmp_path, MINIMAL + f"\n[polling]\n{polling}\n"))
+    message = str(caught.value)
+    assert "polling:" in message
+    for key in keys:
+        assert key in message
+    assert "\n" not in message
+
+
+def test_polling_target_within_its_bounds_loads(tmp_path: Path) -> None:
+    """Targets inside the bounds (the edges included) load as written."""
+    text = MINIMAL + "\n[polling]\nhashtag_interval_s = 2\ntags_interval_s = 30\n"
+    text += "min_interval_s = 2\nmax_interval_s = 30\n"
+    settings = load_settings(write(tmp_path, text))
+    assert (settings.polling.hashtag_interval_s, settings.polling.tags_interval_s) == (2, 30)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "[ratelimit]\napp_users = 5\napp_calls_per_hour = 900\n",
+            "app_users and app_calls_per_hour are both set",
+        ),
+        (
+            "[ratelimit]\naccount_impressions_24h = 5\naccount_calls_per_hour = 900\n",
+            "account_impressions_24h and account_calls_per_hour are both set",
+        ),
+        (
+            "[ratelimit]\nbackoff_initial_s = 90\n",
+            "backoff_initial_s = 90 is above backoff_max_s = 60 (the default)",
+        ),
+        (
+            "[[accounts]]\nname = 'a'\nig_user_id = '17841400000000001'\n"
+            "[[accounts]]\nname = 'b'\nig_user_id = '17841400000000001'\n",
+            "accounts.1.ig_user_id is accounts.0.ig_user_id too",
+        ),
+        ("[graph]\napp_id = '123'\n", "graph.app_id is set but graph.app_secret is empty"),
+        (
+            "[graph]\napp_secret = 's'\n[server]\nwebhook_unsigned = true\n",
+            "server.webhook_unsigned = true but graph.app_secret is set",
+        ),
+        ("[store]\ninbox_done_retention_s = 3600\n", "store.inbox_done_retention_s"),
+    ],
+)
+def test_contradicting_keys_are_refused(tmp_path: Path, text: str, expected: str) -> None:
+    """Keys that contradict each other give one line naming them, never a silent winner."""
+    with pytest.raises(ConfigError) as caught:
+        load_settings(write(tmp_path, text))
+    assert expected in str(caught.value)
+    assert "\n" not in str(caught.value)
+
+
+def test_whole_file_problems_carry_no_empty_location(tmp_path: Path) -> None:
+    """A problem between sections reads 'config …: <keys>: …', without a made-up location."""
+    with pytest.raises(ConfigError) as caught:
+        load_settings(write(tmp_path, "[graph]\napp_id = '123'\n"))
+    assert str(caught.value).startswith(f"config {str(tmp_path / 'config.toml')!r}: graph.app_id")
+
+
+def test_one_budget_from_the_file_and_the_other_from_the_environment_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """app_users in the file and app_calls_per_hour in the environment contradict too."""
+    monkeypatch.setenv("LISTENER_RATELIMIT__APP_CALLS_PER_HOUR", "900")
+    with pytest.raises(ConfigError, match="app_users and app_calls_per_hour are both set"):
+        load_settings(write(tmp_path, "[ratelimit]\napp_users = 5\n"))
+
+
+@pytest.mark.parametrize("key", ["server.webhook_verify_token_file", "store.mongodb_uri_file"])
+def test_unreadable_secret_file_names_its_key(tmp_path: Path, key: str) -> None:
+    """A secret file that cannot be read is named with its key, on one line."""
+    section, name = key.split(".")
+    with pytest.raises(ConfigError) as caught:
+        load_settings(write(tmp_path, f"[{section}]\n{name} = '/nonexistent/secret'\n"))
+    assert f"{name} '/nonexistent/secret' cannot be read" in str(caught.value)
+
+
+def test_inbox_retention_defaults_keep_dead_letters_longer(tmp_path: Path) -> None:
+    """Settled events are kept a week, dead letters ninety days (both above Meta's 36 h)."""
+    settings = load_settings(write(tmp_path, MINIMAL))
+    assert settings.store.inbox_done_retention_s == 7 * 86400
+    assert settings.store.inbox_dead_retention_s == 90 * 86400
+
+
+SIGNED = MINIMAL + "\n[graph]\napp_secret = 'app-secret'\n"
+
+
+@pytest.mark.parametrize(
+    ("text", "refusal"),
+    [
+        ("", "no accounts configured: pass --config FILE with at least one [[accounts]]"),
+        (
+            MINIMAL,
+            "graph.app_secret is empty but accounts.0.mentions = true receives webhooks",
+        ),
+        (MINIMAL + "\n[server]\nwebhook_unsigned = true\n", None),
+        (MINIMAL.replace('hashtags = ["#SummerDrop"', 'mentions = false\nhashtags = ["x"'), None),
+        (SIGNED, None),
+    ],
+)
+def test_worker_refusal(tmp_path: Path, text: str, refusal: str | None) -> None:
+    """The worker needs an account, and a secret (or the demo flag) to receive webhooks."""
+    found = load_settings(write(tmp_path, text)).worker_refusal()
+    if refusal is None:
+        assert found is None
+    else:
+        assert found is not None
+        assert refusal in found
+        assert "\n" not in found

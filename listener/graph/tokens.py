@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 from listener.errors import AuthError, ConfigError, GraphError, MalformedResponseError
 from listener.graph.client import GraphClient
 from listener.graph.instagram import Credentials
+from listener.logs import remember_secret
 
 Login = Literal["facebook", "instagram"]
 """Which token an account holds: a Facebook user token or an Instagram user token."""
@@ -279,6 +280,7 @@ class TokenApi:
             account=account,
             parse=lambda body: _read(_TokenAnswer, body, endpoint=endpoint),
         )
+        remember_secret(answer.access_token)  # a secret from now on, wherever it ends up
         expires_at = None
         if answer.expires_in:
             expires_at = self._clock() + timedelta(seconds=answer.expires_in)

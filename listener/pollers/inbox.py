@@ -17,6 +17,11 @@ and is taken again. Transient failures and throttles are retried with exponentia
 event that keeps failing, or that Meta says cannot be read, becomes a dead letter with its
 reason — kept, never silently dropped. Events of an account whose token or permission is
 missing wait, without spending attempts, until a human has acted.
+
+At the stop, an event waiting in the governor (a pause, a backoff) is abandoned at once and an
+event in flight gets ``finish_s`` to finish; either way, one that is not done is given back
+(pending again, its attempt returned), so the next worker takes it without waiting for the
+claim to expire.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ from listener.errors import (
     BadRequestError,
     GraphError,
     ObjectUnavailableError,
+    StoppingError,
     StoreUnavailableError,
     ThrottledError,
 )
@@ -42,7 +48,7 @@ from listener.metrics import Metrics
 from listener.models import Media, Sighting, Source, SourceKind
 from listener.pollers.accounts import Accounts
 from listener.pollers.ingest import Ingestor
-from listener.pollers.scheduler import Wait, wait_for_stop
+from listener.pollers.stopping import Wait, unless_stopped, wait_for_stop
 from listener.store.inbox import Claimed
 from listener.store.store import Store
 
@@ -78,6 +84,7 @@ class InboxWorker:
         lease_s: float = 300.0,
         workers: int = 2,
         idle_s: float = 5.0,
+        finish_s: float = 2.5,
         arrived: asyncio.Event | None = None,
         wait: Wait = wait_for_stop,
     ) -> None:
@@ -93,11 +100,13 @@ class InboxWorker:
         self._lease = timedelta(seconds=lease_s)
         self._workers = workers
         self._idle_s = idle_s
+        self._finish_s = finish_s
         self._wait = wait
         self.arrived = arrived or asyncio.Event()
         self.name = f"inbox-{uuid.uuid4().hex[:8]}"
         self.settled = 0
         self._progress = asyncio.Condition()
+        self._store_failing = False  # shared by the loops: an outage is logged once, not per loop
 
     async def wait_for(self, predicate: Callable[[], bool]) -> None:
         """Return once ``predicate()`` holds, checked after every settled event."""
@@ -112,24 +121,41 @@ class InboxWorker:
             group.create_task(self._watch(stop), name=f"{self.name}:stats")
 
     async def _loop(self, stop: asyncio.Event) -> None:
-        failing = False
         while not stop.is_set():
             try:
                 claimed = await self._store.inbox.claim(self.name, self._clock(), self._lease)
             except StoreUnavailableError as exc:
-                if not failing:
+                if not self._store_failing:
                     log.warning("inbox.store_unavailable", error=str(exc))
-                    failing = True
+                    self._store_failing = True
                 await self._wait(stop, self._idle_s)
                 continue
-            failing = False
+            if self._store_failing:
+                log.info("inbox.store_recovered")
+                self._store_failing = False
             if claimed is None:
                 await self._idle(stop)
                 continue
-            with contextlib.suppress(StoreUnavailableError):
-                await self.process(claimed)
+            await self._work(claimed, stop)
             async with self._progress:
                 self._progress.notify_all()
+
+    async def _work(self, claimed: Claimed, stop: asyncio.Event) -> None:
+        """Process one event; at the stop, let it finish within ``finish_s`` or give it back."""
+        try:
+            await unless_stopped(stop, self.process(claimed), grace_s=self._finish_s)
+        except StoppingError:  # cut short at the stop, or a wait it was in ended there
+            await self._give_back(claimed)
+        except StoreUnavailableError:
+            pass  # not settled: the claim expires and the event is taken again
+
+    async def _give_back(self, claimed: Claimed) -> None:
+        """The worker stops before ``claimed`` is done: make it available again, now."""
+        with contextlib.suppress(StoreUnavailableError):
+            if await self._store.inbox.retry(
+                claimed, self.name, self._clock(), "the worker stopped first", count=False
+            ):
+                log.info("inbox.released", key=claimed.key[:16], field=claimed.field)
 
     async def _idle(self, stop: asyncio.Event) -> None:
         """Wait for a new delivery, a retry coming due, or the stop."""

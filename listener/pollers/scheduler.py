@@ -11,9 +11,10 @@ waits there; an auth or permission error stops the account or the feature until 
 anything else is retried at the next interval. Failures are logged on transitions
 (failing → recovered), not on every attempt.
 
-Shutdown. Loops wait on the stop event instead of sleeping. A poll in flight when the stop
-arrives is given ``grace_s`` to finish; after that it is cancelled, which is safe because a
-feed's state advances only after its media are stored.
+Shutdown. Loops wait on the stop event instead of sleeping, and a poll waiting in the governor
+(a pause, pacing, a backoff) ends at the stop (:class:`StoppingError`). A poll in flight when
+the stop arrives is given ``grace_s`` to finish; after that it is cancelled, which is safe
+because a feed's state advances only after its media are stored.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import asyncio
 import contextlib
 import math
 import random
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -32,12 +33,14 @@ from listener.errors import (
     GraphError,
     HashtagQuotaError,
     LeaseLostError,
+    StoppingError,
     StoreUnavailableError,
 )
 from listener.metrics import Metrics
 from listener.pollers.accounts import Accounts
 from listener.pollers.feed import Feed, PollResult
 from listener.pollers.leasing import Leasing
+from listener.pollers.stopping import Wait, wait_for_stop
 from listener.ratelimit.adaptive import (
     FeedRate,
     ideal_interval_s,
@@ -51,10 +54,6 @@ from listener.store.feeds import feed_key
 from listener.store.store import Store
 
 log = structlog.get_logger("listener.pollers")
-
-
-Wait = Callable[[asyncio.Event, float], Awaitable[bool]]
-"""Waits up to a delay for the stop event; True if it was set (injected for virtual time)."""
 
 
 @dataclass(frozen=True)
@@ -210,6 +209,8 @@ class Scheduler:
             if self._leasing is not None:
                 self._leasing.lost(feed_key(feed.source))
             return self._pacing.takeover_check_s
+        except StoppingError:
+            return 0.0  # the loop sees the stop next; the feed's state was not advanced
         except (GraphError, StoreUnavailableError) as exc:
             self._failed(feed, pace, exc)
             return self._next_delay(pace)
@@ -291,12 +292,3 @@ class Scheduler:
 
     def _next_delay(self, pace: _Pace) -> float:
         return jittered(pace.interval_s, self._pacing.jitter_ratio, self._rng.random())
-
-
-async def wait_for_stop(stop: asyncio.Event, delay_s: float) -> bool:
-    """Wait up to ``delay_s`` for ``stop``; True if it was set."""
-    try:
-        await asyncio.wait_for(stop.wait(), timeout=max(delay_s, 0.0))
-    except TimeoutError:
-        return stop.is_set()
-    return True

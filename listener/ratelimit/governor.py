@@ -9,6 +9,12 @@ account's business-use-case calls, its hashtag calls go on. Calls of one scope a
 
 Time and sleeping are injected so tests can run on a hand-moved clock; metrics are reported
 through the ``on_usage`` callback, so this package imports no metrics library.
+
+Logs follow transitions: ``ratelimit.paused`` when a scope goes from running to paused (a pause
+that only grows is ``ratelimit.pause_extended``, at info), ``ratelimit.resumed`` once when it
+ends, and ``ratelimit.header_garbled`` for the first unreadable usage header after readable
+ones. A pause learnt from another replica is merged only while it still runs: one that has
+ended is history, and applying it again would end (and log) it again at every merge.
 """
 
 from __future__ import annotations
@@ -102,7 +108,7 @@ class Governor:
             now = self._clock()
             state = self.state(spend)
             # A user-level throttle (code 17) stops every call made with that account's token.
-            user = self._users.get(account, ScopeState())
+            user = self._user(account)
             pause = max(_pause_left(state, now), _pause_left(user, now))
             if pause >= _RESOLUTION_S:
                 await self._sleep(pause)
@@ -114,7 +120,7 @@ class Governor:
                 return
             await self._sleep(turn)
             now = self._clock()
-            if not self.paused(spend) and _pause_left(self._users.get(account, user), now) <= 0:
+            if not self.paused(spend) and _pause_left(self._user(account), now) <= 0:
                 return
 
     def state(self, scope: Scope) -> ScopeState:
@@ -125,6 +131,15 @@ class Governor:
         if cleared is not state:
             self._states[scope] = cleared
             log.info("ratelimit.resumed", scope=scope.key)
+        return cleared
+
+    def _user(self, account: str) -> ScopeState:
+        """The account's user-level state (code 17), with an elapsed pause cleared and logged."""
+        state = self._users.get(account, ScopeState())
+        cleared = resumed(state, self._clock())
+        if cleared is not state:
+            self._users[account] = cleared
+            log.info("ratelimit.resumed", scope=f"user:{account}")
         return cleared
 
     def paused(self, scope: Scope) -> bool:
@@ -144,16 +159,17 @@ class Governor:
             self._states[scope] = observe_success(state)
 
     def merge(self, scope: Scope, *, paused_until: datetime | None, usage_ratio: float) -> None:
-        """Take what another replica learnt: its pause (if longer) and its usage (if higher)."""
+        """Take what another replica learnt: its pause (if longer and still running) and its
+        usage (if higher)."""
+        now = self._clock()
         state = self.state(scope)
-        pause = state.paused_until
-        if paused_until is not None and (pause is None or paused_until > pause):
-            if paused_until > self._clock():
-                log.warning("ratelimit.paused", scope=scope.key, by="another replica")
-            pause = paused_until
-        self._states[scope] = replace(
-            state, paused_until=pause, usage_ratio=max(state.usage_ratio, usage_ratio)
-        )
+        merged = replace(state, usage_ratio=max(state.usage_ratio, usage_ratio))
+        # A pause that has ended is history: taken again, it would end (and be logged as a
+        # resumption) again at every merge.
+        if paused_until is not None and paused_until > max(now, state.paused_until or now):
+            merged = replace(merged, paused_until=paused_until)
+            _log_pause(scope.key, state, merged, now, by="another replica")
+        self._states[scope] = merged
 
     # -- what Meta told us ---------------------------------------------------------------------
 
@@ -167,7 +183,7 @@ class Governor:
         app = parse_app_usage(headers.get("x-app-usage"))
         buc = parse_buc_usage(headers.get("x-business-use-case-usage"))
         problems = app.problems + buc.problems
-        self._report_problems(problems)
+        self._report_problems(problems, readable=app.usage is not None or bool(buc.by_object))
         if app.usage is not None:
             self._observe(APP_SCOPE, app.usage)
         by_owner: dict[str, Usage] = {}
@@ -180,10 +196,15 @@ class Governor:
         mine = by_owner.get(account)
         return None if mine is None else mine.regain_s
 
-    def _report_problems(self, problems: tuple[str, ...]) -> None:
-        """Count every problem; log when the first one changes (not once per answer)."""
+    def _report_problems(self, problems: tuple[str, ...], *, readable: bool) -> None:
+        """Count every problem; log when the first one changes (not once per answer).
+
+        Only a header read clean ends a run of problems: an answer without usage headers
+        says nothing either way.
+        """
         if not problems:
-            self._garbled = None
+            if readable:
+                self._garbled = None
             return
         if self._on_garbled is not None:
             self._on_garbled(len(problems))
@@ -213,11 +234,12 @@ class Governor:
         case codes (80000-80014) are the account's; anything else (32, 613, a 100/33 read as a
         throttle) pauses the pool the call was spending.
         """
+        now = self._clock()
         if code in USER_THROTTLE_CODES:
-            user = self._users.get(account, ScopeState())
+            user = self._user(account)
             policy = self._policy(self.scopes_for(endpoint, account)[0])
-            self._users[account] = observe_throttle(user, retry_after_s, self._clock(), policy)
-            log.warning("ratelimit.paused", scope=f"user:{account}", code=code)
+            self._users[account] = observe_throttle(user, retry_after_s, now, policy)
+            _log_pause(f"user:{account}", user, self._users[account], now, code=code)
             return Scope("buc", account)
         if code in APP_THROTTLE_CODES:
             scope = APP_SCOPE
@@ -226,32 +248,32 @@ class Governor:
         else:
             scope = self.scopes_for(endpoint, account)[0]
         before = self.state(scope)
-        after = observe_throttle(before, retry_after_s, self._clock(), self._policy(scope))
+        after = observe_throttle(before, retry_after_s, now, self._policy(scope))
         self._states[scope] = after
-        if after.paused_until != before.paused_until:
-            log.warning(
-                "ratelimit.paused",
-                scope=scope.key,
-                code=code,
-                until=after.paused_until.isoformat() if after.paused_until else None,
-            )
+        _log_pause(scope.key, before, after, now, code=code)
         return scope
 
     def _observe(self, scope: Scope, usage: Usage) -> None:
+        now = self._clock()
         before = self.state(scope)
-        after = observe_usage(
-            before, usage.ratio(), usage.regain_s, self._clock(), self._policy(scope)
-        )
+        after = observe_usage(before, usage.ratio(), usage.regain_s, now, self._policy(scope))
         self._states[scope] = after
         if self._on_usage is not None:
             self._on_usage(scope, usage)
-        if after.paused_until != before.paused_until and after.paused_until is not None:
-            log.warning(
-                "ratelimit.paused",
-                scope=scope.key,
-                usage=usage.ratio(),
-                until=after.paused_until.isoformat(),
-            )
+        _log_pause(scope.key, before, after, now, usage=usage.ratio())
+
+
+def _log_pause(
+    key: str, before: ScopeState, after: ScopeState, now: datetime, **fields: object
+) -> None:
+    """Log a pause that begins (a warning) or grows (info); nothing when it is unchanged."""
+    until = after.paused_until
+    if until is None or until == before.paused_until:
+        return
+    if is_paused(before, now):
+        log.info("ratelimit.pause_extended", scope=key, until=until.isoformat(), **fields)
+    else:
+        log.warning("ratelimit.paused", scope=key, until=until.isoformat(), **fields)
 
 
 def _pause_left(state: ScopeState, now: datetime) -> float:

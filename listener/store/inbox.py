@@ -2,11 +2,17 @@
 
 ``{_id: key, field, ig_user_id, media_id?, comment_id?, username?, value, sent_at,
 received_at, status, attempts, available_at, claimed_by?, claim_expires_at?, last_error?,
-reason?, done_at?}``; ``status`` is ``pending``, ``claimed``, ``done`` or ``dead``.
+reason?, done_at?, expire_at?}``; ``status`` is ``pending``, ``claimed``, ``done`` or ``dead``.
 
 Idempotent: ``_id`` is the change's key, so a delivery Meta retries stores nothing new.
 A worker claims the oldest available event with one atomic ``find_one_and_update``; a claim
 that is not completed before ``claim_expires_at`` (the worker died) is claimed again later.
+
+Retention: a settled event gets ``expire_at`` (done: ``done`` retention later, dead: the longer
+``dead`` retention later) and a TTL index on it deletes the event then. Events still waiting
+never carry it. The date is fixed when the event settles, so a changed retention applies to
+events settled from then on; events settled before ``expire_at`` existed get theirs from
+``done_at`` (or ``received_at``) when the indexes are made.
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Final
 
 from pymongo import ASCENDING, IndexModel, ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
@@ -30,7 +36,21 @@ _DUPLICATE_KEY = 11000
 INDEXES = [
     IndexModel([("status", ASCENDING), ("available_at", ASCENDING)], name="work_queue"),
     IndexModel([("status", ASCENDING), ("claim_expires_at", ASCENDING)], name="expired_claims"),
+    # Each settled event carries its own deletion date: one index serves both retentions, and
+    # a changed retention never conflicts with the index already made.
+    IndexModel([("expire_at", ASCENDING)], name="settled_expiry", expireAfterSeconds=0),
 ]
+
+
+@dataclass(frozen=True)
+class Retention:
+    """How long settled events are kept: done ones, and dead letters (kept longer, for reading)."""
+
+    done: timedelta = timedelta(days=7)
+    dead: timedelta = timedelta(days=90)
+
+
+DEFAULT_RETENTION: Final = Retention()
 
 
 @dataclass(frozen=True)
@@ -54,7 +74,7 @@ class InboxStats:
     oldest_pending_at: datetime | None
 
 
-def _document(event: WebhookEvent, now: datetime) -> Document:
+def _document(event: WebhookEvent, now: datetime, retention: Retention) -> Document:
     doc: Document = {
         "_id": event.key,
         "field": event.field,
@@ -71,24 +91,48 @@ def _document(event: WebhookEvent, now: datetime) -> Document:
             doc[name] = getattr(event, name)
     if event.problem is not None:
         doc["reason"] = event.problem
+        doc["expire_at"] = now + retention.dead
     return doc
 
 
 class InboxRepository:
     """Stores, claims and settles webhook events."""
 
-    def __init__(self, collection: AsyncCollection[Document]) -> None:
+    def __init__(
+        self, collection: AsyncCollection[Document], retention: Retention = DEFAULT_RETENTION
+    ) -> None:
         self._collection = collection
+        self._retention = retention
 
     async def ensure_indexes(self) -> None:
-        """The work-queue indexes."""
+        """The work-queue indexes and the TTL index of settled events (which it backfills)."""
         await guarded("create inbox indexes", lambda: self._collection.create_indexes(INDEXES))
+        await guarded("inbox expiry backfill", self._backfill_expiry)
+
+    async def _backfill_expiry(self) -> None:
+        """Give events settled before ``expire_at`` existed their date; a no-op afterwards."""
+        for status, keep in ((DONE, self._retention.done), (DEAD, self._retention.dead)):
+            await self._collection.update_many(
+                {"status": status, "expire_at": {"$exists": False}},
+                [
+                    {
+                        "$set": {
+                            "expire_at": {
+                                "$add": [
+                                    {"$ifNull": ["$done_at", "$received_at"]},
+                                    int(keep.total_seconds() * 1000),
+                                ]
+                            }
+                        }
+                    }
+                ],
+            )
 
     async def add(self, events: Sequence[WebhookEvent], now: datetime) -> tuple[int, int]:
         """Store events durably (majority-acknowledged); (stored, already there)."""
         if not events:
             return 0, 0
-        docs = list({e.key: _document(e, now) for e in events}.values())
+        docs = list({e.key: _document(e, now, self._retention) for e in events}.values())
         repeats = len(events) - len(docs)
         try:
             result = await self._collection.insert_many(docs, ordered=False)
@@ -138,9 +182,13 @@ class InboxRepository:
 
     async def done(self, claimed: Claimed, worker: str, now: datetime, result: Document) -> bool:
         """Settle a claimed event as done; False if the claim was lost (another took it)."""
-        return await self._settle(
-            claimed, worker, {"status": DONE, "done_at": now, "result": result}
-        )
+        fields: Document = {
+            "status": DONE,
+            "done_at": now,
+            "expire_at": now + self._retention.done,
+            "result": result,
+        }
+        return await self._settle(claimed, worker, fields)
 
     async def retry(
         self, claimed: Claimed, worker: str, at: datetime, error: str, *, count: bool = True
@@ -156,9 +204,13 @@ class InboxRepository:
 
     async def dead(self, claimed: Claimed, worker: str, now: datetime, reason: str) -> bool:
         """Set a claimed event aside as a dead letter, with the reason."""
-        return await self._settle(
-            claimed, worker, {"status": DEAD, "done_at": now, "reason": reason[:500]}
-        )
+        fields: Document = {
+            "status": DEAD,
+            "done_at": now,
+            "expire_at": now + self._retention.dead,
+            "reason": reason[:500],
+        }
+        return await self._settle(claimed, worker, fields)
 
     async def _settle(self, claimed: Claimed, worker: str, fields: Document) -> bool:
         result = await guarded(

@@ -11,9 +11,11 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
+import pymongo
 import structlog
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
@@ -94,11 +96,14 @@ async def embedded_server(path: Path) -> AsyncIterator[str]:
 
 @asynccontextmanager
 async def connect(
-    uri: str, database: str, *, timeout_s: float
+    uri: str, database: str, *, timeout_s: float, close_timeout_s: float | None = None
 ) -> AsyncIterator[AsyncDatabase[Document]]:
     """An ``AsyncMongoClient`` for ``uri``, closed on exit; yields the database.
 
     Connecting is lazy: a database that is down at start-up makes readiness fail, not start-up.
+    Closing first ends the client's sessions on the server, a courtesy (the server ends idle
+    sessions itself): with the server gone it would wait ``timeout_s`` to find it, so it is
+    given ``close_timeout_s`` at most (default: ``timeout_s``).
     """
     timeout_ms = int(timeout_s * 1000)
     client: AsyncMongoClient[Document] = AsyncMongoClient(
@@ -113,20 +118,26 @@ async def connect(
     try:
         yield client[database]
     finally:
-        await client.close()
+        with pymongo.timeout(timeout_s if close_timeout_s is None else close_timeout_s):
+            await client.close()
 
 
 @asynccontextmanager
 async def open_database(
-    mongodb_uri: str, *, embedded_path: Path, database: str, timeout_s: float
+    mongodb_uri: str,
+    *,
+    embedded_path: Path,
+    database: str,
+    timeout_s: float,
+    close_timeout_s: float | None = None,
 ) -> AsyncIterator[AsyncDatabase[Document]]:
     """The configured database: the embedded server's when ``mongodb_uri`` is ``embedded``."""
+    opened = partial(
+        connect, database=database, timeout_s=timeout_s, close_timeout_s=close_timeout_s
+    )
     if mongodb_uri == "embedded":
-        async with (
-            embedded_server(embedded_path) as uri,
-            connect(uri, database, timeout_s=timeout_s) as db,
-        ):
+        async with embedded_server(embedded_path) as uri, opened(uri) as db:
             yield db
     else:
-        async with connect(mongodb_uri, database, timeout_s=timeout_s) as db:
+        async with opened(mongodb_uri) as db:
             yield db

@@ -7,7 +7,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from listener.errors import StoreUnavailableError
 from listener.store.draws import DrawRepository
 from listener.store.feeds import FeedRepository
-from listener.store.inbox import InboxRepository
+from listener.store.inbox import DEFAULT_RETENTION, InboxRepository, Retention
 from listener.store.leases import LeaseRepository
 from listener.store.media import MediaRepository
 from listener.store.mongo import Document, guarded
@@ -19,13 +19,18 @@ from listener.store.tokens import TokenRepository
 class Store:
     """Every collection the worker uses, behind repositories."""
 
-    def __init__(self, database: AsyncDatabase[Document]) -> None:
+    def __init__(
+        self,
+        database: AsyncDatabase[Document],
+        *,
+        inbox_retention: Retention = DEFAULT_RETENTION,
+    ) -> None:
         self._db = database
         self.media = MediaRepository(database["media"])
         self.feeds = FeedRepository(database["hashtags"], database["feeds"])
         self.slots = SlotRepository(database["hashtag_slots"])
         self.tokens = TokenRepository(database["tokens"])
-        self.inbox = InboxRepository(database["inbox"])
+        self.inbox = InboxRepository(database["inbox"], inbox_retention)
         self.draws = DrawRepository(database["draws"])
         self.leases = LeaseRepository(database["leases"], database["replicas"])
         self.ratelimits = RateLimitRepository(database["ratelimits"])

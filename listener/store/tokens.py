@@ -6,7 +6,9 @@ in for; ``expires_at`` is ``null`` for a token that never expires.
 
 The rule: the stored token is used only while the configuration still holds the token it
 replaced. An operator who puts a new token in the configuration wins, without having to clear
-anything here. Tokens are never logged, and error texts never carry document values.
+anything here. Tokens are never logged, and error texts never carry document values; every
+token written or read here is handed to the log scrubber, so one that slips into a log line
+anyway is redacted like the configured ones.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from datetime import datetime
 
 from pymongo.asynchronous.collection import AsyncCollection
 
+from listener.logs import remember_secret
 from listener.store.mongo import Document, guarded
 
 
@@ -54,6 +57,7 @@ class TokenRepository:
         now: datetime,
     ) -> None:
         """Keep ``new_token`` for ``account`` in place of the configured ``replaces_configured``."""
+        remember_secret(new_token)
         document = {
             "access_token": new_token,
             "expires_at": expires_at,
@@ -70,8 +74,10 @@ class TokenRepository:
         doc = await guarded("token read", lambda: self._tokens.find_one({"_id": account}))
         if doc is None:
             return None
+        token = str(doc["access_token"])
+        remember_secret(token)
         return StoredToken(
-            access_token=str(doc["access_token"]),
+            access_token=token,
             expires_at=doc.get("expires_at"),
             refreshed_at=doc["refreshed_at"],
             replaces=str(doc["replaces"]),

@@ -1,7 +1,8 @@
 """``/webhooks/instagram``: Meta's verification handshake and its signed event deliveries.
 
 GET answers the subscription handshake. POST checks ``X-Hub-Signature-256`` over the raw body
-(when an app secret is set; missing or wrong → 403, nothing stored), refuses bodies over the
+(missing or wrong → 403, nothing stored; without an app secret every delivery is refused unless
+the receiver was explicitly made ``unsigned``, for demos), refuses bodies over the
 configured size (413) and bodies that are not a delivery (400), then stores every change in
 the inbox **before** answering 200. If the store cannot take them the answer is 503, so Meta
 retries (for up to 36 hours); a change that arrives twice is stored once. Parts the listener
@@ -36,6 +37,14 @@ class WebhookConfig:
     verify_token: str
     app_secret: str
     max_bytes: int
+    unsigned: bool = False
+    """Without an app secret, take deliveries nobody can check (demos only)."""
+
+    def signed(self, body: bytes, header: str | None) -> bool:
+        """Whether a delivery with ``body`` and signature ``header`` may be taken."""
+        if not self.app_secret:
+            return self.unsigned
+        return verify(body, header, self.app_secret)
 
 
 @dataclass
@@ -72,9 +81,7 @@ class WebhookReceiver:
             body = await request.read()
         except web.HTTPRequestEntityTooLarge:
             return self._refuse("too_large", 413, "body too large")
-        if self.config.app_secret and not verify(
-            body, request.headers.get("X-Hub-Signature-256"), self.config.app_secret
-        ):
+        if not self.config.signed(body, request.headers.get("X-Hub-Signature-256")):
             return self._refuse("bad_signature", 403, "signature missing or wrong")
         try:
             delivery = parse_delivery(body)

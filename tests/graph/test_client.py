@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -16,6 +17,7 @@ from listener.errors import (
     BadRequestError,
     MalformedResponseError,
     ObjectUnavailableError,
+    StoppingError,
     ThrottledError,
     TransientError,
 )
@@ -23,7 +25,7 @@ from listener.graph.client import GraphClient, RetryPolicy, appsecret_proof
 from listener.graph.instagram import Credentials, InstagramApi
 from listener.metrics import Metrics
 from listener.ratelimit.throttle import Scope
-from tests.graphsim import APP_SECRET, BRAND, WHO, Graph
+from tests.graphsim import APP_SECRET, BRAND, WHO, Graph, stoppable_api
 
 
 @asynccontextmanager
@@ -195,6 +197,19 @@ async def test_backoff_grows_and_stays_bounded(graph: Graph) -> None:
     with pytest.raises(TransientError):
         await graph.api.hashtag_id(WHO, "summerdrop")
     assert [s <= bound for s, bound in zip(graph.sleeps, [1.0, 2.0], strict=True)] == [True, True]
+
+
+async def test_a_backoff_ends_at_the_stop(graph: Graph, metrics: Metrics) -> None:
+    """A call backing off after a transient fault is abandoned at the stop, not retried."""
+    stop, waiting = asyncio.Event(), asyncio.Event()
+    graph.world.inject_faults("code_2", count=3, endpoint="ig_hashtag_search")
+    async with stoppable_api(graph, metrics, stop, waiting) as (api, _):
+        call = asyncio.create_task(api.hashtag_id(WHO, "summerdrop"))
+        await asyncio.wait_for(waiting.wait(), 20)
+        stop.set()
+        with pytest.raises(StoppingError):
+            await asyncio.wait_for(call, 20)
+    assert graph.world.stats.count(endpoint="ig_hashtag_search") == 1
 
 
 @pytest.mark.parametrize(

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import aiohttp
 import pytest
+import structlog
 from structlog.testing import capture_logs
 
 from listener.errors import (
@@ -20,6 +22,7 @@ from listener.errors import (
 from listener.graph.client import GraphClient
 from listener.graph.instagram import Credentials
 from listener.graph.tokens import REDACTED, TokenApi, _secrets_hidden
+from listener.logs import configure_logging
 from listener.metrics import Metrics
 from listener.simulator import ManualClock, SimAccount, SimulatorConfig, World, serve
 
@@ -211,3 +214,13 @@ def test_secrets_are_redacted_from_an_error_that_quotes_them() -> None:
         f"bad token {REDACTED} for app 1|{REDACTED} code=190 endpoint=debug_token"
     )
     assert "EAA-quoted" not in repr(caught.value)
+
+
+async def test_a_token_issued_by_meta_is_scrubbed_from_logs(tokens: Tokens) -> None:
+    """A long-lived token Meta just issued is redacted from any later log line that quotes it."""
+    out = io.StringIO()
+    configure_logging(stream=out, json=True)
+    new = await tokens.api.exchange_facebook(APP_ID, APP_SECRET, FB.access_token, account="brand")
+    structlog.get_logger().warning("token.debug", detail=f"GET /me?token={new.access_token}")
+    assert new.access_token not in out.getvalue()
+    assert REDACTED in out.getvalue()

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from dataclasses import replace
 from datetime import timedelta
+from pathlib import Path
+from typing import Any
 
 import pytest
+from structlog.testing import capture_logs
 
 from listener.metrics import Metrics
 from listener.models import Sighting, Source, SourceKind, WebhookEvent
@@ -16,14 +20,18 @@ from listener.pollers.ingest import Ingestor
 from listener.ratelimit.disguise import RUN_OBJECTS
 from listener.ratelimit.throttle import Scope
 from listener.simulator.webhooks import comments_envelope
+from listener.store.mongo import connect
 from listener.store.store import Store
 from listener.web.payload import event_key, parse_delivery
-from tests.graphsim import BRAND, NOW, WHO, Graph
+from tests.graphsim import BRAND, NOW, WHO, Graph, stoppable_api
+from tests.mongo import MongoServer
 
 
-def worker(graph: Graph, store: Store, metrics: Metrics, *, max_attempts: int = 3) -> InboxWorker:
+def worker(
+    graph: Graph, store: Store, metrics: Metrics, *, max_attempts: int = 3, **options: Any
+) -> InboxWorker:
     return InboxWorker(
-        api=graph.api,
+        api=options.pop("api", graph.api),
         store=store,
         ingestor=Ingestor(store, metrics),
         accounts=Accounts({"brand": WHO}, metrics=metrics, clock=graph.clock),
@@ -33,6 +41,7 @@ def worker(graph: Graph, store: Store, metrics: Metrics, *, max_attempts: int = 
         mentions_on=["brand"],
         max_attempts=max_attempts,
         lease_s=300,
+        **options,
     )
 
 
@@ -294,3 +303,60 @@ async def test_dead_token_defers_without_spending_attempts(
     event = await store.inbox.get(mention(media_id).key)
     assert event is not None
     assert (event["status"], event["attempts"]) == ("pending", 0)
+
+
+async def test_an_outage_is_logged_once_by_all_loops_and_its_end_once(
+    graph: Graph, metrics: Metrics, tmp_path: Path
+) -> None:
+    """MongoDB down under two inbox loops: one store_unavailable, then one store_recovered."""
+    server = MongoServer(tmp_path / "db")  # its port, with nothing listening yet
+    turns = 0
+    failed_a_while = asyncio.Event()
+
+    async def turn(stop: asyncio.Event, delay_s: float) -> bool:
+        nonlocal turns
+        turns += 1
+        if turns >= 8:
+            failed_a_while.set()
+        await asyncio.sleep(0)
+        return stop.is_set()
+
+    async with connect(server.uri, "inbox_outage", timeout_s=0.3) as database:
+        store = Store(database)
+        inbox = worker(graph, store, metrics, workers=2, wait=turn)
+        stop = asyncio.Event()
+        with capture_logs() as logs:
+            running = asyncio.create_task(inbox.run(stop))
+            await asyncio.wait_for(failed_a_while.wait(), 60)
+            server.start()
+            try:
+                # The test's own client: the worker's may take a few tries to see the server.
+                async with connect(server.uri, "inbox_outage", timeout_s=10) as test_db:
+                    await Store(test_db).inbox.add([mention("m-1", ig_user_id="9")], graph.clock())
+                await asyncio.wait_for(inbox.wait_for(lambda: inbox.settled >= 1), 60)
+                stop.set()
+                await asyncio.wait_for(running, 60)
+            finally:
+                server.stop()
+    events = [e["event"] for e in logs if e["event"].startswith("inbox.store")]
+    assert events == ["inbox.store_unavailable", "inbox.store_recovered"]
+
+
+async def test_an_event_waiting_out_a_pause_is_given_back_at_the_stop(
+    graph: Graph, store: Store, metrics: Metrics
+) -> None:
+    """At the stop, an event waiting out an hour's pause is pending again, its attempt returned."""
+    stop, waiting = asyncio.Event(), asyncio.Event()
+    async with stoppable_api(graph, metrics, stop, waiting) as (api, governor):
+        governor.observe_throttle("mentioned_media", "brand", 80002, 3600.0)
+        await store.inbox.add([mention("m-paused")], graph.clock())
+        inbox = worker(graph, store, metrics, api=api)
+        with capture_logs() as logs:
+            running = asyncio.create_task(inbox.run(stop))
+            await asyncio.wait_for(waiting.wait(), 20)
+            stop.set()
+            await asyncio.wait_for(running, 20)
+    doc = await store.inbox.get(mention("m-paused").key)
+    assert doc is not None
+    assert (doc["status"], doc["attempts"], doc["available_at"]) == ("pending", 0, NOW)
+    assert [e["event"] for e in logs if e["event"].startswith("inbox.")] == ["inbox.released"]

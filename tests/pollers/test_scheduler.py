@@ -20,7 +20,7 @@ from listener.pollers.ingest import Ingestor
 from listener.pollers.quota import HashtagQuota
 from listener.pollers.scheduler import Pacing, Scheduler
 from listener.store.store import Store
-from tests.graphsim import BRAND, NOW, OTHER, WHO, WHO_OTHER, Graph
+from tests.graphsim import BRAND, NOW, OTHER, WHO, WHO_OTHER, Graph, stoppable_api
 
 FAST = Pacing(jitter_ratio=0.0, adaptive=False)
 
@@ -170,3 +170,31 @@ async def test_bad_request_is_not_retried_and_names_the_trace(
     assert failed[0]["kind"] == "BadRequestError"
     assert graph.world.stats.count(endpoint="ig_hashtag_search") == 2
     assert backoffs == []
+
+
+async def test_a_poll_waiting_out_a_pause_ends_at_the_stop(
+    graph: Graph, store: Store, metrics: Metrics
+) -> None:
+    """A poll waiting out an hour's app pause ends at the stop, not after the grace period,
+    and is neither a failure nor a poll done."""
+    stop, waiting = asyncio.Event(), asyncio.Event()
+    async with stoppable_api(graph, metrics, stop, waiting) as (api, governor):
+        governor.observe_throttle("recent_media", "brand", 4, 3600.0)
+        rig = Rig(graph, store, metrics, [WHO], api=api)
+        scheduler = Scheduler(
+            [rig.feed("brand", "summerdrop")],
+            store=store,
+            metrics=metrics,
+            accounts=rig.accounts,
+            pacing=FAST,
+            clock=graph.clock,
+            grace_s=3600.0,  # were the poll to keep waiting, the stop would take an hour
+        )
+        with capture_logs() as logs:
+            running = asyncio.create_task(scheduler.run(stop))
+            await asyncio.wait_for(waiting.wait(), 20)
+            stop.set()
+            await asyncio.wait_for(running, 20)
+    assert [e["event"] for e in logs if e["event"].startswith("poll.")] == []
+    assert polls(metrics, "brand", "failed") == 0
+    assert graph.world.stats.count(endpoint="ig_hashtag_search") == 0

@@ -83,6 +83,39 @@ async def test_user_throttle_stops_that_accounts_hashtag_calls(graph: Graph) -> 
     assert graph.clock() >= before + timedelta(seconds=120)
 
 
+async def test_user_pause_is_logged_when_it_begins_and_when_it_ends(graph: Graph) -> None:
+    """Code 17 twice (the second only lengthens the pause): paused, extended, resumed, once each."""
+    graph.world.throttle(BRAND.ig_user_id, 17, minutes=2, now=graph.clock())
+    with capture_logs() as logs:
+        with pytest.raises(ThrottledError):
+            await graph.api.hashtag_id(WHO, "summerdrop")
+        graph.governor.observe_throttle("ig_hashtag_search", "brand", 17, 7200.0)
+        await graph.api.hashtag_id(WHO, "summerdrop")
+        await graph.api.hashtag_id(WHO, "sunset")
+    user = [(e["event"], e["scope"]) for e in logs if e.get("scope") == "user:brand"]
+    assert user == [
+        ("ratelimit.paused", "user:brand"),
+        ("ratelimit.pause_extended", "user:brand"),
+        ("ratelimit.resumed", "user:brand"),
+    ]
+
+
+def test_garbled_usage_headers_are_logged_when_they_begin_and_counted_always() -> None:
+    """An unreadable usage header on every answer: one warning, not one per call, all counted."""
+    garbled: list[int] = []
+    governor = Governor(
+        lambda scope: Policy(budget_per_hour=3600.0),
+        clock=lambda: NOW,
+        on_garbled=garbled.append,
+    )
+    readable = {"x-app-usage": '{"call_count": 10, "total_cputime": 1, "total_time": 1}'}
+    with capture_logs() as logs:
+        for headers in [{"x-app-usage": "{oops"}] * 3 + [readable] + [{"x-app-usage": "[]"}] * 2:
+            governor.observe_headers("brand", headers)
+    assert [e["event"] for e in logs] == ["ratelimit.header_garbled"] * 2
+    assert len(garbled) == 5
+
+
 @pytest.fixture
 def sim_config(sim_config: SimulatorConfig) -> SimulatorConfig:
     """A small platform budget, so that usage climbs 5 points a call."""

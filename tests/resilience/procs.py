@@ -592,6 +592,7 @@ port = {port}
 
 [polling]
 hashtag_interval_s = {interval_s}
+tags_interval_s = {interval_s}
 min_interval_s = 1
 max_interval_s = {max_interval_s}
 jitter_ratio = 0.2
@@ -623,3 +624,21 @@ tags = false
 mentions = true
 {extra}
 """
+
+
+def write_worker_config(
+    path: Path, mongo: Mongo, database: str, sim: Simulator, hashtags: Sequence[str], **options: Any
+) -> Path:
+    """Write :func:`worker_config` for a worker on ``mongo``'s ``database`` and ``sim`` to
+    ``path``; ``options`` are the rest of its keywords."""
+    path.write_text(
+        worker_config(
+            mongodb_uri=mongo.uri,
+            database=database,
+            graph_url=sim.base_url,
+            hashtags=hashtags,
+            **options,
+        ),
+        encoding="utf-8",
+    )
+    return path

@@ -35,7 +35,7 @@ from tests.resilience.procs import (
     mention,
     running,
     wait_until,
-    worker_config,
+    write_worker_config,
 )
 
 SEED = 20260611
@@ -208,18 +208,15 @@ def test_sigkill_loop_loses_and_duplicates_nothing(
         posts_per_hour=1800,
         backfill_hours=0.1,
     )
-    config = tmp_path / "worker.toml"
-    config.write_text(
-        worker_config(
-            mongodb_uri=mongo.uri,
-            database=mongo_db.name,
-            graph_url=sim.base_url,
-            hashtags=HASHTAGS,
-            port=free_port(),
-            replica="solo",  # a restarted replica takes its own leases back at once
-            lease_ttl_s=5,
-        ),
-        encoding="utf-8",
+    config = write_worker_config(
+        tmp_path / "worker.toml",
+        mongo,
+        mongo_db.name,
+        sim,
+        HASHTAGS,
+        port=free_port(),
+        replica="solo",  # a restarted replica takes its own leases back at once
+        lease_ttl_s=5,
     )
     loop = KillLoop(sim, config, tmp_path, mongo_db, rng)
     with running(sim):

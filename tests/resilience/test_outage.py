@@ -31,7 +31,7 @@ from tests.resilience.procs import (
     mention,
     running,
     wait_until,
-    worker_config,
+    write_worker_config,
 )
 
 HASHTAGS = ["sunrise", "surf"]
@@ -58,17 +58,14 @@ def simulator(tmp_path: Path) -> Simulator:
 
 def start_worker(tmp_path: Path, mongo: Mongo, db: Db, sim: Simulator) -> Worker:
     """A worker on ``mongo`` and ``sim``, polling steadily before the test begins."""
-    config = tmp_path / "worker.toml"
-    config.write_text(
-        worker_config(
-            mongodb_uri=mongo.uri,
-            database=db.name,
-            graph_url=sim.base_url,
-            hashtags=HASHTAGS,
-            store_timeout_s=1.0,
-            graph_timeout_s=2.0,
-        ),
-        encoding="utf-8",
+    config = write_worker_config(
+        tmp_path / "worker.toml",
+        mongo,
+        db.name,
+        sim,
+        HASHTAGS,
+        store_timeout_s=1.0,
+        graph_timeout_s=2.0,
     )
     worker = Worker(config, tmp_path / "worker.log").start()
     wait_until(

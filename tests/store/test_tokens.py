@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+import io
 from datetime import UTC, datetime, timedelta
 
+import structlog
 from pymongo.asynchronous.database import AsyncDatabase
 
+from listener.logs import configure_logging
 from listener.store.mongo import Document
 from listener.store.tokens import TokenRepository
 
@@ -92,3 +95,25 @@ async def test_the_stored_token_is_hidden_from_repr(database: AsyncDatabase[Docu
     tokens = repository(database)
     await tokens.save("brand", RENEWED, None, CONFIGURED, NOW)
     assert RENEWED not in repr(await tokens.load("brand"))
+
+
+async def test_a_token_read_from_the_store_is_scrubbed_from_logs(
+    database: AsyncDatabase[Document],
+) -> None:
+    """A renewed token another process stored is redacted from log lines once it is read."""
+    renewed = "EAA-renewed-by-another-process"
+    await database["tokens"].insert_one(
+        {
+            "_id": "brand",
+            "access_token": renewed,
+            "expires_at": None,
+            "refreshed_at": NOW,
+            "replaces": hashlib.sha256(CONFIGURED.encode()).hexdigest(),
+        }
+    )
+    out = io.StringIO()
+    configure_logging(stream=out, json=True, secrets=[CONFIGURED])
+    assert await repository(database).current("brand", CONFIGURED) == renewed
+    structlog.get_logger().warning("poll.failed", error=f"GET /tags?access_token={renewed}&x")
+    structlog.get_logger().warning("poll.failed", error=f"token {renewed} rejected")
+    assert renewed not in out.getvalue()
