@@ -485,6 +485,8 @@ async def start(
             max_attempts=polling.inbox_max_attempts,
             lease_s=polling.inbox_claim_s,
             workers=polling.inbox_workers,
+            replica=leasing.replica,
+            heartbeat_ttl_s=settings.cluster.lease_ttl_s,
         )
         receiver = WebhookReceiver(
             WebhookConfig(
@@ -520,6 +522,7 @@ async def start(
             build_app(metrics=metrics, registry=registry, readiness=store.ping, webhooks=receiver),
             access_log=None,
             handle_signals=False,
+            auto_decompress=False,  # compressed bodies are refused (415), never inflated
         )
         await runner.setup()
         stack.push_async_callback(runner.cleanup)

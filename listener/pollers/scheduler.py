@@ -8,8 +8,9 @@ call per ``max_interval_s``. Intervals are jittered so feeds do not fire togethe
 Errors. A throttle has already paused its scope in the governor, so the next poll simply
 waits there; an auth or permission error stops the account or the feature until a human acts
 (:mod:`listener.pollers.accounts`); a hashtag over the 30-slot budget waits until a slot frees;
-anything else is retried at the next interval. Failures are logged on transitions
-(failing → recovered), not on every attempt.
+anything else — an error nobody expected included — is retried at the next interval: no poll
+ends its feed's loop. Failures are logged on transitions (failing → recovered), not on every
+attempt.
 
 Shutdown. Loops wait on the stop event instead of sleeping. A poll in flight when the stop
 arrives is given ``grace_s`` to finish; after that it is cancelled, which is safe because a
@@ -210,13 +211,13 @@ class Scheduler:
             if self._leasing is not None:
                 self._leasing.lost(feed_key(feed.source))
             return self._pacing.takeover_check_s
-        except (GraphError, StoreUnavailableError) as exc:
+        except Exception as exc:  # Graph, store, or a surprise: the loop goes on
             self._failed(feed, pace, exc)
             return self._next_delay(pace)
         self._succeeded(feed, pace, result)
         return self._next_delay(pace)
 
-    def _failed(self, feed: Feed, pace: _Pace, exc: GraphError | StoreUnavailableError) -> None:
+    def _failed(self, feed: Feed, pace: _Pace, exc: Exception) -> None:
         account = feed.source.account
         self._metrics.polls.labels(feed.feature, account, "failed").inc()
         if isinstance(exc, GraphError) and self._accounts.report(account, feed.feature, exc):

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import aiohttp
 import pytest
@@ -16,10 +17,18 @@ from listener.errors import (
     ConfigError,
     GraphError,
     GraphPermissionError,
+    MalformedResponseError,
 )
 from listener.graph.client import GraphClient
 from listener.graph.instagram import Credentials
-from listener.graph.tokens import REDACTED, TokenApi, _secrets_hidden
+from listener.graph.tokens import (
+    REDACTED,
+    TokenApi,
+    _read,
+    _secrets_hidden,
+    _TokenAnswer,
+    parse_debug_token,
+)
 from listener.metrics import Metrics
 from listener.simulator import ManualClock, SimAccount, SimulatorConfig, World, serve
 
@@ -211,3 +220,26 @@ def test_secrets_are_redacted_from_an_error_that_quotes_them() -> None:
         f"bad token {REDACTED} for app 1|{REDACTED} code=190 endpoint=debug_token"
     )
     assert "EAA-quoted" not in repr(caught.value)
+
+
+def read_token_answer(body: Any) -> object:
+    """An exchange or refresh answer, read as the token calls read it."""
+    return _read(_TokenAnswer, body, endpoint="oauth_access_token")
+
+
+@pytest.mark.parametrize(
+    ("parse", "answer"),
+    [
+        (parse_debug_token, {"data": {"is_valid": True, "expires_at": 2**70}}),
+        (parse_debug_token, {"data": {"is_valid": True, "expires_at": -1}}),
+        (read_token_answer, {"access_token": "EAA-new", "expires_in": 10**30}),
+    ],
+    ids=["expiry-beyond-dates", "expiry-negative", "lifetime-beyond-dates"],
+)
+def test_a_token_time_beyond_any_date_is_a_malformed_answer(
+    parse: Callable[[Any], object], answer: Any
+) -> None:
+    """An expiry no date can hold is a malformed answer (retried), never an overflow that
+    would stop the worker."""
+    with pytest.raises(MalformedResponseError):
+        parse(answer)
