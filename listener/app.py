@@ -601,6 +601,8 @@ async def start(
             lease_s=polling.inbox_claim_s,
             workers=polling.inbox_workers,
             finish_s=grace_s / 2,
+            replica=leasing.replica,
+            heartbeat_ttl_s=settings.cluster.lease_ttl_s,
         )
         receiver = webhook_receiver(settings, store, metrics, clock, arrived=inbox.arrived)
         scheduler = Scheduler(
@@ -626,6 +628,7 @@ async def start(
             access_log=None,
             handle_signals=False,
             shutdown_timeout=CLOSE_TIMEOUT_S,  # a delivery still in flight after the grace
+            auto_decompress=False,  # compressed bodies are refused (415), never inflated
         )
         await runner.setup()
         stack.push_async_callback(runner.cleanup)

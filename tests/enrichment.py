@@ -1,4 +1,4 @@
-"""Enrichment inputs for tests: a scorer that records what it scores, a one-hashtag campaign."""
+"""Enrichment inputs for tests: scorers (one records, one has a bug), a one-hashtag campaign."""
 
 from __future__ import annotations
 
@@ -43,3 +43,16 @@ class CountingScorer:
         self.asked.append(text)
         positive = "love" in text
         return Score("positive" if positive else "negative", 0.5 if positive else -0.5, "test-1")
+
+
+@dataclass
+class FailingScorer:
+    """A sentiment model with a bug: it raises on captions holding ``fails_on``."""
+
+    fails_on: str
+
+    def score(self, text: str) -> Score:
+        """Neutral, or the bug."""
+        if self.fails_on in text:
+            raise ValueError("the model broke on this caption")
+        return Score("neutral", 0.0, "test-1")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gzip
 import io
 import json
 import uuid
@@ -252,3 +253,32 @@ async def test_a_token_taken_on_reload_is_scrubbed_from_logs(mongo_uri: str) -> 
         assert worker.accounts.who("brand").token == "EAA-token-put-in-on-reload"
     structlog.get_logger().warning("poll.failed", error="token EAA-token-put-in-on-reload refused")
     assert "EAA-token-put-in-on-reload" not in out.getvalue()
+
+
+async def test_the_worker_refuses_compressed_webhook_bodies_unread(
+    mongo_uri: str, database: AsyncDatabase[Document]
+) -> None:
+    """The worker's server never inflates a body: gzip, and brotli it cannot decode, are 415."""
+    settings = Settings(
+        store={"mongodb_uri": mongo_uri, "database": database.name},  # type: ignore[arg-type]
+        server={"port": 0},  # type: ignore[arg-type]
+        graph={"base_url": "http://127.0.0.1:9", "app_secret": E2E_SECRET},  # type: ignore[arg-type]
+        accounts=[{"name": "brand", "ig_user_id": BRAND_ID, "access_token": "e2e-token"}],  # type: ignore[list-item]
+    )
+    body = gzip.compress(
+        json.dumps(
+            mentions_envelope(BRAND_ID, "17918195224117851", None, datetime.now(UTC))
+        ).encode()
+    )
+    async with start(settings) as worker, aiohttp.ClientSession() as http:
+        for encoding in ("gzip", "br"):
+            async with http.post(
+                f"http://127.0.0.1:{worker.web_port}/webhooks/instagram",
+                data=body,
+                headers={
+                    "Content-Encoding": encoding,
+                    "X-Hub-Signature-256": signature(body, E2E_SECRET),
+                },
+            ) as response:
+                assert response.status == 415, encoding
+        assert await worker.store.inbox.count() == 0

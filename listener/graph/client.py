@@ -2,8 +2,9 @@
 
 It signs the call (``appsecret_proof`` when an app secret is set), times it, counts it by
 endpoint and outcome, and turns every failure (HTTP, Meta's error body, timeouts, a body that
-is not JSON) into the error tree of :mod:`listener.errors`. Tokens travel as query parameters,
-as Meta expects, but are never part of a URL that is logged or raised.
+is not JSON or is nested too deeply to read) into the error tree of :mod:`listener.errors`.
+Tokens travel as query parameters, as Meta expects, but are never part of a URL that is logged
+or raised.
 
 Meta's "object missing" answer (code 100, subcode 33) is about one object: a call that names
 an object from outside (a mention's media, a comment, a drawn entry, a configured account id)
@@ -324,5 +325,5 @@ _NOT_JSON = object()
 def _decode(raw: bytes) -> Any:
     try:
         return json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):
         return _NOT_JSON

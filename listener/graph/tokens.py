@@ -17,9 +17,9 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from listener.errors import AuthError, ConfigError, GraphError, MalformedResponseError
 from listener.graph.client import GraphClient
@@ -28,6 +28,11 @@ from listener.logs import remember_secret
 
 Login = Literal["facebook", "instagram"]
 """Which token an account holds: a Facebook user token or an Instagram user token."""
+
+EpochSeconds = Annotated[int, Field(ge=0, le=253_402_300_799)]
+"""A moment as Unix seconds that a date can hold (up to the end of year 9999)."""
+Lifetime = Annotated[int, Field(ge=0, le=10**10)]
+"""A token's lifetime in seconds: three centuries at most, so adding it to now stays a date."""
 
 REDACTED = "[redacted]"
 
@@ -75,7 +80,7 @@ def _codes(error: _DebugError) -> tuple[tuple[str, int | None], ...]:
 
 class _DebugData(_Wire):
     is_valid: bool
-    expires_at: int | None = None
+    expires_at: EpochSeconds | None = None
     scopes: tuple[str, ...] = ()
     user_id: str | None = None
     error: _DebugError | None = None
@@ -93,7 +98,7 @@ class _DebugAnswer(_Wire):
 class _TokenAnswer(_Wire):
     access_token: str
     token_type: str | None = None
-    expires_in: int | None = None
+    expires_in: Lifetime | None = None
 
 
 class _UserAnswer(_Wire):

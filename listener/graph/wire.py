@@ -1,7 +1,8 @@
 """Wire models of the Graph API and the mapping of Meta's error bodies to the error tree.
 
 Pure: no I/O. Models ignore unknown fields (Meta adds fields without notice) and a single
-media of the wrong shape is reported and skipped, never allowed to sink its page.
+media of the wrong shape is reported and skipped, never allowed to sink its page. Counts are
+64-bit integers, as MongoDB stores them: a count beyond is a media of the wrong shape.
 """
 
 from __future__ import annotations
@@ -10,9 +11,9 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, ValidationError, field_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from listener.errors import (
     AuthError,
@@ -37,6 +38,9 @@ TRANSIENT_CODES = frozenset({1, 2})
 OBJECT_UNAVAILABLE = (100, 33)
 _OBJECT_ID = re.compile(r"Object with ID '(\d{1,32})'")
 
+Count = Annotated[int, Field(ge=-(2**63), lt=2**63)]
+"""A count as MongoDB can store it (a signed 64-bit integer)."""
+
 
 class _Wire(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
@@ -50,8 +54,8 @@ class WireMedia(_Wire):
     caption: str | None = None
     permalink: str | None = None
     media_type: str | None = None
-    like_count: int | None = None
-    comments_count: int | None = None
+    like_count: Count | None = None
+    comments_count: Count | None = None
     username: str | None = None
 
     @field_validator("timestamp")

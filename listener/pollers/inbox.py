@@ -13,10 +13,16 @@ at once, with that reason: it is about one object, so the account goes on pollin
 hydrating everything else.
 
 Each event is claimed with a lease: a worker that dies mid-event leaves a claim that expires
-and is taken again. Transient failures and throttles are retried with exponential backoff; an
-event that keeps failing, or that Meta says cannot be read, becomes a dead letter with its
-reason — kept, never silently dropped. Events of an account whose token or permission is
-missing wait, without spending attempts, until a human has acted.
+and is taken again. A worker that runs as a replica (its name is the one it heart-beats under)
+also releases, every third of the heartbeat time, the claims of replicas that stopped
+heart-beating, once they are a heartbeat time old; and at its start, the claims a previous run
+under its name left. The claim time then only bounds a live worker that stalls.
+
+Transient failures and throttles are retried with exponential backoff; an event that keeps
+failing, that Meta says cannot be read, whose media MongoDB cannot store, or whose handling
+raised an error nobody expected, becomes a dead letter with its reason — kept, never silently
+dropped, and never a reason for the worker to stop. Events of an account whose token or
+permission is missing wait, without spending attempts, until a human has acted.
 
 At the stop, an event waiting in the governor (a pause, a backoff) is abandoned at once and an
 event in flight gets ``finish_s`` to finish; either way, one that is not done is given back
@@ -87,6 +93,8 @@ class InboxWorker:
         finish_s: float = 2.5,
         arrived: asyncio.Event | None = None,
         wait: Wait = wait_for_stop,
+        replica: str | None = None,
+        heartbeat_ttl_s: float = 60.0,
     ) -> None:
         self._api = api
         self._store = store
@@ -103,7 +111,9 @@ class InboxWorker:
         self._finish_s = finish_s
         self._wait = wait
         self.arrived = arrived or asyncio.Event()
-        self.name = f"inbox-{uuid.uuid4().hex[:8]}"
+        self.name = replica or f"inbox-{uuid.uuid4().hex[:8]}"
+        self._replica = replica is not None
+        self._heartbeat_ttl = timedelta(seconds=heartbeat_ttl_s)
         self.settled = 0
         self._progress = asyncio.Condition()
         self._store_failing = False  # shared by the loops: an outage is logged once, not per loop
@@ -116,6 +126,8 @@ class InboxWorker:
     async def run(self, stop: asyncio.Event) -> None:
         """Work the inbox until ``stop``."""
         async with asyncio.TaskGroup() as group:
+            if self._replica:
+                group.create_task(self._release_orphans(stop), name=f"{self.name}:orphans")
             for n in range(self._workers):
                 group.create_task(self._loop(stop), name=f"{self.name}:{n}")
             group.create_task(self._watch(stop), name=f"{self.name}:stats")
@@ -148,6 +160,8 @@ class InboxWorker:
             await self._give_back(claimed)
         except StoreUnavailableError:
             pass  # not settled: the claim expires and the event is taken again
+        except Exception as exc:  # one event's surprise must not stop the worker
+            await self._crashed(claimed, exc)
 
     async def _give_back(self, claimed: Claimed) -> None:
         """The worker stops before ``claimed`` is done: make it available again, now."""
@@ -156,6 +170,30 @@ class InboxWorker:
                 claimed, self.name, self._clock(), "the worker stopped first", count=False
             ):
                 log.info("inbox.released", key=claimed.key[:16], field=claimed.field)
+
+    async def _crashed(self, claimed: Claimed, exc: Exception) -> None:
+        """Set aside an event whose handling raised an error nobody expected, with that error."""
+        log.exception("inbox.event_failed", key=claimed.key[:16], field=claimed.field)
+        reason = f"unexpected error while handling it: {type(exc).__name__}: {exc}"
+        with contextlib.suppress(StoreUnavailableError):
+            await self._dead(claimed, "dead", reason)
+
+    async def _release_orphans(self, stop: asyncio.Event) -> None:
+        """Release the claims of replicas that stopped heart-beating, and a previous run's."""
+        started = self._clock()
+        with contextlib.suppress(StoreUnavailableError):
+            await self._store.inbox.release_own(self.name, claimed_before=started, now=started)
+        while not stop.is_set():
+            with contextlib.suppress(StoreUnavailableError):
+                now = self._clock()
+                alive = await self._store.leases.alive(now, within=self._heartbeat_ttl)
+                released = await self._store.inbox.release_orphans(
+                    now, alive=alive | {self.name}, ttl=self._heartbeat_ttl
+                )
+                if released:
+                    log.info("inbox.claims_released", count=released, reason="owner stopped")
+                    self.arrived.set()
+            await self._wait(stop, self._heartbeat_ttl.total_seconds() / 3)
 
     async def _idle(self, stop: asyncio.Event) -> None:
         """Wait for a new delivery, a retry coming due, or the stop."""
@@ -184,6 +222,9 @@ class InboxWorker:
             return await self._failed(claimed, account, kind, exc)
         now = self._clock()
         result = await self._ingestor.ingest([Sighting(media, Source(kind, account), now)])
+        if media.id in result.refused:
+            reason = f"media {media.id[:40]!a} cannot be stored: {result.refused[media.id]}"
+            return await self._dead(claimed, "dead", reason)
         outcome = "new" if result.new else "duplicate"
         await self._store.inbox.done(
             claimed, self.name, now, {"media_id": media.id, "result": outcome}

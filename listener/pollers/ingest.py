@@ -1,7 +1,8 @@
 """Ingestion: sightings → enrichment (sentiment, contest verdicts) → bulk writes → metrics.
 
 Every path that stores media (hashtag and /tags pages, hydrated mentions) goes through an
-:class:`Ingestor`, so each media gets the same derived fields and the same counters.
+:class:`Ingestor`, so each media gets the same derived fields and the same counters. A media
+the store refuses (MongoDB cannot hold it) is logged with its reason and counted nowhere else.
 """
 
 from __future__ import annotations
@@ -10,10 +11,14 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
+import structlog
+
 from listener.metrics import Metrics
 from listener.models import Media, Sighting, Source
 from listener.store.media import ExtraFields, IngestResult
 from listener.store.store import Store
+
+log = structlog.get_logger("listener.pollers")
 
 
 class Enrichment(Protocol):
@@ -66,6 +71,9 @@ class Ingestor:
             return enrichment.fields(), enrichment.fields_on_insert()
 
         result = await self._store.media.ingest(sightings, extra if enricher else None)
+        if result.refused:
+            reason = next(iter(result.refused.values()))
+            log.warning("media.refused", count=len(result.refused), reason=reason)
         self._count(sightings, result, enriched)
         return result
 
@@ -84,6 +92,8 @@ class Ingestor:
         sentiment: Counter[tuple[str, str]] = Counter()
         entries: Counter[tuple[str, str]] = Counter()
         for media_id, source in first_source.items():
+            if media_id in result.refused:
+                continue
             outcome = "new" if media_id in new else "duplicate"
             ingested[source.kind.value, source.metric_hashtag, outcome] += 1
             enrichment = enriched.get(media_id)

@@ -8,8 +8,9 @@ call per ``max_interval_s``. Intervals are jittered so feeds do not fire togethe
 Errors. A throttle has already paused its scope in the governor, so the next poll simply
 waits there; an auth or permission error stops the account or the feature until a human acts
 (:mod:`listener.pollers.accounts`); a hashtag over the 30-slot budget waits until a slot frees;
-anything else is retried at the next interval. Failures are logged on transitions
-(failing → recovered), not on every attempt.
+anything else — an error nobody expected included — is retried at the next interval: no poll
+ends its feed's loop. Failures are logged on transitions (failing → recovered), not on every
+attempt.
 
 Shutdown. Loops wait on the stop event instead of sleeping, and a poll waiting in the governor
 (a pause, pacing, a backoff) ends at the stop (:class:`StoppingError`). A poll in flight when
@@ -211,13 +212,13 @@ class Scheduler:
             return self._pacing.takeover_check_s
         except StoppingError:
             return 0.0  # the loop sees the stop next; the feed's state was not advanced
-        except (GraphError, StoreUnavailableError) as exc:
+        except Exception as exc:  # Graph, store, or a surprise: the loop goes on
             self._failed(feed, pace, exc)
             return self._next_delay(pace)
         self._succeeded(feed, pace, result)
         return self._next_delay(pace)
 
-    def _failed(self, feed: Feed, pace: _Pace, exc: GraphError | StoreUnavailableError) -> None:
+    def _failed(self, feed: Feed, pace: _Pace, exc: Exception) -> None:
         account = feed.source.account
         self._metrics.polls.labels(feed.feature, account, "failed").inc()
         if isinstance(exc, GraphError) and self._accounts.report(account, feed.feature, exc):

@@ -45,7 +45,7 @@ from urllib.parse import urlencode
 from listener.simulator import errors
 from listener.simulator.content import Comment, Post, graph_timestamp
 from listener.simulator.errors import GraphError
-from listener.simulator.faults import REPLACING, Fault
+from listener.simulator.faults import DEEP_JSON_LEVELS, MALFORMED, REPLACING, Fault
 from listener.simulator.fieldexpansion import FieldSpec, FieldSyntaxError, parse_fields
 from listener.simulator.stats import CallRecord
 from listener.simulator.tokens import DATA_ACCESS_WINDOW, SimToken
@@ -173,7 +173,7 @@ def handle(world: World, request: GraphRequest, now: datetime) -> GraphReply:
     call = _Call(world, request, route, now)
     if fault is not None and fault.kind in REPLACING:
         reply = _fault_reply(world, fault, now)
-        call.record("malformed" if fault.kind == "malformed" else "server_error", fault=fault)
+        call.record("malformed" if fault.kind in MALFORMED else "server_error", fault=fault)
         return reply
     status, body = 200, {}
     try:
@@ -195,6 +195,11 @@ def _fault_reply(world: World, fault: Fault, now: datetime) -> GraphReply:
         return GraphReply(500, text=html)
     if fault.kind == "malformed":
         return GraphReply(200, {"data": "oops"}, headers=headers)
+    if fault.kind == "not_json":
+        return GraphReply(200, text="<html><body>Please sign in to the network</body></html>")
+    if fault.kind == "deep_json":
+        deep = '{"data": ' + "[" * DEEP_JSON_LEVELS + "]" * DEEP_JSON_LEVELS + "}"
+        return GraphReply(200, text=deep, headers=headers)
     error = errors.unknown_error() if fault.kind == "code_1" else errors.service_unavailable()
     return GraphReply(error.http_status, error.body(world.trace_id()), headers=headers)
 

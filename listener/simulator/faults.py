@@ -8,6 +8,8 @@ Kinds:
 - ``delay``: the call is answered normally, but only after ``delay_s`` seconds (the HTTP shell
   sleeps; the world never does).
 - ``malformed``: HTTP 200 with a body of the wrong shape, ``{"data": "oops"}``.
+- ``not_json``: HTTP 200 with an HTML page (a captive portal or proxy answering for Meta).
+- ``deep_json``: HTTP 200 with JSON nested 100,000 levels deep, more than any parser recurses.
 - ``repeat_page``: a paging answer whose ``next`` repeats the request just made (on ``/tags``:
   whose ``after`` cursor repeats the request's), so clients must stop on a repeated cursor.
   Only calls to a paging endpoint consume it.
@@ -21,10 +23,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final, Literal, get_args
 
-FaultKind = Literal["http_500", "code_1", "code_2", "delay", "malformed", "repeat_page"]
+FaultKind = Literal[
+    "http_500", "code_1", "code_2", "delay", "malformed", "not_json", "deep_json", "repeat_page"
+]
 FAULT_KINDS: Final[frozenset[str]] = frozenset(get_args(FaultKind))
 # Faults that replace the answer entirely: the call never reaches the world's rules.
-REPLACING: Final = frozenset({"http_500", "code_1", "code_2", "malformed"})
+REPLACING: Final = frozenset({"http_500", "code_1", "code_2", "malformed", "not_json", "deep_json"})
+MALFORMED: Final = frozenset({"malformed", "not_json", "deep_json"})
+"""Faults answered 200 with a body the client cannot use."""
+DEEP_JSON_LEVELS: Final = 100_000
 
 
 @dataclass(frozen=True)

@@ -1,12 +1,19 @@
 """The ``inbox`` collection: webhook changes, stored before Meta gets its 200, then worked off.
 
 ``{_id: key, field, ig_user_id, media_id?, comment_id?, username?, value, sent_at,
-received_at, status, attempts, available_at, claimed_by?, claim_expires_at?, last_error?,
-reason?, done_at?, expire_at?}``; ``status`` is ``pending``, ``claimed``, ``done`` or ``dead``.
+received_at, status, attempts, available_at, claimed_by?, claimed_at?, claim_expires_at?,
+last_error?, reason?, done_at?, expire_at?}``; ``status`` is ``pending``, ``claimed``, ``done`` or
+``dead``.
 
 Idempotent: ``_id`` is the change's key, so a delivery Meta retries stores nothing new.
+A change MongoDB could not take as sent (an integer beyond 64 bits, a lone surrogate, nesting
+beyond 100 levels) is stored as a dead letter instead: a bounded, escaped sketch of its value
+(``value: {unstorable: "…"}``) and the reason; its neighbours are stored as they came.
+
 A worker claims the oldest available event with one atomic ``find_one_and_update``; a claim
-that is not completed before ``claim_expires_at`` (the worker died) is claimed again later.
+that is not completed before ``claim_expires_at`` is claimed again later. A claim whose owner
+(a replica, by the name it heart-beats under in ``replicas``) stopped heart-beating is released
+sooner: once it is a lease time old and its owner has not been seen for a lease time.
 
 Retention: a settled event gets ``expire_at`` (done: ``done`` retention later, dead: the longer
 ``dead`` retention later) and a TTL index on it deletes the event then. Events still waiting
@@ -17,8 +24,9 @@ events settled from then on; events settled before ``expire_at`` existed get the
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+import reprlib
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Final
 
@@ -28,10 +36,15 @@ from pymongo.errors import BulkWriteError, PyMongoError
 
 from listener.errors import StoreUnavailableError
 from listener.models import WebhookEvent
-from listener.store.mongo import Document, guarded
+from listener.store.mongo import Document, describe, guarded, unstorable
 
 PENDING, CLAIMED, DONE, DEAD = "pending", "claimed", "done", "dead"
 _DUPLICATE_KEY = 11000
+SKETCH_CHARS: Final = 2000
+"""How much of an unstorable value its dead letter keeps."""
+_SKETCH = reprlib.Repr()
+_SKETCH.maxlevel, _SKETCH.maxdict, _SKETCH.maxlist = 6, 30, 30
+_SKETCH.maxstring, _SKETCH.maxlong, _SKETCH.maxother = 200, 80, 80
 
 INDEXES = [
     IndexModel([("status", ASCENDING), ("available_at", ASCENDING)], name="work_queue"),
@@ -67,6 +80,16 @@ class Claimed:
 
 
 @dataclass(frozen=True)
+class Added:
+    """What storing a delivery's changes did."""
+
+    stored: int
+    duplicates: int
+    unstorable: Mapping[str, str] = field(default_factory=dict)
+    """Key → why MongoDB could not take the change as sent; each is a dead letter instead."""
+
+
+@dataclass(frozen=True)
 class InboxStats:
     """How far behind the inbox is."""
 
@@ -93,6 +116,33 @@ def _document(event: WebhookEvent, now: datetime, retention: Retention) -> Docum
         doc["reason"] = event.problem
         doc["expire_at"] = now + retention.dead
     return doc
+
+
+def _unstorable_document(
+    event: WebhookEvent, now: datetime, reason: str, retention: Retention
+) -> Document:
+    """The dead letter of a change MongoDB cannot take: only values it can, the reason first."""
+    problem = f"cannot be stored in MongoDB: {reason}"
+    if event.problem is not None:
+        problem += f"; {event.problem}"
+    return {
+        "_id": event.key,
+        "field": _escaped(event.field, 100),
+        "ig_user_id": _escaped(event.ig_user_id, 100),
+        "value": {"unstorable": _escaped(_SKETCH.repr(event.value), SKETCH_CHARS)},
+        "sent_at": event.sent_at,
+        "received_at": now,
+        "attempts": 0,
+        "available_at": now,
+        "status": DEAD,
+        "reason": problem,
+        "expire_at": now + retention.dead,
+    }
+
+
+def _escaped(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` characters, lone surrogates written as ``\\udxxx`` escapes."""
+    return text[:limit].encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 class InboxRepository:
@@ -128,22 +178,36 @@ class InboxRepository:
                 ],
             )
 
-    async def add(self, events: Sequence[WebhookEvent], now: datetime) -> tuple[int, int]:
-        """Store events durably (majority-acknowledged); (stored, already there)."""
+    async def add(self, events: Sequence[WebhookEvent], now: datetime) -> Added:
+        """Store events durably (majority-acknowledged): how many are new, already there, or
+        kept as dead letters because MongoDB could not take them as sent.
+
+        Each change is checked before the one batch write, so none can fail the others.
+        """
         if not events:
-            return 0, 0
-        docs = list({e.key: _document(e, now, self._retention) for e in events}.values())
+            return Added(0, 0)
+        docs: dict[str, Document] = {}
+        refused: dict[str, str] = {}
+        for event in events:
+            doc = _document(event, now, self._retention)
+            reason = unstorable(doc)
+            if reason is not None:
+                refused[event.key] = reason
+                doc = _unstorable_document(event, now, reason, self._retention)
+            docs[event.key] = doc
         repeats = len(events) - len(docs)
         try:
-            result = await self._collection.insert_many(docs, ordered=False)
+            result = await self._collection.insert_many(list(docs.values()), ordered=False)
         except BulkWriteError as exc:
             errors: list[dict[str, Any]] = exc.details.get("writeErrors", [])
-            if any(e.get("code") != _DUPLICATE_KEY for e in errors):
-                raise StoreUnavailableError(f"MongoDB inbox write failed: {errors[0]}") from exc
-            return len(docs) - len(errors), repeats + len(errors)
+            if exc.details.get("writeConcernErrors") or any(
+                e.get("code") != _DUPLICATE_KEY for e in errors
+            ):
+                raise StoreUnavailableError(f"MongoDB inbox write failed: {describe(exc)}") from exc
+            return Added(len(docs) - len(errors), repeats + len(errors), refused)
         except PyMongoError as exc:
-            raise StoreUnavailableError(f"MongoDB inbox write failed: {exc}") from exc
-        return len(result.inserted_ids), repeats
+            raise StoreUnavailableError(f"MongoDB inbox write failed: {describe(exc)}") from exc
+        return Added(len(result.inserted_ids), repeats, refused)
 
     async def claim(self, worker: str, now: datetime, lease: timedelta) -> Claimed | None:
         """Take the oldest event due now (or whose claim expired); ``None`` when there is none."""
@@ -160,6 +224,7 @@ class InboxRepository:
                     "$set": {
                         "status": CLAIMED,
                         "claimed_by": worker,
+                        "claimed_at": now,
                         "claim_expires_at": now + lease,
                     },
                     "$inc": {"attempts": 1},
@@ -180,6 +245,44 @@ class InboxRepository:
             attempts=int(doc.get("attempts", 1)),
         )
 
+    async def release_orphans(
+        self, now: datetime, *, alive: Collection[str], ttl: timedelta
+    ) -> int:
+        """Release the claims older than ``ttl`` whose owner is not in ``alive``; how many.
+
+        ``alive``: the owners seen heart-beating within ``ttl``. A released claim expires now,
+        so the next :meth:`claim` takes it, without waiting for the owner's full claim time.
+        """
+        result = await guarded(
+            "inbox release",
+            lambda: self._collection.update_many(
+                {
+                    "status": CLAIMED,
+                    "claimed_at": {"$lte": now - ttl},
+                    "claimed_by": {"$nin": sorted(alive)},
+                    "claim_expires_at": {"$gt": now},
+                },
+                {"$set": {"claim_expires_at": now}},
+            ),
+        )
+        return result.modified_count
+
+    async def release_own(self, owner: str, *, claimed_before: datetime, now: datetime) -> int:
+        """Release ``owner``'s claims made before ``claimed_before`` (a previous run of it)."""
+        result = await guarded(
+            "inbox release",
+            lambda: self._collection.update_many(
+                {
+                    "status": CLAIMED,
+                    "claimed_by": owner,
+                    "claimed_at": {"$lt": claimed_before},
+                    "claim_expires_at": {"$gt": now},
+                },
+                {"$set": {"claim_expires_at": now}},
+            ),
+        )
+        return result.modified_count
+
     async def done(self, claimed: Claimed, worker: str, now: datetime, result: Document) -> bool:
         """Settle a claimed event as done; False if the claim was lost (another took it)."""
         fields: Document = {
@@ -197,7 +300,11 @@ class InboxRepository:
 
         ``count=False`` gives the attempt back too: waiting for a human is not failing.
         """
-        fields: Document = {"status": PENDING, "available_at": at, "last_error": error[:500]}
+        fields: Document = {
+            "status": PENDING,
+            "available_at": at,
+            "last_error": _escaped(error, 500),
+        }
         if not count:
             fields["attempts"] = claimed.attempts - 1
         return await self._settle(claimed, worker, fields)
@@ -208,7 +315,7 @@ class InboxRepository:
             "status": DEAD,
             "done_at": now,
             "expire_at": now + self._retention.dead,
-            "reason": reason[:500],
+            "reason": _escaped(reason, 500),
         }
         return await self._settle(claimed, worker, fields)
 
@@ -222,7 +329,10 @@ class InboxRepository:
                     "claimed_by": worker,
                     "attempts": claimed.attempts,
                 },
-                {"$set": fields, "$unset": {"claimed_by": "", "claim_expires_at": ""}},
+                {
+                    "$set": fields,
+                    "$unset": {"claimed_by": "", "claimed_at": "", "claim_expires_at": ""},
+                },
             ),
         )
         return result.modified_count == 1

@@ -6,7 +6,8 @@ lost its lease (it stalled past the expiry) can be told apart from the current o
 fenced by the token (see :meth:`FeedRepository.record_success`) refuse the stale one.
 
 ``replicas``: ``{_id: replica id, seen_at}`` heartbeats; the live count decides each replica's
-fair share of the feeds.
+fair share of the feeds, and a replica no longer seen loses its inbox claims
+(:meth:`InboxRepository.release_orphans`).
 """
 
 from __future__ import annotations
@@ -92,6 +93,15 @@ class LeaseRepository:
                 {"_id": replica}, {"$set": {"seen_at": now}}, upsert=True
             ),
         )
+
+    async def alive(self, now: datetime, within: timedelta) -> set[str]:
+        """The replicas seen within ``within``, by name."""
+
+        async def read() -> set[str]:
+            recent = self._replicas.find({"seen_at": {"$gt": now - within}}, {"_id": 1})
+            return {str(doc["_id"]) async for doc in recent}
+
+        return await guarded("replica read", read)
 
     async def live_replicas(self, now: datetime, within: timedelta) -> int:
         """Replicas seen within ``within`` (at least 1: the caller is alive)."""

@@ -6,12 +6,14 @@ fails with a duplicate key are already stored; each gets one ``UpdateOne`` upser
 second unordered ``bulk_write``: ``$min``/``$max`` keep ``first_seen_at`` and ``last_seen_at``
 right whatever order replicas write in, ``$addToSet`` merges the source without repeats, and
 the latest counts and caption win. Seeing a media again never creates a second document.
+A media MongoDB could not store (a lone surrogate in its caption, say) is refused alone, with
+its reason, before the batch is written: it never costs its page.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from typing import Any
 
@@ -21,7 +23,7 @@ from pymongo.errors import BulkWriteError, PyMongoError
 
 from listener.errors import StoreUnavailableError
 from listener.models import Media, Sighting, Source, SourceKind
-from listener.store.mongo import Document, guarded
+from listener.store.mongo import Document, describe, guarded, unstorable
 
 _DUPLICATE_KEY = 11000
 
@@ -42,6 +44,8 @@ class IngestResult:
 
     new: list[str]
     duplicate: list[str]
+    refused: dict[str, str] = field(default_factory=dict)
+    """Media id → why MongoDB could not store it; such a media is not stored at all."""
 
 
 def source_document(source: Source) -> Document:
@@ -183,28 +187,37 @@ class MediaRepository:
             media_id: extra(m, s) if extra is not None else None
             for media_id, (m, s, _) in merged.items()
         }
-        known = await self._insert([insert_document(*merged[i], extras[i]) for i in merged])
-        updates = [upsert_operation(*merged[i], extras[i]) for i in merged if i in known]
+        documents = {i: insert_document(*merged[i], extras[i]) for i in merged}
+        refused = {i: reason for i, d in documents.items() if (reason := unstorable(d))}
+        storable = [i for i in merged if i not in refused]
+        known = await self._insert([documents[i] for i in storable])
+        updates = [upsert_operation(*merged[i], extras[i]) for i in storable if i in known]
         if updates:
             await guarded(
                 "media bulk upsert", lambda: self._collection.bulk_write(updates, ordered=False)
             )
         return IngestResult(
-            new=[i for i in merged if i not in known], duplicate=[i for i in merged if i in known]
+            new=[i for i in storable if i not in known],
+            duplicate=[i for i in storable if i in known],
+            refused=refused,
         )
 
     async def _insert(self, documents: list[Document]) -> set[str]:
         """Insert ``documents``; the ids of those already stored (their insert was refused)."""
+        if not documents:
+            return set()
         ids = [str(d["_id"]) for d in documents]
         try:
             await self._collection.insert_many(documents, ordered=False)
         except BulkWriteError as exc:
             errors: list[dict[str, Any]] = exc.details.get("writeErrors", [])
             if any(e.get("code") != _DUPLICATE_KEY for e in errors):
-                raise StoreUnavailableError(f"MongoDB media insert failed: {errors[0]}") from exc
+                raise StoreUnavailableError(
+                    f"MongoDB media insert failed: {describe(exc)}"
+                ) from exc
             return {ids[int(e["index"])] for e in errors}
         except PyMongoError as exc:
-            raise StoreUnavailableError(f"MongoDB media insert failed: {exc}") from exc
+            raise StoreUnavailableError(f"MongoDB media insert failed: {describe(exc)}") from exc
         return set()
 
     async def stream(
@@ -216,7 +229,7 @@ class MediaRepository:
             async for document in cursor:
                 yield document
         except PyMongoError as exc:
-            raise StoreUnavailableError(f"MongoDB media read failed: {exc}") from exc
+            raise StoreUnavailableError(f"MongoDB media read failed: {describe(exc)}") from exc
 
     async def update_many_by_id(self, updates: Sequence[tuple[str, Document]]) -> int:
         """Apply ``$set`` updates to media by id in one unordered bulk write; how many changed."""

@@ -2,24 +2,29 @@
 
 ``mongodb_uri = "embedded"`` starts SecantusDB (a MongoDB wire-protocol server over
 WiredTiger) in this process, with its data in ``embedded_path``; everything else goes to the
-URI as given. Every PyMongo failure leaves this package as :class:`StoreUnavailableError`.
+URI as given. Every PyMongo failure leaves this package as :class:`StoreUnavailableError`,
+described by :func:`describe`: its kind, code, message and index, never the documents PyMongo's
+errors carry. :func:`unstorable` says, before a batch is written, which of its documents
+MongoDB could not take, so one bad document never fails the others.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from functools import partial
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Final, TypeVar
 
+import bson
 import pymongo
 import structlog
+from bson.errors import BSONError
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError, PyMongoError
+from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure, PyMongoError
 
 from listener.errors import StoreUnavailableError
 
@@ -28,15 +33,92 @@ log = structlog.get_logger("listener.store")
 T = TypeVar("T")
 Document = dict[str, Any]
 
+MAX_DEPTH: Final = 100
+"""MongoDB stores no document nested deeper: the document is one level, each object or array
+inside it one more."""
+MAX_DOCUMENT_BYTES: Final = 16 * 1024 * 1024
+"""MongoDB's largest document."""
+_MESSAGE_CHARS: Final = 300
+_LISTED_ERRORS: Final = 3
+
+
+def unstorable(document: Mapping[str, Any]) -> str | None:
+    """Why MongoDB cannot store ``document`` as it is; ``None`` when it can.
+
+    PyMongo's encoder refuses an integer beyond 64 bits (``OverflowError``) or a string holding
+    a lone surrogate (``UnicodeEncodeError``) with errors that are not PyMongo's, for the whole
+    batch; the server refuses nesting beyond :data:`MAX_DEPTH` and documents beyond 16 MiB.
+    """
+    if _depth(document) > MAX_DEPTH:
+        return f"nested deeper than MongoDB's {MAX_DEPTH} levels"
+    try:
+        size = len(bson.encode(document))
+    except OverflowError:
+        return "an integer does not fit in 64 bits"
+    except UnicodeEncodeError:
+        return "a string is not valid Unicode (a lone surrogate)"
+    except (BSONError, ValueError, TypeError) as exc:
+        return f"not a BSON document ({type(exc).__name__})"
+    if size > MAX_DOCUMENT_BYTES:
+        return "larger than MongoDB's 16 MiB document limit"
+    return None
+
+
+def _depth(document: Mapping[str, Any]) -> int:
+    """Levels of nesting, the document itself being one; walked level by level, no recursion.
+
+    Stops counting once past :data:`MAX_DEPTH`.
+    """
+    level, containers = 1, list[Any]([document])
+    while level <= MAX_DEPTH:
+        inner = [
+            child
+            for value in containers
+            for child in (value.values() if isinstance(value, Mapping) else value)
+            if isinstance(child, dict | list | tuple)
+        ]
+        if not inner:
+            return level
+        level, containers = level + 1, inner
+    return level
+
+
+def describe(exc: PyMongoError) -> str:
+    """A PyMongo error as its kind, code, message and index, for logs and raised errors.
+
+    PyMongo's messages append the server's whole reply, and write errors quote the document
+    written (``op``): a stranger's megabyte would reach the logs. Only the parts named here do.
+    """
+    if isinstance(exc, BulkWriteError):
+        errors: list[Mapping[str, Any]] = exc.details.get("writeErrors", [])
+        concern: list[Mapping[str, Any]] = exc.details.get("writeConcernErrors", [])
+        parts = [_write_error(error) for error in errors[:_LISTED_ERRORS]]
+        if len(errors) > _LISTED_ERRORS:
+            parts.append(f"{len(errors) - _LISTED_ERRORS} more")
+        parts += [f"write concern {_write_error(error)}" for error in concern[:1]]
+        return f"BulkWriteError: {len(errors)} write errors: " + "; ".join(parts)
+    if isinstance(exc, OperationFailure):
+        details = exc.details or {}
+        message = details.get("errmsg") or str(exc).split(", full error:", 1)[0]
+        return f"{type(exc).__name__}: code {exc.code}: {_short(message)}"
+    return f"{type(exc).__name__}: {_short(str(exc))}"
+
+
+def _write_error(error: Mapping[str, Any]) -> str:
+    return f"index {error.get('index')} code {error.get('code')}: {_short(error.get('errmsg', ''))}"
+
+
+def _short(message: object) -> str:
+    text = str(message)
+    return text if len(text) <= _MESSAGE_CHARS else text[:_MESSAGE_CHARS] + "…"
+
 
 async def guarded(operation: str, call: Callable[[], Awaitable[T]]) -> T:
     """Run one MongoDB call, translating PyMongo's errors at this single boundary."""
     try:
         return await call()
     except PyMongoError as exc:
-        raise StoreUnavailableError(
-            f"MongoDB {operation} failed: {type(exc).__name__}: {exc}"
-        ) from exc
+        raise StoreUnavailableError(f"MongoDB {operation} failed: {describe(exc)}") from exc
 
 
 async def guarded_upsert(operation: str, call: Callable[[], Awaitable[T]]) -> T | None:

@@ -10,9 +10,11 @@ An app that also subscribes to Instagram messaging receives entries with
 mentions. Those are read as skipped parts: counted, never stored (they are private messages
 the listener has no use for), and never a reason to refuse the delivery.
 
-A body that is none of these is refused as a whole (:class:`PayloadError`, answered 400); a
-single change of the wrong shape is kept as an event with a ``problem`` (a dead letter), so one
-bad change never costs the others.
+A body that is none of these is refused as a whole (:class:`PayloadError`, answered 400), and
+so is one nested too deeply to read or one with more than :data:`MAX_CHANGES` parts (counted
+before any event is built, so a flood costs only its counting); a single change of the wrong
+shape is kept as an event with a ``problem`` (a dead letter), so one bad change never costs the
+others.
 """
 
 from __future__ import annotations
@@ -54,25 +56,56 @@ def event_key(ig_user_id: str, field: str, value: Any) -> str:
 def parse_delivery(body: bytes) -> Delivery:
     """Every change of a delivery; :class:`PayloadError` when the body is not a delivery."""
     try:
-        document = json.loads(body)
+        document = json.loads(body.decode("utf-8"))  # strict: no UTF-16, no encoded surrogates
     except (UnicodeDecodeError, ValueError) as exc:
         raise PayloadError(f"body is not JSON: {exc}") from None
+    except RecursionError:
+        raise PayloadError("body is nested too deeply to read") from None
     envelopes = document if isinstance(document, list) else [document]
+    if _parts(envelopes) > MAX_CHANGES:
+        raise PayloadError(f"more than {MAX_CHANGES} changes in one delivery")
     events: list[WebhookEvent] = []
     skipped: list[str] = []
-    for envelope in envelopes:
-        if not isinstance(envelope, Mapping):
-            raise PayloadError("a delivery is an object with an 'entry' list")
-        if envelope.get("object") not in (None, "instagram"):
-            raise PayloadError(f"object {str(envelope.get('object'))[:40]!r} is not 'instagram'")
-        entries = envelope.get("entry")
-        if not isinstance(entries, list):
-            raise PayloadError("a delivery needs an 'entry' list")
-        for entry in entries:
-            _read_entry(entry, events, skipped)
-            if len(events) + len(skipped) > MAX_CHANGES:
-                raise PayloadError(f"more than {MAX_CHANGES} changes in one delivery")
+    try:
+        for envelope in envelopes:
+            if not isinstance(envelope, Mapping):
+                raise PayloadError("a delivery is an object with an 'entry' list")
+            if envelope.get("object") not in (None, "instagram"):
+                what = str(envelope.get("object"))[:40]
+                raise PayloadError(f"object {what!r} is not 'instagram'")
+            entries = envelope.get("entry")
+            if not isinstance(entries, list):
+                raise PayloadError("a delivery needs an 'entry' list")
+            for entry in entries:
+                _read_entry(entry, events, skipped)
+    except RecursionError:  # a change's key is its JSON, written again
+        raise PayloadError("body is nested too deeply to read") from None
     return Delivery(events, tuple(skipped))
+
+
+def _parts(envelopes: list[Any]) -> int:
+    """How many changes and skipped items the entries hold, counted without reading them.
+
+    The count stops once past :data:`MAX_CHANGES`: a flood is refused for the price of
+    counting that many. Shapes that are wrong are left to the reading, which refuses them.
+    """
+    total = 0
+    for envelope in envelopes:
+        entries = envelope.get("entry") if isinstance(envelope, Mapping) else None
+        for entry in entries if isinstance(entries, list) else ():
+            if not isinstance(entry, Mapping):
+                continue
+            changes = entry.get("changes")
+            if isinstance(changes, list):
+                total += len(changes)
+            elif changes is None and "field" in entry:
+                total += 1
+            for key in SKIPPED_LISTS:
+                items = entry.get(key)
+                total += len(items) if isinstance(items, list) else 0
+            if total > MAX_CHANGES:
+                return total
+    return total
 
 
 def _read_entry(entry: Any, events: list[WebhookEvent], skipped: list[str]) -> None:

@@ -1,13 +1,16 @@
 """``/webhooks/instagram``: Meta's verification handshake and its signed event deliveries.
 
-GET answers the subscription handshake. POST checks ``X-Hub-Signature-256`` over the raw body
-(missing or wrong → 403, nothing stored; without an app secret every delivery is refused unless
-the receiver was explicitly made ``unsigned``, for demos), refuses bodies over the
-configured size (413) and bodies that are not a delivery (400), then stores every change in
-the inbox **before** answering 200. If the store cannot take them the answer is 503, so Meta
-retries (for up to 36 hours); a change that arrives twice is stored once. Parts the listener
-does not store (messaging items) are counted as ``{field="other", outcome="skipped"}``; they
-never cost the changes delivered with them.
+GET answers the subscription handshake. POST refuses a compressed body (any
+``Content-Encoding``: 415, never inflated), bodies over the configured size (413), checks
+``X-Hub-Signature-256`` over the raw body (missing or wrong → 403, nothing stored; without an
+app secret every delivery is refused unless the receiver was explicitly made ``unsigned``, for
+demos), refuses bodies that are not a delivery (400), then stores every change in the inbox
+**before** answering 200. A change MongoDB cannot take as sent is kept as a dead letter with
+its reason and counted as ``outcome="malformed"``, like a change of the wrong shape. If the
+store cannot take them the answer is 503, so Meta retries (for up to 36 hours); a change that
+arrives twice is stored once. Parts the listener does not store (messaging items) are counted
+as ``{field="other", outcome="skipped"}``; they never cost the changes delivered with them.
+Nothing a sender controls gets a 5xx.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import structlog
-from aiohttp import web
+from aiohttp import hdrs, web
 
 from listener.errors import StoreUnavailableError
 from listener.metrics import Metrics
@@ -74,43 +77,58 @@ class WebhookReceiver:
         return web.Response(text=challenge)
 
     async def deliver(self, request: web.Request) -> web.Response:
-        """Store a delivery's changes, then 200; 403, 413, 400 or 503 as the module says."""
-        if request.content_length is not None and request.content_length > self.config.max_bytes:
-            return self._refuse("too_large", 413, "body too large")
-        try:
-            body = await request.read()
-        except web.HTTPRequestEntityTooLarge:
-            return self._refuse("too_large", 413, "body too large")
-        if not self.config.signed(body, request.headers.get("X-Hub-Signature-256")):
-            return self._refuse("bad_signature", 403, "signature missing or wrong")
+        """Store a delivery's changes, then 200; 415, 413, 403, 400 or 503 as the module says."""
+        body = await self._signed_body(request)
+        if isinstance(body, web.Response):
+            return body
         try:
             delivery = parse_delivery(body)
         except PayloadError as exc:
             return self._refuse("malformed", 400, str(exc))
         events = delivery.events
         try:
-            stored, repeated = await self.inbox.add(events, self.clock())
+            added = await self.inbox.add(events, self.clock())
         except StoreUnavailableError as exc:
             log.warning("webhook.store_unavailable", error=str(exc), changes=len(events))
             self.metrics.webhook_events.labels("delivery", "store_unavailable").inc()
             return web.json_response({"error": "store unavailable, retry"}, status=503)
         for event in events:
-            outcome = "malformed" if event.problem else "stored"
+            outcome = "malformed" if event.problem or event.key in added.unstorable else "stored"
             self.metrics.webhook_events.labels(_field_label(event.field), outcome).inc()
         for kind in delivery.skipped:
             self.metrics.webhook_events.labels(_field_label(kind), "skipped").inc()
-        if repeated:
-            self.metrics.webhook_events.labels("delivery", "duplicate").inc(repeated)
+        if added.duplicates:
+            self.metrics.webhook_events.labels("delivery", "duplicate").inc(added.duplicates)
+        if added.unstorable:
+            log.warning(
+                "webhook.unstorable",
+                changes=len(added.unstorable),
+                reason=next(iter(added.unstorable.values())),
+            )
         log.info(
             "webhook.received",
             changes=len(events),
-            stored=stored,
-            duplicates=repeated,
+            stored=added.stored,
+            duplicates=added.duplicates,
             skipped=len(delivery.skipped),
         )
         if self.arrived is not None:
             self.arrived.set()
-        return web.json_response({"stored": stored, "duplicates": repeated})
+        return web.json_response({"stored": added.stored, "duplicates": added.duplicates})
+
+    async def _signed_body(self, request: web.Request) -> bytes | web.Response:
+        """The raw body, or the refusal of a compressed, oversize or unsigned one."""
+        if request.content_length is not None and request.content_length > self.config.max_bytes:
+            return self._refuse("too_large", 413, "body too large")
+        if request.headers.get(hdrs.CONTENT_ENCODING, "identity").lower() != "identity":
+            return self._refuse("compressed", 415, "compressed bodies are not accepted")
+        try:
+            body = await request.read()
+        except web.HTTPRequestEntityTooLarge:
+            return self._refuse("too_large", 413, "body too large")
+        if not self.config.signed(body, request.headers.get("X-Hub-Signature-256")):
+            return self._refuse("bad_signature", 403, "signature missing or wrong")
+        return body
 
     def _refuse(self, outcome: str, status: int, reason: str) -> web.Response:
         self.metrics.webhook_events.labels("delivery", outcome).inc()

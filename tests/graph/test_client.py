@@ -167,6 +167,8 @@ async def test_a_client_without_governor_reads_the_evidence_of_the_answer(
         ("code_1", TransientError, "server_error"),
         ("code_2", TransientError, "server_error"),
         ("malformed", MalformedResponseError, "server_error"),
+        ("not_json", MalformedResponseError, "server_error"),
+        ("deep_json", MalformedResponseError, "server_error"),
     ],
 )
 async def test_persistent_faults_give_up_after_the_bound(
@@ -181,7 +183,9 @@ async def test_persistent_faults_give_up_after_the_bound(
     assert len(graph.sleeps) == 2
 
 
-@pytest.mark.parametrize("kind", ["http_500", "code_1", "code_2", "malformed"])
+@pytest.mark.parametrize(
+    "kind", ["http_500", "code_1", "code_2", "malformed", "not_json", "deep_json"]
+)
 async def test_a_passing_fault_is_retried(graph: Graph, metrics: Metrics, kind: str) -> None:
     """One transient fault costs one retry after a jittered backoff, then the call succeeds."""
     graph.world.inject_faults(kind, count=1, endpoint="ig_hashtag_search")  # type: ignore[arg-type]

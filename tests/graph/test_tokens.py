@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import io
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import aiohttp
 import pytest
@@ -18,10 +19,18 @@ from listener.errors import (
     ConfigError,
     GraphError,
     GraphPermissionError,
+    MalformedResponseError,
 )
 from listener.graph.client import GraphClient
 from listener.graph.instagram import Credentials
-from listener.graph.tokens import REDACTED, TokenApi, _secrets_hidden
+from listener.graph.tokens import (
+    REDACTED,
+    TokenApi,
+    _read,
+    _secrets_hidden,
+    _TokenAnswer,
+    parse_debug_token,
+)
 from listener.logs import configure_logging
 from listener.metrics import Metrics
 from listener.simulator import ManualClock, SimAccount, SimulatorConfig, World, serve
@@ -224,3 +233,26 @@ async def test_a_token_issued_by_meta_is_scrubbed_from_logs(tokens: Tokens) -> N
     structlog.get_logger().warning("token.debug", detail=f"GET /me?token={new.access_token}")
     assert new.access_token not in out.getvalue()
     assert REDACTED in out.getvalue()
+
+
+def read_token_answer(body: Any) -> object:
+    """An exchange or refresh answer, read as the token calls read it."""
+    return _read(_TokenAnswer, body, endpoint="oauth_access_token")
+
+
+@pytest.mark.parametrize(
+    ("parse", "answer"),
+    [
+        (parse_debug_token, {"data": {"is_valid": True, "expires_at": 2**70}}),
+        (parse_debug_token, {"data": {"is_valid": True, "expires_at": -1}}),
+        (read_token_answer, {"access_token": "EAA-new", "expires_in": 10**30}),
+    ],
+    ids=["expiry-beyond-dates", "expiry-negative", "lifetime-beyond-dates"],
+)
+def test_a_token_time_beyond_any_date_is_a_malformed_answer(
+    parse: Callable[[Any], object], answer: Any
+) -> None:
+    """An expiry no date can hold is a malformed answer (retried), never an overflow that
+    would stop the worker."""
+    with pytest.raises(MalformedResponseError):
+        parse(answer)

@@ -128,3 +128,32 @@ def test_id_list() -> None:
     ]
     with pytest.raises(MalformedResponseError):
         parse_id_list({"data": [{"id": 5}]}, endpoint="s")
+
+
+@pytest.mark.parametrize(
+    "item",
+    [
+        {"like_count": 2**63},
+        {"comments_count": -(2**63) - 1},
+        {"like_count": [12]},
+        {"caption": 5},
+        {"id": 17918195224117851},
+        {"timestamp": "yesterday"},
+    ],
+    ids=[
+        "likes-beyond-64-bits",
+        "comments-beyond-64-bits",
+        "likes-list",
+        "caption-int",
+        "id-int",
+        "timestamp-text",
+    ],
+)
+def test_an_item_with_a_value_mongodb_or_the_model_cannot_hold_is_rejected(
+    item: dict[str, Any],
+) -> None:
+    """A count beyond 64 bits or a field of the wrong type rejects that item, not the page."""
+    good = {"id": "1", "timestamp": "2026-11-29T10:15:00+0000", "like_count": 2**63 - 1}
+    page = parse_media_page({"data": [good, good | {"id": "2"} | item]}, endpoint="tags")
+    assert [m.id for m in page.media] == ["1"]
+    assert len(page.rejected) == 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from structlog.testing import capture_logs
 
 from listener.errors import TransientError
 from listener.graph.instagram import HashtagEdge
@@ -253,3 +254,24 @@ async def test_a_backlog_beyond_the_catch_up_limit_is_given_up_and_new_media_sti
     graph.clock.advance(timedelta(minutes=1))
     after = await hashtag_feed.poll()
     assert (after.pages, after.new) == (1, 1)
+
+
+async def test_media_mongodb_cannot_hold_never_sink_their_page(
+    graph: Graph, store: Store, metrics: Metrics
+) -> None:
+    """Likes beyond 64 bits and a caption with a lone surrogate: those two media are refused
+    with a logged reason, the rest of the page is stored and the poll succeeds."""
+    good = graph.world.add_post(hashtags=["summerdrop"], timestamp=NOW - timedelta(minutes=3))
+    graph.world.add_post(
+        hashtags=["summerdrop"], timestamp=NOW - timedelta(minutes=2), like_count=2**64
+    )
+    graph.world.add_post(
+        hashtags=["summerdrop"], timestamp=NOW - timedelta(minutes=1), caption="sun \ud83d"
+    )
+    with capture_logs() as logs:
+        result = await feed(graph, store, metrics, "summerdrop").poll()
+    assert (result.new, await store.media.ids()) == (1, {good})
+    events = {e["event"]: e for e in logs}
+    assert "like_count" in events["media.rejected"]["first"]
+    assert "lone surrogate" in events["media.refused"]["reason"]
+    assert (await store.feeds.state(feed(graph, store, metrics, "summerdrop").source)).last_new == 1

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from structlog.testing import capture_logs
 
+from listener.enrich.enricher import Enricher
 from listener.metrics import Metrics
 from listener.models import Sighting, Source, SourceKind, WebhookEvent
 from listener.pollers.accounts import Accounts
@@ -23,17 +24,25 @@ from listener.simulator.webhooks import comments_envelope
 from listener.store.mongo import connect
 from listener.store.store import Store
 from listener.web.payload import event_key, parse_delivery
+from tests.enrichment import FailingScorer
 from tests.graphsim import BRAND, NOW, WHO, Graph, stoppable_api
 from tests.mongo import MongoServer
 
 
 def worker(
-    graph: Graph, store: Store, metrics: Metrics, *, max_attempts: int = 3, **options: Any
+    graph: Graph,
+    store: Store,
+    metrics: Metrics,
+    *,
+    max_attempts: int = 3,
+    ingestor: Ingestor | None = None,
+    replica: str | None = None,
+    **options: Any,
 ) -> InboxWorker:
     return InboxWorker(
         api=options.pop("api", graph.api),
         store=store,
-        ingestor=Ingestor(store, metrics),
+        ingestor=ingestor or Ingestor(store, metrics),
         accounts=Accounts({"brand": WHO}, metrics=metrics, clock=graph.clock),
         metrics=metrics,
         clock=graph.clock,
@@ -41,6 +50,8 @@ def worker(
         mentions_on=["brand"],
         max_attempts=max_attempts,
         lease_s=300,
+        replica=replica,
+        heartbeat_ttl_s=60,
         **options,
     )
 
@@ -57,6 +68,15 @@ def mention(
         comment_id=comment_id,
         value=value,
     )
+
+
+async def run_until_settled(inbox: InboxWorker, count: int) -> None:
+    """Run the worker until it has settled ``count`` events, then stop it; it must end cleanly."""
+    stop = asyncio.Event()
+    running = asyncio.create_task(inbox.run(stop))
+    await asyncio.wait_for(inbox.wait_for(lambda: inbox.settled >= count), 20)
+    stop.set()
+    await asyncio.wait_for(running, 20)
 
 
 async def work_one(inbox: InboxWorker, store: Store, graph: Graph) -> str:
@@ -360,3 +380,55 @@ async def test_an_event_waiting_out_a_pause_is_given_back_at_the_stop(
     assert doc is not None
     assert (doc["status"], doc["attempts"], doc["available_at"]) == ("pending", 0, NOW)
     assert [e["event"] for e in logs if e["event"].startswith("inbox.")] == ["inbox.released"]
+
+
+async def test_an_unexpected_failure_dead_letters_its_event_and_the_worker_goes_on(
+    graph: Graph, store: Store, metrics: Metrics
+) -> None:
+    """An error nobody expected while handling one event makes it a dead letter naming the
+    error; the worker keeps running and hydrates the next event."""
+    broken = graph.world.add_post(timestamp=NOW - timedelta(minutes=3), caption="@brand boom")
+    fine = graph.world.add_post(timestamp=NOW - timedelta(minutes=2), caption="@brand fine")
+    await store.inbox.add([mention(broken)], graph.clock())
+    graph.clock.advance(timedelta(seconds=1))
+    await store.inbox.add([mention(fine)], graph.clock())
+    ingestor = Ingestor(store, metrics, Enricher(FailingScorer("boom"), []))
+    inbox = worker(graph, store, metrics, ingestor=ingestor)
+    with capture_logs() as logs:
+        await run_until_settled(inbox, 2)
+    dead = await store.inbox.get(mention(broken).key)
+    assert dead is not None
+    assert dead["status"] == "dead"
+    assert "ValueError: the model broke on this caption" in dead["reason"]
+    assert await store.media.ids() == {fine}
+    assert [e["event"] for e in logs].count("inbox.event_failed") == 1
+
+
+async def test_a_mention_whose_media_mongodb_cannot_hold_is_a_dead_letter(
+    graph: Graph, store: Store, metrics: Metrics
+) -> None:
+    """A mentioned media MongoDB would refuse (a lone surrogate) settles its event as dead."""
+    media_id = graph.world.add_post(timestamp=NOW - timedelta(minutes=3), caption="@brand \ud83d")
+    await store.inbox.add([mention(media_id)], graph.clock())
+    assert await work_one(worker(graph, store, metrics), store, graph) == "dead"
+    event = await store.inbox.get(mention(media_id).key)
+    assert event is not None
+    assert "cannot be stored: a string is not valid Unicode" in event["reason"]
+    assert await store.media.count() == 0
+
+
+async def test_a_dead_replicas_claim_is_taken_over_at_the_heartbeat_ttl(
+    graph: Graph, store: Store, metrics: Metrics
+) -> None:
+    """Replica a claims a mention and dies; replica b hydrates it once a heartbeat TTL has
+    passed, long before a's five-minute claim would expire."""
+    media_id = graph.world.add_post(timestamp=NOW - timedelta(minutes=3), caption="@brand")
+    await store.inbox.add([mention(media_id)], graph.clock())
+    await store.leases.heartbeat("replica-a", graph.clock())
+    assert await store.inbox.claim("replica-a", graph.clock(), timedelta(minutes=5)) is not None
+    graph.clock.advance(timedelta(seconds=61))
+    await store.leases.heartbeat("replica-b", graph.clock())
+    await run_until_settled(worker(graph, store, metrics, replica="replica-b"), 1)
+    event = await store.inbox.get(mention(media_id).key)
+    assert event is not None
+    assert (event["status"], event["attempts"]) == ("done", 2)

@@ -10,6 +10,7 @@ import aiohttp
 import pytest
 from structlog.testing import capture_logs
 
+from listener.enrich.enricher import Enricher
 from listener.graph.client import GraphClient, RetryPolicy
 from listener.graph.instagram import Credentials, InstagramApi
 from listener.metrics import Metrics
@@ -20,6 +21,7 @@ from listener.pollers.ingest import Ingestor
 from listener.pollers.quota import HashtagQuota
 from listener.pollers.scheduler import Pacing, Scheduler
 from listener.store.store import Store
+from tests.enrichment import FailingScorer
 from tests.graphsim import BRAND, NOW, OTHER, WHO, WHO_OTHER, Graph, stoppable_api
 
 FAST = Pacing(jitter_ratio=0.0, adaptive=False)
@@ -44,11 +46,11 @@ class Rig:
         self.quota = HashtagQuota(store, metrics, graph.clock)
         self.ids = HashtagIds(self.api, store, graph.clock)
 
-    def feed(self, account: str, hashtag: str) -> HashtagFeed:
+    def feed(self, account: str, hashtag: str, ingestor: Ingestor | None = None) -> HashtagFeed:
         return HashtagFeed(
             api=self.api,
             store=self.store,
-            ingestor=Ingestor(self.store, self.metrics),
+            ingestor=ingestor or Ingestor(self.store, self.metrics),
             ids=self.ids,
             quota=self.quota,
             accounts=self.accounts,
@@ -198,3 +200,24 @@ async def test_a_poll_waiting_out_a_pause_ends_at_the_stop(
     assert [e["event"] for e in logs if e["event"].startswith("poll.")] == []
     assert polls(metrics, "brand", "failed") == 0
     assert graph.world.stats.count(endpoint="ig_hashtag_search") == 0
+
+
+async def test_an_unexpected_error_in_a_poll_never_ends_its_feed(
+    rig: Rig, metrics: Metrics, store: Store
+) -> None:
+    """A poll that raises an error nobody expected (a bug in a model) is a failed poll, logged
+    once; the feed keeps polling and recovers once the cause is gone."""
+    broken = FailingScorer("#summerdrop")
+    ingestor = Ingestor(store, metrics, Enricher(broken, []))
+    with capture_logs() as logs:
+        await rig.run_until(
+            [rig.feed("brand", "summerdrop", ingestor)],
+            lambda s: polls(metrics, "brand", "failed") >= 3,
+        )
+    failures = [e for e in logs if e["event"] == "poll.failed"]
+    assert [e["kind"] for e in failures] == ["ValueError"]
+    broken.fails_on = "never in a caption"
+    await rig.run_until(
+        [rig.feed("brand", "summerdrop", ingestor)], lambda s: polls(metrics, "brand", "ok") >= 1
+    )
+    assert await store.media.count() == 1

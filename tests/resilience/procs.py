@@ -571,6 +571,7 @@ def worker_config(
     max_interval_s: float = 4.0,
     store_timeout_s: float = 2.0,
     graph_timeout_s: float = 5.0,
+    inbox_claim_s: float = 3.0,
     extra: str = "",
 ) -> str:
     """A worker's TOML: the demo account on the standalone simulator, fast polling, no in-process
@@ -597,7 +598,7 @@ min_interval_s = 1
 max_interval_s = {max_interval_s}
 jitter_ratio = 0.2
 max_pages = 50
-inbox_claim_s = 3
+inbox_claim_s = {inbox_claim_s}
 inbox_workers = 2
 
 [ratelimit]

@@ -104,6 +104,6 @@ async def _reply(response: aiohttp.ClientResponse) -> Reply:
     text = await response.text()
     try:
         body = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         body = None
     return Reply(response.status, body, dict(response.headers), text)

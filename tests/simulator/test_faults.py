@@ -45,6 +45,23 @@ async def test_malformed_is_200_with_the_wrong_shape(sim: Client) -> None:
     assert (reply.status, reply.body) == (200, {"data": "oops"})
 
 
+async def test_not_json_is_200_with_a_page(sim: Client) -> None:
+    """not_json: HTTP 200 whose body is an HTML page, then normal answers."""
+    sim.world.inject_faults("not_json", 1)
+    reply = await sim.media("summerdrop")
+    assert (reply.status, reply.body) == (200, None)
+    assert reply.text.startswith("<html>")
+    assert (await sim.media("summerdrop")).body is not None
+
+
+async def test_deep_json_is_200_nested_past_any_parser(sim: Client) -> None:
+    """deep_json: HTTP 200 whose JSON nests 100,000 lists inside ``data``."""
+    sim.world.inject_faults("deep_json", 1)
+    reply = await sim.media("summerdrop")
+    assert reply.status == 200
+    assert reply.text == '{"data": ' + "[" * 100_000 + "]" * 100_000 + "}"
+
+
 async def test_delay_stalls_the_answer_past_a_client_timeout(sim: Client) -> None:
     """delay: the answer comes only after delay_s, so a shorter client timeout fires."""
     sim.world.inject_faults("delay", 1, delay_s=0.3)

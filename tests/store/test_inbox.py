@@ -1,109 +1,164 @@
-"""The inbox's retention on a real MongoDB wire server: settled events expire by a TTL index."""
+"""The inbox collection on a real MongoDB: unstorable changes, claims of replicas that died."""
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
+import bson
+import pytest
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import BulkWriteError
 
 from listener.models import WebhookEvent
-from listener.store.inbox import DEAD, DONE, InboxRepository, Retention
-from listener.store.mongo import Document, connect
+from listener.store.mongo import MAX_DEPTH, Document, describe, unstorable
+from listener.store.store import Store
 from listener.web.payload import event_key
-from tests.mongo import MongoServer
 
-NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
-KEEP = Retention(done=timedelta(days=2), dead=timedelta(days=30))
-LEASE = timedelta(minutes=5)
+T0 = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
+TTL = timedelta(seconds=60)
+CLAIM = timedelta(minutes=5)
 
 
-def event(media_id: str, problem: str | None = None) -> WebhookEvent:
-    value = {"media_id": media_id}
+def mention(media_id: str, **extra: object) -> WebhookEvent:
+    value = {"media_id": media_id, **extra}
     return WebhookEvent(
-        key=event_key("1784", "mentions", value),
+        key=event_key("1", "mentions", value),
         field="mentions",
-        ig_user_id="1784",
+        ig_user_id="1",
         media_id=media_id,
         value=value,
-        problem=problem,
     )
 
 
-async def settle(inbox: InboxRepository, *media_ids: str, how: str) -> None:
-    """Claim and settle one event per media id, as done or as a dead letter."""
-    await inbox.add([event(m) for m in media_ids], NOW)
-    for _ in media_ids:
-        claimed = await inbox.claim("w", NOW, LEASE)
-        assert claimed is not None
-        if how == DONE:
-            assert await inbox.done(claimed, "w", NOW, {"media_id": claimed.media_id})
-        else:
-            assert await inbox.dead(claimed, "w", NOW, "gone")
+def nested(levels: int) -> dict[str, object]:
+    value: dict[str, object] = {}
+    for _ in range(levels - 1):
+        value = {"a": value}
+    return value
 
 
-async def test_ttl_index_deletes_by_each_events_own_date(
+@pytest.mark.parametrize(
+    ("document", "reason"),
+    [
+        ({"n": 2**63}, "64 bits"),
+        ({"n": -(2**63) - 1}, "64 bits"),
+        ({"s": "\ud800"}, "lone surrogate"),
+        ({"\udfff": 1}, "lone surrogate"),
+        ({"k\x00": 1}, "not a BSON document"),
+        (nested(MAX_DEPTH + 1), "nested deeper"),
+        ({"l": [nested(MAX_DEPTH - 1)]}, "nested deeper"),
+        ({"big": "x" * (16 * 1024 * 1024)}, "16 MiB"),
+    ],
+    ids=[
+        "int-high",
+        "int-low",
+        "surrogate",
+        "surrogate-key",
+        "nul-key",
+        "deep",
+        "deep-list",
+        "big",
+    ],
+)
+def test_what_mongodb_cannot_store_is_named(document: Document, reason: str) -> None:
+    """Each kind of document MongoDB refuses is found before writing, with its reason."""
+    found = unstorable(document)
+    assert found is not None
+    assert reason in found
+
+
+@pytest.mark.parametrize(
+    "document",
+    [{"n": 2**63 - 1, "m": -(2**63)}, {"s": "😀 ok \x00"}, nested(MAX_DEPTH), {"$k": {"a.b": 1}}],
+    ids=["int64-bounds", "emoji-and-nul", "deepest-allowed", "dollar-and-dot-keys"],
+)
+def test_what_mongodb_can_store_passes(document: Document) -> None:
+    """Documents at the limits are storable."""
+    assert unstorable(document) is None
+    bson.encode(document)
+
+
+async def test_unstorable_changes_are_dead_letters_mongodb_can_hold(store: Store) -> None:
+    """Changes MongoDB cannot take are stored as dead letters that hold what can be held."""
+    worst = mention("2", huge=2**100, text="\ud83d" * 5000, deep=nested(900), **{"\udcff": 1})
+    added = await store.inbox.add([mention("1"), worst, mention("3")], T0)
+    assert (added.stored, added.duplicates) == (3, 0)
+    assert set(added.unstorable) == {worst.key}
+    dead = await store.inbox.get(worst.key)
+    assert dead is not None
+    assert dead["status"] == "dead"
+    assert dead["reason"].startswith("cannot be stored in MongoDB: ")
+    assert "1267650600228229401496703205376" in dead["value"]["unstorable"]
+    assert "\\ud83d" in dead["value"]["unstorable"]
+    assert await store.inbox.count("pending") == 2
+    again = await store.inbox.add([worst], T0)
+    assert (again.stored, again.duplicates) == (0, 1)
+
+
+async def test_store_errors_carry_code_and_index_not_documents(
     database: AsyncDatabase[Document],
 ) -> None:
-    """The inbox has a TTL index on expire_at that expires at the date itself (0 s after it)."""
-    inbox = InboxRepository(database["inbox"], KEEP)
-    await inbox.ensure_indexes()
-    indexes = await database["inbox"].index_information()
-    assert indexes["settled_expiry"]["key"] == [("expire_at", 1)]
-    assert indexes["settled_expiry"]["expireAfterSeconds"] == 0
+    """PyMongo's write errors quote the document; the description keeps code and index only."""
+    secret = "A-STRANGER'S-MEGABYTE-" * 50
+    await database["t"].insert_one({"_id": 1})
+    with pytest.raises(BulkWriteError) as caught:
+        await database["t"].insert_many([{"_id": 2}, {"_id": 1, "x": secret}], ordered=False)
+    assert secret in str(caught.value)
+    text = describe(caught.value)
+    assert "index 1 code 11000" in text
+    assert "A-STRANGER" not in text
 
 
-async def test_settled_events_expire_after_their_retention_waiting_ones_never(
-    database: AsyncDatabase[Document],
+async def claim_as(store: Store, owner: str, now: datetime) -> str:
+    """``owner`` heart-beats and claims the oldest event at ``now``; its key."""
+    await store.leases.heartbeat(owner, now)
+    claimed = await store.inbox.claim(owner, now, CLAIM)
+    assert claimed is not None
+    return claimed.key
+
+
+async def test_a_dead_replicas_claim_is_released_at_the_heartbeat_ttl(store: Store) -> None:
+    """Owner a claims and dies: at the TTL b may release the claim and take the event."""
+    await store.inbox.add([mention("1")], T0)
+    key = await claim_as(store, "a", T0)
+    later = T0 + TTL + timedelta(seconds=1)
+    await store.leases.heartbeat("b", later)
+    alive = await store.leases.alive(later, within=TTL)
+    assert alive == {"b"}
+    assert await store.inbox.release_orphans(later, alive=alive, ttl=TTL) == 1
+    taken = await store.inbox.claim("b", later, CLAIM)
+    assert taken is not None
+    assert (taken.key, taken.attempts) == (key, 2)
+
+
+@pytest.mark.parametrize(
+    ("owner_seen_at", "claim_age"),
+    [
+        (T0 + TTL, TTL + timedelta(seconds=1)),  # the owner is heart-beating: it only works
+        (T0, TTL - timedelta(seconds=1)),  # the claim is younger than a heartbeat time
+    ],
+    ids=["owner-alive", "claim-young"],
+)
+async def test_a_claim_is_kept_while_its_owner_lives_or_it_is_young(
+    store: Store, owner_seen_at: datetime, claim_age: timedelta
 ) -> None:
-    """done → done retention, dead (settled or refused on arrival) → dead retention, else none."""
-    inbox = InboxRepository(database["inbox"], KEEP)
-    await inbox.ensure_indexes()
-    await settle(inbox, "m-done", how=DONE)
-    await settle(inbox, "m-dead", how=DEAD)
-    await inbox.add([event("m-refused", problem="no media_id"), event("m-waiting")], NOW)
-    expiry = {doc["media_id"]: doc.get("expire_at") async for doc in database["inbox"].find({})}
-    assert expiry == {
-        "m-done": NOW + KEEP.done,
-        "m-dead": NOW + KEEP.dead,
-        "m-refused": NOW + KEEP.dead,
-        "m-waiting": None,
-    }
+    """A live owner's claim is not released (its claim time rules); nor a claim just made."""
+    await store.inbox.add([mention("1")], T0)
+    await claim_as(store, "a", T0)
+    await store.leases.heartbeat("a", owner_seen_at)
+    now = T0 + claim_age
+    alive = await store.leases.alive(now, within=TTL)
+    assert await store.inbox.release_orphans(now, alive=alive | {"b"}, ttl=TTL) == 0
+    assert await store.inbox.claim("b", now, CLAIM) is None
+    assert await store.inbox.claim("b", T0 + CLAIM, CLAIM) is not None
 
 
-async def test_events_settled_before_expiry_dates_existed_get_theirs(
-    database: AsyncDatabase[Document],
-) -> None:
-    """Making the indexes dates old settled events from done_at (or received_at), once."""
-    collection = database["inbox"]
-    await collection.insert_many(
-        [
-            {"_id": "a", "status": DONE, "done_at": NOW, "received_at": NOW},
-            {"_id": "b", "status": DEAD, "received_at": NOW},
-            {"_id": "c", "status": "pending", "received_at": NOW},
-        ]
-    )
-    await InboxRepository(collection, KEEP).ensure_indexes()
-    expiry = {doc["_id"]: doc.get("expire_at") async for doc in collection.find({})}
-    assert expiry == {"a": NOW + KEEP.done, "b": NOW + KEEP.dead, "c": None}
-
-
-async def test_secantusdb_deletes_expired_settled_events(tmp_path: Path) -> None:
-    """SecantusDB honours the TTL index: its sweep deletes settled events past their date only."""
-    server = MongoServer(tmp_path / "secantus")
-    server.start()
-    try:
-        async with connect(server.uri, f"t_{uuid.uuid4().hex[:8]}", timeout_s=5) as db:
-            inbox = InboxRepository(db["inbox"], KEEP)
-            await inbox.ensure_indexes()
-            await settle(inbox, "m-old", how=DONE)  # settled in 2026: long expired
-            await inbox.add([event("m-waiting")], NOW)
-            fresh = datetime.now(UTC)
-            await inbox.add([event("m-refused-now", problem="bad")], fresh)
-            # The sweep SecantusDB runs every 60 s, asked for now (a SecantusDB command).
-            await db.client.admin.command("secantusAdmin.pruneTtl")
-            left = sorted([doc["media_id"] async for doc in db["inbox"].find({})])
-            assert left == ["m-refused-now", "m-waiting"]
-    finally:
-        server.stop()
+async def test_a_restarted_replica_releases_what_its_previous_run_held(store: Store) -> None:
+    """A replica that restarts under its fixed name releases its earlier claims at once."""
+    await store.inbox.add([mention("1"), mention("2")], T0)
+    await claim_as(store, "fixed", T0)
+    restart = T0 + timedelta(seconds=5)
+    assert await store.inbox.release_own("fixed", claimed_before=restart, now=restart) == 1
+    taken = await store.inbox.claim("fixed", restart, CLAIM)
+    assert taken is not None
+    assert taken.attempts == 2

@@ -174,3 +174,21 @@ async def test_known_media_are_merged_after_their_insert_is_refused(
         assert doc is not None
         assert (doc["first_seen_at"], doc["last_seen_at"], doc["like_count"]) == (T0, later, 7)
         assert len(doc["sources"]) == 2
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [media("bad", caption="sunset \ud83d"), media("bad", like_count=2**64), media("bad\udc80")],
+    ids=["surrogate-caption", "count-beyond-64-bits", "surrogate-id"],
+)
+async def test_a_media_mongodb_cannot_store_is_refused_alone(store: Store, bad: Media) -> None:
+    """One media MongoDB would refuse is left out with its reason; the page's others are stored,
+    new and known alike."""
+    await store.media.ingest([Sighting(media("known"), RECENT, T0)])
+    later = T0 + timedelta(minutes=1)
+    result = await store.media.ingest(
+        [Sighting(m, TOP, later) for m in (media("known"), bad, media("new"))]
+    )
+    assert (result.new, result.duplicate) == (["new"], ["known"])
+    assert list(result.refused) == [bad.id]
+    assert await store.media.count() == 2

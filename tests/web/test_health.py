@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
+from aiohttp.test_utils import TestClient
 from prometheus_client import CollectorRegistry
 from pytest_aiohttp import AiohttpClient
+from structlog.testing import capture_logs
 
 from listener.metrics import Metrics
 from listener.store.mongo import connect
@@ -14,25 +19,33 @@ from listener.web.server import build_app
 from tests.mongo import MongoServer
 
 
-async def test_readyz_follows_the_database(aiohttp_client: AiohttpClient, data_dir: Path) -> None:
-    """/readyz is 200 while MongoDB answers, 503 while it is stopped, 200 again once it is back."""
+@asynccontextmanager
+async def readiness(
+    aiohttp_client: AiohttpClient, data_dir: Path
+) -> AsyncIterator[tuple[MongoServer, TestClient]]:
+    """A MongoDB the test stops and starts, and a client of a web app whose /readyz asks it."""
     server = MongoServer(data_dir)
     server.start()
     try:
         async with connect(server.uri, "ready", timeout_s=0.5) as db:
             registry = CollectorRegistry()
             app = build_app(metrics=Metrics(registry), registry=registry, readiness=Store(db).ping)
-            client = await aiohttp_client(app)
-            assert (await client.get("/readyz")).status == 200
-            server.stop()
-            down = await client.get("/readyz")
-            assert down.status == 503
-            assert (await down.json())["status"] == "unavailable"
-            assert (await client.get("/healthz")).status == 200
-            server.start()
-            assert (await client.get("/readyz")).status == 200
+            yield server, await aiohttp_client(app)
     finally:
         server.stop()
+
+
+async def test_readyz_follows_the_database(aiohttp_client: AiohttpClient, data_dir: Path) -> None:
+    """/readyz is 200 while MongoDB answers, 503 while it is stopped, 200 again once it is back."""
+    async with readiness(aiohttp_client, data_dir) as (server, client):
+        assert (await client.get("/readyz")).status == 200
+        server.stop()
+        down = await client.get("/readyz")
+        assert down.status == 503
+        assert (await down.json())["status"] == "unavailable"
+        assert (await client.get("/healthz")).status == 200
+        server.start()
+        assert (await client.get("/readyz")).status == 200
 
 
 async def test_metrics_are_served_in_prometheus_format(
@@ -53,3 +66,25 @@ async def test_metrics_are_served_in_prometheus_format(
         'source="hashtag_recent"} 3.0' in text
     )
     assert "listener_build_info" in text
+
+
+async def test_readyz_names_no_host_and_logs_the_outage_once(
+    aiohttp_client: AiohttpClient, data_dir: Path
+) -> None:
+    """While MongoDB is down /readyz answers a generic reason; the driver's error (hosts,
+    topology) goes to the log, once per outage, and its end is logged too."""
+    async with readiness(aiohttp_client, data_dir) as (server, client):
+        server.stop()
+        with capture_logs() as logs:
+            answers = [await (await client.get("/readyz")).text() for _ in range(2)]
+            server.start()
+            assert (await client.get("/readyz")).status == 200
+    for answer in answers:
+        assert json.loads(answer) == {"status": "unavailable", "reason": "MongoDB unavailable"}
+        assert "127.0.0.1" not in answer
+    [outage] = [e for e in logs if e["event"] == "readyz.unavailable"]
+    assert f"127.0.0.1:{server.port}" in outage["error"]
+    assert [e["event"] for e in logs if e["event"].startswith("readyz.")] == [
+        "readyz.unavailable",
+        "readyz.ready",
+    ]

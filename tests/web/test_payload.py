@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import tracemalloc
 from datetime import UTC, datetime
 
 import pytest
@@ -168,3 +169,48 @@ def test_hostile_size_of_batch_is_refused() -> None:
     }
     with pytest.raises(PayloadError, match="more than"):
         parse_delivery(body(flood))
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"[" * 100_000 + b"]" * 100_000,
+        b'{"object": "instagram", "entry": [{"id": "1", "changes": [{"field": "mentions", '
+        b'"value": ' + b'{"a": ' * 5000 + b"{}" + b"}" * 5000 + b"}]}]}",
+    ],
+    ids=["whole-body", "one-change"],
+)
+def test_nesting_too_deep_to_read_is_not_a_delivery(raw: bytes) -> None:
+    """JSON nested deeper than Python recurses is refused like any body that is not a delivery."""
+    with pytest.raises(PayloadError, match="nested too deeply"):
+        parse_delivery(raw)
+
+
+def test_a_flood_of_changes_is_refused_before_any_is_read() -> None:
+    """1 MiB of 350,000 empty changes is refused for the memory its JSON takes, no more."""
+    flood = (
+        b'{"object": "instagram", "entry": [{"id": "1", "changes": ['
+        + b",".join([b"{}"] * 350_000)
+        + b"]}]}"
+    )
+    tracemalloc.start()
+    try:
+        json.loads(flood)
+        decoded = tracemalloc.get_traced_memory()[1]
+        tracemalloc.reset_peak()
+        with pytest.raises(PayloadError, match="more than 5000 changes"):
+            parse_delivery(flood)
+        parsed = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert parsed < decoded * 1.5
+
+
+def test_the_cap_counts_every_entry_shape() -> None:
+    """Flat Instagram Login entries and messaging items count towards the cap too."""
+    flat = {"id": "1", "field": "mentions", "value": {"media_id": "1"}}
+    messaging = {"id": "1", "messaging": [{}] * 2500}
+    for entries in ([flat] * 5001, [messaging, messaging, flat]):
+        with pytest.raises(PayloadError, match="more than 5000 changes"):
+            parse_delivery(body({"object": "instagram", "entry": entries}))
+    assert len(parse_delivery(body({"object": "instagram", "entry": [flat] * 5000})).events) == 5000
