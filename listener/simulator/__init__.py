@@ -11,8 +11,8 @@ benchmarks. The worker never imports it (an import-linter contract keeps it so);
 aiohttp and the standard library only.
 
 Layout: `config` (what a world is made of) → `content`, `ledger`, `tokens`, `usage`, `faults`,
-`stats` (pure pieces) → `world` (state and rules) → `fieldexpansion`, `endpoints` (Graph wire
-shapes, pure) → `server`, `control` (the aiohttp shell).
+`stats` (pure pieces) → `world` (state and rules) → `fieldexpansion`, `endpoints/` (Graph wire
+shapes, pure; one module per family of endpoints) → `server`, `control` (the aiohttp shell).
 """
 
 from listener.simulator.clock import Clock, ManualClock, system_clock
