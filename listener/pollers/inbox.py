@@ -148,6 +148,11 @@ class InboxWorker:
             if claimed is None:
                 await self._idle(stop)
                 continue
+            if stop.is_set():
+                # Claimed while the stop came (perhaps an event another loop just gave back):
+                # never started, so it goes back unannounced.
+                await self._give_back(claimed, started=False)
+                return
             await self._work(claimed, stop)
             async with self._progress:
                 self._progress.notify_all()
@@ -163,11 +168,14 @@ class InboxWorker:
         except Exception as exc:  # one event's surprise must not stop the worker
             await self._crashed(claimed, exc)
 
-    async def _give_back(self, claimed: Claimed) -> None:
+    async def _give_back(self, claimed: Claimed, *, started: bool = True) -> None:
         """The worker stops before ``claimed`` is done: make it available again, now."""
         with contextlib.suppress(StoreUnavailableError):
-            if await self._store.inbox.retry(
-                claimed, self.name, self._clock(), "the worker stopped first", count=False
+            if (
+                await self._store.inbox.retry(
+                    claimed, self.name, self._clock(), "the worker stopped first", count=False
+                )
+                and started
             ):
                 log.info("inbox.released", key=claimed.key[:16], field=claimed.field)
 
