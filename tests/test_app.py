@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from pathlib import Path
 
 import aiohttp
 
 from listener.app import start
-from listener.settings import Settings
+from listener.settings import Settings, StoreSettings
+from listener.store import inbox, media
+from listener.store.mongo import connect
 
 
 def demo_settings(tmp_path: Path) -> Settings:
@@ -76,3 +79,16 @@ async def test_worker_ingests_and_exposes_metrics(tmp_path: Path) -> None:
         assert mentioned["username"]
         stop.set()
         await asyncio.wait_for(serving, 10)
+
+
+async def test_indexes_exist_before_anything_writes(tmp_path: Path, mongo_uri: str) -> None:
+    """Once start() returns (webhooks arriving, serve() not yet polling) every index exists."""
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    settings = demo_settings(tmp_path).model_copy(
+        update={"store": StoreSettings(mongodb_uri=mongo_uri, database=name)}  # type: ignore[arg-type]
+    )
+    async with start(settings), connect(mongo_uri, name, timeout_s=5) as db:
+        for collection, indexes in (("media", media.INDEXES), ("inbox", inbox.INDEXES)):
+            made = await db[collection].index_information()
+            assert {i.document["name"] for i in indexes} <= set(made), collection
+        await db.client.drop_database(name)
