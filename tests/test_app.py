@@ -87,8 +87,11 @@ async def test_indexes_exist_before_anything_writes(tmp_path: Path, mongo_uri: s
     settings = demo_settings(tmp_path).model_copy(
         update={"store": StoreSettings(mongodb_uri=mongo_uri, database=name)}  # type: ignore[arg-type]
     )
-    async with start(settings), connect(mongo_uri, name, timeout_s=5) as db:
-        for collection, indexes in (("media", media.INDEXES), ("inbox", inbox.INDEXES)):
-            made = await db[collection].index_information()
-            assert {i.document["name"] for i in indexes} <= set(made), collection
-        await db.client.drop_database(name)
+    async with connect(mongo_uri, name, timeout_s=5) as db:
+        try:
+            async with start(settings):
+                for collection, indexes in (("media", media.INDEXES), ("inbox", inbox.INDEXES)):
+                    made = await db[collection].index_information()
+                    assert {i.document["name"] for i in indexes} <= set(made), collection
+        finally:
+            await db.client.drop_database(name)  # once the worker has stopped writing
