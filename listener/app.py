@@ -353,9 +353,9 @@ async def _first_indexes(store: Store) -> None:
     """Make the indexes, and so their collections, before anything can write to them.
 
     The webhook receiver, the pollers and the inbox worker all start after this. SecantusDB (the
-    embedded store) livelocks when ``createIndexes`` and an insert both create one collection:
-    both commands hang and the server cannot stop. If MongoDB is down now, ``_ensure_indexes``
-    keeps trying and says so.
+    embedded store) deadlocks when ``createIndexes`` and an insert both create one collection:
+    both commands hang and the server cannot stop. If MongoDB is down now, this one attempt
+    waits out ``store.timeout_s`` and ``_ensure_indexes`` keeps trying and says so.
     """
     with contextlib.suppress(StoreUnavailableError):
         await store.ensure_indexes()
