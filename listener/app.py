@@ -443,6 +443,18 @@ async def _every(stop: asyncio.Event, every_s: float, job: Callable[[], Awaitabl
             await asyncio.wait_for(stop.wait(), timeout=every_s)
 
 
+async def _first_indexes(store: Store) -> None:
+    """Make the indexes, and so their collections, before anything can write to them.
+
+    The webhook receiver, the pollers and the inbox worker all start after this. SecantusDB (the
+    embedded store) deadlocks when ``createIndexes`` and an insert both create one collection:
+    both commands hang and the server cannot stop. If MongoDB is down now, this one attempt
+    waits out ``store.timeout_s`` and ``_ensure_indexes`` keeps trying and says so.
+    """
+    with contextlib.suppress(StoreUnavailableError):
+        await store.ensure_indexes()
+
+
 async def _ensure_indexes(store: Store, stop: asyncio.Event) -> None:
     """Create indexes, retrying while MongoDB is down (start-up must not need the database)."""
     failing = False
@@ -505,6 +517,7 @@ async def start(
                 dead=timedelta(seconds=settings.store.inbox_dead_retention_s),
             ),
         )
+        await _first_indexes(store)
         session = await stack.enter_async_context(aiohttp.ClientSession())
         limits = settings.ratelimit
         feed_count = sum(

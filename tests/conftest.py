@@ -1,5 +1,6 @@
 """Shared fixtures: a real MongoDB wire server (SecantusDB, or LISTENER_TEST_MONGODB_URI),
-one fresh database per test, and a fresh metrics registry per test."""
+one fresh database per test, and a fresh metrics registry per test. Plugins: the simulator's
+fixtures, and skips that fail in CI (``tests.skips``)."""
 
 from __future__ import annotations
 
@@ -70,4 +71,4 @@ def data_dir(tmp_path: Path) -> Path:
     return path
 
 
-pytest_plugins = ["tests.graphsim"]
+pytest_plugins = ["tests.graphsim", "tests.skips"]

@@ -20,10 +20,11 @@ from structlog.testing import capture_logs
 from listener.app import start
 from listener.errors import ConfigError
 from listener.logs import configure_logging
-from listener.settings import Settings
+from listener.settings import Settings, StoreSettings
 from listener.simulator import SimAccount, SimulatorConfig, serve
 from listener.simulator.webhooks import mentions_envelope, signature
-from listener.store.mongo import Document
+from listener.store import inbox, media
+from listener.store.mongo import Document, connect
 from listener.web.payload import event_key
 from listener.web.signature import sign
 from tests.web.test_webhooks import DELIVERY
@@ -282,3 +283,19 @@ async def test_the_worker_refuses_compressed_webhook_bodies_unread(
             ) as response:
                 assert response.status == 415, encoding
         assert await worker.store.inbox.count() == 0
+
+
+async def test_indexes_exist_before_anything_writes(tmp_path: Path, mongo_uri: str) -> None:
+    """Once start() returns (webhooks arriving, serve() not yet polling) every index exists."""
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    settings = demo_settings(tmp_path).model_copy(
+        update={"store": StoreSettings(mongodb_uri=mongo_uri, database=name)}  # type: ignore[arg-type]
+    )
+    async with connect(mongo_uri, name, timeout_s=5) as db:
+        try:
+            async with start(settings):
+                for collection, indexes in (("media", media.INDEXES), ("inbox", inbox.INDEXES)):
+                    made = await db[collection].index_information()
+                    assert {i.document["name"] for i in indexes} <= set(made), collection
+        finally:
+            await db.client.drop_database(name)  # once the worker has stopped writing

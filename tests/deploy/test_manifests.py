@@ -35,6 +35,7 @@ from tests.deploy.dashboard import (
 K8S = DEPLOY / "k8s"
 COMPOSE = DEPLOY / "compose.yaml"
 DOCKERFILE = DEPLOY / "Dockerfile"
+ROOT = DEPLOY.parent
 CONTAINER_CONFIG = DEPLOY / "config" / "listener.toml"
 PORT = 9464
 KUBERNETES_VERSIONS = ("1.29", kubernetes_validate.latest_version())
@@ -220,11 +221,11 @@ def test_kubernetes_manifest_matches_the_api_schema(path: Path, version: str) ->
 
 
 def test_kustomization_applies_the_manifests_but_not_the_secret_example() -> None:
-    """`kubectl apply -k` gets every manifest except the example Secret."""
+    """`kubectl apply -k` gets every manifest except the examples (Secret, NetworkPolicy)."""
     kustomization = load_yaml(K8S / "kustomization.yaml")
     assert kustomization["kind"] == "Kustomization"
     listed = set(kustomization["resources"])
-    assert listed == {p.name for p in K8S_MANIFESTS} - {"secret.example.yaml"}
+    assert listed == {p.name for p in K8S_MANIFESTS if not p.name.endswith(".example.yaml")}
     (image,) = kustomization["images"]
     assert listener_container()["image"].split(":")[0] == image["name"]
 
@@ -283,6 +284,20 @@ def test_deployment_mounts_the_config_and_secret_files_the_config_reads(tmp_path
     assert_valid_config(text, secret_dir, tmp_path)
 
 
+def test_network_policy_admits_only_the_ingress_and_prometheus_to_the_port() -> None:
+    """The example NetworkPolicy selects the pods and opens only the http port, to named peers."""
+    policy = k8s("NetworkPolicy")
+    pod = k8s("Deployment")["spec"]["template"]
+    selector = policy["spec"]["podSelector"]["matchLabels"]
+    assert selector.items() <= pod["metadata"]["labels"].items()
+    assert policy["spec"]["policyTypes"] == ["Ingress"]
+    (rule,) = policy["spec"]["ingress"]
+    assert rule["ports"] == [{"port": "http", "protocol": "TCP"}]
+    peers = rule["from"]
+    assert len(peers) == 2
+    assert all(set(p) == {"namespaceSelector"} and p["namespaceSelector"] for p in peers)
+
+
 def test_service_selects_the_pods_on_the_named_port() -> None:
     """The Service's selector matches the pod labels and targets the http port."""
     service = k8s("Service")
@@ -322,19 +337,31 @@ def test_dockerfile_passes_hadolint() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_dockerfile_builds_a_wheel_and_installs_it_without_extras() -> None:
-    """A wheel is built in one stage and installed, without extras, in a slim non-root one."""
-    lines = [
-        line.strip()
-        for line in re.sub(r"\\\n", " ", DOCKERFILE.read_text(encoding="utf-8")).splitlines()
-        if line.strip() and not line.startswith("#")
-    ]
+def dockerfile_lines() -> list[str]:
+    """deploy/Dockerfile's instructions, continuation lines joined, comments dropped."""
+    text = re.sub(r"\\\n", " ", DOCKERFILE.read_text(encoding="utf-8"))
+    return [line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")]
+
+
+def test_dockerfile_installs_the_lock_without_extras() -> None:
+    """The build stage installs uv by hash and syncs uv.lock without extras; the slim non-root
+    runtime copies only that environment."""
+    lines = dockerfile_lines()
     stages = [line for line in lines if line.startswith("FROM ")]
     assert len(stages) == 2
-    assert all(re.match(r"FROM python:3\.11-slim\S* AS \w+$", s) for s in stages)
-    assert any("pip wheel" in line for line in lines)
-    (install,) = (line for line in lines if "pip install" in line)
-    assert "[" not in install, "no extras (embedded, dev) in the image"
+    assert all(re.match(r"FROM python:3\.11\.\d+-slim-\w+ AS \w+$", s) for s in stages)
+    assert len({s.split()[1] for s in stages}) == 1, "both stages on one base image"
+    (bootstrap,) = (line for line in lines if "pip install" in line)
+    assert "--require-hashes" in bootstrap
+    assert "-r requirements/uv.txt" in bootstrap
+    (sync,) = (line for line in lines if line.startswith("RUN uv sync"))
+    assert "--locked" in sync
+    assert "--no-editable" in sync
+    assert "--extra" not in sync
+    assert "--all-extras" not in sync, "no extras (embedded, dev) in the image"
+    runtime = lines[lines.index(stages[1]) :]
+    assert not any("pip install" in line or "uv " in line for line in runtime)
+    assert "COPY --from=build /opt/listener /opt/listener" in runtime
     assert "EXPOSE 9464" in lines
     (healthcheck,) = (line for line in lines if line.startswith("HEALTHCHECK"))
     assert "urllib.request" in healthcheck
@@ -343,6 +370,31 @@ def test_dockerfile_builds_a_wheel_and_installs_it_without_extras() -> None:
     assert 'CMD ["run", "--config", "/etc/listener/listener.toml"]' in lines
     user = next(line for line in reversed(lines) if line.startswith("USER "))
     assert user.split()[1].split(":")[0] not in {"0", "root"}
+
+
+def test_build_context_holds_what_the_dockerfile_copies() -> None:
+    """Every file the Dockerfile copies from the context passes its .dockerignore."""
+    ignore = (DEPLOY / "Dockerfile.dockerignore").read_text(encoding="utf-8").splitlines()
+    allowed = {line[1:].rstrip("/") for line in ignore if line.startswith("!")}
+    copied = [
+        source
+        for line in dockerfile_lines()
+        if line.startswith("COPY ") and "--from=" not in line
+        for source in line.split()[1:-1]
+    ]
+    assert copied
+    for source in copied:
+        assert (ROOT / source).exists(), source
+        assert any(source == a or source.startswith(f"{a}/") for a in allowed), source
+
+
+def test_base_images_are_pinned_to_exact_versions() -> None:
+    """Every image deploy/ pulls names an exact version (x.y.z) or a digest, never a moving tag."""
+    pulled = [line.split()[1] for line in dockerfile_lines() if line.startswith("FROM ")]
+    pulled += [s["image"] for s in compose()["services"].values() if "build" not in s]
+    assert len(pulled) == 5
+    for image in pulled:
+        assert re.search(r"@sha256:[0-9a-f]{64}$|:v?\d+\.\d+\.\d+(-[a-z0-9.-]+)?$", image), image
 
 
 def test_compose_file_matches_the_compose_spec() -> None:
@@ -370,12 +422,123 @@ def test_compose_mounts_exist_and_secrets_feed_the_config(tmp_path: Path) -> Non
     build = DEPLOY / listener["build"]["context"]
     assert (build / listener["build"]["dockerfile"]).resolve() == DOCKERFILE
     assert f"./config/{CONTAINER_CONFIG.name}:/etc/listener/listener.toml:ro" in listener["volumes"]
-    assert set(listener["secrets"]) == set(spec["secrets"])
     text = CONTAINER_CONFIG.read_text(encoding="utf-8")
-    assert {f"/run/secrets/{name}" for name in listener["secrets"]} == set(secret_files(text))
+    read = {f"/run/secrets/{name}" for name in listener["secrets"] if name != "mongodb_uri"}
+    assert read == set(secret_files(text))
     assert all((DEPLOY / s["file"]).parent.is_dir() for s in spec["secrets"].values())
-    uri = tomllib.loads(text)["store"]["mongodb_uri"]
-    assert uri == listener["environment"]["LISTENER_STORE__MONGODB_URI"] == "mongodb://mongo:27017"
+    assert tomllib.loads(text)["store"]["mongodb_uri"] == "mongodb://mongo:27017"
+    assert "LISTENER_STORE__MONGODB_URI" not in listener["environment"], "a secret, not plain"
     assert f"127.0.0.1:{PORT}:{PORT}" in listener["ports"]
     assert "/readyz" in " ".join(listener["healthcheck"]["test"])
     assert_valid_config(text, "/run/secrets", tmp_path)
+
+
+# --- compose: what runs with which rights ---------------------------------------------------
+
+SERVICE_GROUPS = {"listener": 10001, "mongo": 999, "grafana": 0}
+"""The group each compose service's process runs as: the listener image's (USER 10001:10001),
+the mongo image's ``mongodb`` (999), Grafana's (472:0)."""
+
+README = ROOT / "README.md"
+MONGO_INIT = DEPLOY / "mongo" / "initdb" / "listener-user.js"
+
+
+def mounted_secret(service: dict[str, Any], path: str) -> str:
+    """The name of the compose secret mounted at ``path`` in ``service``."""
+    name = path.removeprefix("/run/secrets/")
+    assert path.startswith("/run/secrets/"), path
+    assert name in service["secrets"], path
+    return name
+
+
+def test_compose_listener_runs_read_only_without_privileges() -> None:
+    """The listener's root file system is read-only, every capability dropped, no new privileges."""
+    listener = compose()["services"]["listener"]
+    assert listener["read_only"] is True
+    assert listener["cap_drop"] == ["ALL"]
+    assert listener["security_opt"] == ["no-new-privileges:true"]
+    assert [t.split(":")[0] for t in listener["tmpfs"]] == ["/tmp"]
+
+
+def test_compose_listener_takes_the_mongodb_uri_from_its_secret(tmp_path: Path) -> None:
+    """The entrypoint puts the mongodb_uri secret in LISTENER_STORE__MONGODB_URI and runs
+    `listener` with the command's arguments."""
+    listener = compose()["services"]["listener"]
+    shell, flag, script, name = listener["entrypoint"]
+    assert (shell, flag, name) == ("/bin/sh", "-c", "listener")
+    secrets = tmp_path / "secrets"
+    secrets.mkdir()
+    (secrets / mounted_secret(listener, "/run/secrets/mongodb_uri")).write_text(
+        "mongodb://listener:pw@mongo:27017/listener", encoding="utf-8"
+    )
+    fake = tmp_path / "bin" / "listener"
+    fake.parent.mkdir()
+    fake.write_text('#!/bin/sh\necho "$LISTENER_STORE__MONGODB_URI $*"\n', encoding="utf-8")
+    fake.chmod(0o755)
+    # Compose turns $$ into $ before the container sees the script.
+    script = script.replace("$$", "$").replace("/run/secrets/", f"{secrets}/")
+    result = subprocess.run(
+        ["/bin/sh", "-c", script, name, *listener["command"]],
+        env={"PATH": f"{fake.parent}:/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    expected = "mongodb://listener:pw@mongo:27017/listener run --config /etc/listener/listener.toml"
+    assert result.stdout.strip() == expected
+
+
+def test_compose_mongodb_authenticates_users_made_from_secret_files() -> None:
+    """MongoDB's root user comes from *_FILE secrets; the init script makes the worker's user,
+    read-write on the worker's database only, with the password of a secret mongo mounts."""
+    spec = compose()
+    mongo = spec["services"]["mongo"]
+    environment = mongo["environment"]
+    assert not {"MONGO_INITDB_ROOT_USERNAME", "MONGO_INITDB_ROOT_PASSWORD"} & set(environment)
+    for variable in ("MONGO_INITDB_ROOT_USERNAME_FILE", "MONGO_INITDB_ROOT_PASSWORD_FILE"):
+        mounted_secret(mongo, environment[variable])
+    assert "./mongo/initdb:/docker-entrypoint-initdb.d:ro" in mongo["volumes"]
+    assert MONGO_INIT.parent == DEPLOY / "mongo" / "initdb"
+    script = MONGO_INIT.read_text(encoding="utf-8")
+    (password_file,) = re.findall(r'"(/run/secrets/[\w.]+)"', script)
+    mounted_secret(mongo, password_file)
+    database = tomllib.loads(CONTAINER_CONFIG.read_text(encoding="utf-8"))["store"]["database"]
+    assert f'getSiblingDB("{database}")' in script
+    assert 'user: "listener"' in script
+    assert f'roles: [{{ role: "readWrite", db: "{database}" }}]' in script
+    assert "mongodb://listener:PASSWORD@mongo:27017/listener" in script
+
+
+def test_compose_grafana_has_no_default_admin_password() -> None:
+    """Grafana's admin password comes from a secret file; there is no default to fall back to."""
+    grafana = compose()["services"]["grafana"]
+    environment = grafana["environment"]
+    assert "GF_SECURITY_ADMIN_PASSWORD" not in environment
+    mounted_secret(grafana, environment["GF_SECURITY_ADMIN_PASSWORD__FILE"])
+    assert not any(":-" in str(value) for value in environment.values()), "no defaults"
+
+
+def readme_compose_block() -> list[str]:
+    """The shell lines of README's "Docker Compose" set-up block."""
+    text = README.read_text(encoding="utf-8")
+    section = text[text.index("### Docker Compose") : text.index("### Kubernetes")]
+    return [line.strip() for line in section.splitlines() if line.startswith("    ")]
+
+
+def test_readme_makes_each_secret_readable_by_its_containers_group_only() -> None:
+    """README writes every compose secret, gives it to the group of the one service that mounts
+    it, and makes it 0440: readable by that group, never world-readable."""
+    spec = compose()
+    block = readme_compose_block()
+    groups: dict[str, int] = {}
+    for line in block:
+        if match := re.match(r"sudo chown root:(\d+) ([\w ]+?)\s*(#|$)", line):
+            groups.update(dict.fromkeys(match.group(2).split(), int(match.group(1))))
+    assert set(groups) == set(spec["secrets"])
+    for name, service in spec["services"].items():
+        for secret in service.get("secrets", []):
+            assert groups[secret] == SERVICE_GROUPS[name], f"{secret} in {name}"
+    assert "sudo chmod 0440 *" in block
+    assert "0444" not in README.read_text(encoding="utf-8")
+    written = {m for line in block for m in re.findall(r"> (\w+)$", line)}
+    assert written == set(spec["secrets"])
