@@ -517,7 +517,7 @@ async def start(
                 dead=timedelta(seconds=settings.store.inbox_dead_retention_s),
             ),
         )
-        await _first_indexes(store)
+        await unless_stopped(stopping, _first_indexes(store))
         session = await stack.enter_async_context(aiohttp.ClientSession())
         limits = settings.ratelimit
         feed_count = sum(
