@@ -21,7 +21,7 @@ class Store:
 
     def __init__(self, database: AsyncDatabase[Document]) -> None:
         self._db = database
-        self.media = MediaRepository(database["media"])
+        self.media = MediaRepository(database["media"], database["settling"])
         self.feeds = FeedRepository(database["hashtags"], database["feeds"])
         self.slots = SlotRepository(database["hashtag_slots"])
         self.tokens = TokenRepository(database["tokens"])

@@ -1,4 +1,4 @@
-"""The worker's side of contests: listener_contest_author_known_ratio from its re-evaluation."""
+"""The worker's side of contests: listener_contest_author_known_ratio from its settling pass."""
 
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ def quiet_settings(mongo_uri: str, database: AsyncDatabase[Document]) -> Setting
 async def test_the_worker_exports_the_share_of_entrants_with_a_known_author(
     mongo_uri: str, database: AsyncDatabase[Document], metrics: Metrics
 ) -> None:
-    """After its re-evaluation pass the gauge is known entrants / entrants, per campaign."""
+    """After its settling pass the gauge is known entrants / entrants, per campaign."""
     settings = quiet_settings(mongo_uri, database)
     await ingest(
         settings,
@@ -53,5 +53,5 @@ async def test_the_worker_exports_the_share_of_entrants_with_a_known_author(
     async with start(settings) as worker:
         gauge = ("listener_contest_author_known_ratio", {"campaign": "summer"})
         assert worker.registry.get_sample_value(*gauge) is None
-        await worker._reevaluate()
+        await worker.settle()
         assert worker.registry.get_sample_value(*gauge) == pytest.approx(1 / 3)
