@@ -281,7 +281,7 @@ async def settle(
     """
     tracker = media.tracker
     forced = set(full)
-    state = await tracker.state()
+    state = await tracker.recover()
     if state.schema < SCHEMA or forced:
         query: Document = {"$or": [UNTRACKED, UNKEYED]} if forced else UNTRACKED
         await tracker.adopt(query, {"username": 1}, derived_fields)
@@ -293,6 +293,9 @@ async def settle(
         version = rules_version(campaign.rules)
         scope = entrants_scope(campaign.id)
         if campaign.id in forced or state.version(scope) != version:
+            # Forget the old version first: a pass that stops half-way has written verdicts of
+            # the new rules, and going back to the old ones must judge everything again too.
+            await tracker.set_version(scope, None)
             await _full(media, campaign, scopes, tally)
             await tracker.set_version(scope, version)
             done.add(campaign.id)

@@ -217,6 +217,14 @@ class Tracker:
             await guarded("settling state read", lambda: self._states.find_one({"_id": self.name}))
         )
 
+    async def recover(self) -> State:
+        """Record what a pass that stopped left pending; the state afterwards."""
+        state = await self.state()
+        if state.pending:
+            await self._record(state.pending)
+            state = await self.state()
+        return state
+
     async def register(self, scopes: Iterable[str], now: datetime) -> None:
         """Say that this configuration settles ``scopes`` (see the module doc)."""
         stamps = {f"scopes.{key(scope)}.seen_at": now for scope in scopes}
@@ -226,13 +234,14 @@ class Tracker:
                 lambda: self._states.update_one({"_id": self.name}, {"$set": stamps}, upsert=True),
             )
 
-    async def set_version(self, scope: str, version: str) -> None:
-        """Record that ``scope`` was settled in full with ``version``."""
+    async def set_version(self, scope: str, version: str | None) -> None:
+        """Record that ``scope`` was settled in full with ``version``; ``None``: it is not (a
+        full pass with other values has begun, and may stop half-way)."""
+        path = f"scopes.{key(scope)}.version"
+        update = {"$set": {path: version}} if version is not None else {"$unset": {path: ""}}
         await guarded(
             "settling version write",
-            lambda: self._states.update_one(
-                {"_id": self.name}, {"$set": {f"scopes.{key(scope)}.version": version}}, upsert=True
-            ),
+            lambda: self._states.update_one({"_id": self.name}, update, upsert=True),
         )
 
     async def set_schema(self, schema: int) -> None:
