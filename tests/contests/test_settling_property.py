@@ -111,7 +111,7 @@ class Pass:
     crash: str | None = None
 
 
-class Crash(Exception):
+class StopError(Exception):
     """The injected stop of a pass."""
 
 
@@ -147,7 +147,7 @@ def crashing(point: str | None) -> Iterator[None]:
     async def stop(self: Tracker, *args: Any, **kwargs: Any) -> Any:
         if point != "version":
             await original(self, *args, **kwargs)
-        raise Crash(point)
+        raise StopError(point)
 
     setattr(Tracker, name, stop)
     try:
@@ -215,7 +215,7 @@ async def replay(mongo_uri: str, history: list[Sight | Change | Pass]) -> None:
                     with crashing(event.crash):
                         try:
                             result = await settle(store.media, scopes, now=T0)
-                        except Crash:
+                        except StopError:
                             continue
                     await check(store, campaigns, result)
         finally:
