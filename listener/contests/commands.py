@@ -1,4 +1,4 @@
-"""The contest commands: export entrants, re-evaluate, commit to a draw, draw, verify a draw.
+"""The contest commands: export entrants, settle (re-evaluate), commit to a draw, draw, verify.
 
 Each opens only the store (embedded or the configured MongoDB), runs a settling pass first
 (:mod:`listener.contests.settle`: only what changed since the last one) so exports and draws
