@@ -255,16 +255,6 @@ class MediaRepository:
         except PyMongoError as exc:
             raise StoreUnavailableError(f"MongoDB media read failed: {exc}") from exc
 
-    async def update_many_by_id(self, updates: Sequence[tuple[str, Document]]) -> int:
-        """Apply ``$set`` updates to media by id in one unordered bulk write; how many changed."""
-        if not updates:
-            return 0
-        ops = [UpdateOne({"_id": media_id}, {"$set": fields}) for media_id, fields in updates]
-        result = await guarded(
-            "media bulk update", lambda: self._collection.bulk_write(ops, ordered=False)
-        )
-        return result.modified_count
-
     async def find_one(self, query: Document) -> Document | None:
         """The first stored document matching ``query``."""
         return await guarded("media read", lambda: self._collection.find_one(query))
