@@ -31,8 +31,8 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry
 
 from listener.admin import token_expiries
-from listener.contests.campaigns import campaigns
-from listener.contests.reevaluate import reevaluate
+from listener.contests.campaigns import campaigns, scopes
+from listener.contests.settle import SettlingPass, settle
 from listener.demo import graph_hosts
 from listener.enrich.enricher import Enricher, Scorer
 from listener.enrich.sentiment import FastTextIdentifier, SentimentPipeline, VaderAnalyzer
@@ -73,8 +73,7 @@ log = structlog.get_logger("listener.app")
 INDEX_RETRY_S = 5.0
 TOKEN_EXPIRY_INTERVAL_S = 3600.0
 STORE_CHECK_INTERVAL_S = 15.0
-IDENTITY_INTERVAL_S = 60.0
-REEVALUATE_INTERVAL_S = 300.0
+SETTLE_INTERVAL_S = 60.0
 CLOSE_TIMEOUT_S = 1.0
 """After the grace period: what closing the web server and the MongoDB client may take each."""
 
@@ -177,8 +176,7 @@ class Worker:
             for job, every_s in (
                 (self._watch_store, STORE_CHECK_INTERVAL_S),
                 (self._watch_token_expiry, TOKEN_EXPIRY_INTERVAL_S),
-                (self._watch_identity, IDENTITY_INTERVAL_S),
-                (self._reevaluate, REEVALUATE_INTERVAL_S),
+                (self.settle, SETTLE_INTERVAL_S),
             ):
                 tasks.append(
                     group.create_task(_every(stop, every_s, job), name=job.__name__.strip("_"))
@@ -257,25 +255,30 @@ class Worker:
         for account, expires_at in expiries.items():
             self.metrics.token_expiry.labels(account).set(expires_at)
 
-    async def _reevaluate(self) -> None:
-        """Settle contest verdicts (rules may have changed; authors may have become known)."""
-        for campaign in campaigns(self.settings):
-            result = await reevaluate(self.store.media, campaign)
-            self.metrics.contest_author_known.labels(result.campaign).set(result.author_known_ratio)
-            if result.changed:
-                log.info(
-                    "contests.reevaluated",
-                    campaign=result.campaign,
-                    changed=result.changed,
-                    eligible=result.eligible,
-                )
+    async def settle(self) -> SettlingPass:
+        """One periodic settling pass: contest verdicts, then the identity and entrant gauges.
 
-    async def _watch_identity(self) -> None:
-        """Export the share of each account's hashtag media whose author is known."""
+        Its cost follows what changed since the last pass, not what is stored
+        (:mod:`listener.contests.settle`).
+        """
+        result = await settle(self.store.media, scopes(self.settings), now=self.clock())
+        for campaign in result.campaigns:
+            self.metrics.contest_author_known.labels(campaign.campaign).set(
+                campaign.author_known_ratio
+            )
+            if campaign.changed:
+                log.info(
+                    "contests.settled",
+                    campaign=campaign.campaign,
+                    changed=campaign.changed,
+                    eligible=campaign.eligible,
+                    full=campaign.full,
+                )
         for account in self.settings.accounts:
             if account.hashtags:
-                known, total = await self.store.media.author_known(account.name)
-                self.metrics.identity_known.labels(account.name).set(known / total if total else 0)
+                identity = result.identities[account.name]
+                self.metrics.identity_known.labels(account.name).set(identity.ratio)
+        return result
 
     async def _reloads(self, stop: asyncio.Event, reload: asyncio.Event) -> None:
         while not stop.is_set():
@@ -434,7 +437,7 @@ async def _relay(source: asyncio.Event, target: asyncio.Event) -> None:
     target.set()
 
 
-async def _every(stop: asyncio.Event, every_s: float, job: Callable[[], Awaitable[None]]) -> None:
+async def _every(stop: asyncio.Event, every_s: float, job: Callable[[], Awaitable[object]]) -> None:
     """Run ``job`` now and then every ``every_s`` until ``stop``; a store outage skips a turn."""
     while not stop.is_set():
         with contextlib.suppress(StoreUnavailableError, StoppingError):

@@ -56,10 +56,13 @@ def _add_contest_commands(commands: Any) -> None:
         dest="contests_command", required=True, parser_class=_Parser
     )
     reevaluate = contest_commands.add_parser(
-        "reevaluate", help="re-apply campaign rules to stored media"
+        "reevaluate", help="settle contest verdicts: what changed since the last pass"
     )
     reevaluate.add_argument("--config", type=Path, required=True, help="TOML configuration file")
     reevaluate.add_argument("--campaign", help="only this campaign (default: all)")
+    reevaluate.add_argument(
+        "--full", action="store_true", help="re-judge every stored media, not only what changed"
+    )
 
     draw = commands.add_parser("draw", help="the verifiable draw (see README)")
     draw.add_argument("--config", type=Path, help="TOML configuration file")
@@ -236,10 +239,12 @@ def _contests(args: argparse.Namespace) -> int:
 
     settings = load_settings(args.config)
     configure_logging(level=args.log_level, secrets=settings.secrets(), stream=sys.stderr)
-    for result in asyncio.run(commands.reevaluate_campaigns(settings, args.campaign)):
+    results = commands.reevaluate_campaigns(settings, args.campaign, full=args.full)
+    for result in asyncio.run(results):
         print(
-            f"{result.campaign}: {result.judged} media judged, {result.changed} verdicts "
-            f"changed, {result.eligible} eligible"
+            f"{result.campaign}: {result.judged} media judged"
+            f"{' (in full)' if result.full else ''}, {result.changed} verdicts changed, "
+            f"{result.eligible} eligible"
         )
     return EXIT_OK
 

@@ -154,7 +154,7 @@ class Metrics:
         self.contest_author_known = Gauge(
             "listener_contest_author_known_ratio",
             "Share of a campaign's entrants whose author is known (the rest are marked "
-            "verify_author when drawn), as of the last re-evaluation",
+            "verify_author when drawn), as of the last settling pass",
             ["campaign"],
             registry=registry,
         )

@@ -1,1 +1,1 @@
-"""Contests: entrant export, re-evaluation of stored media, the draw and its certificate."""
+"""Contests: settling verdicts of stored media, entrant export, the draw and its certificate."""

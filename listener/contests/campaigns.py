@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from listener.contests.verdicts import Scopes
 from listener.enrich.contests import Rules
 from listener.enrich.enricher import Campaign
 from listener.settings import CampaignSettings, Settings
@@ -28,3 +29,8 @@ def campaign(settings: Settings, config: CampaignSettings) -> Campaign:
 def campaigns(settings: Settings) -> list[Campaign]:
     """Every configured campaign."""
     return [campaign(settings, c) for c in settings.campaigns]
+
+
+def scopes(settings: Settings) -> Scopes:
+    """What a settling pass settles: every campaign, and every account's identity counters."""
+    return Scopes(tuple(campaigns(settings)), tuple(a.name for a in settings.accounts))

@@ -1,7 +1,8 @@
-"""The contest commands: export entrants, re-evaluate, commit to a draw, draw, verify a draw.
+"""The contest commands: export entrants, settle (re-evaluate), commit to a draw, draw, verify.
 
-Each opens only the store (embedded or the configured MongoDB), re-judges the campaign first
-so exports and draws see settled verdicts, and closes everything on the way out. Errors a user
+Each opens only the store (embedded or the configured MongoDB), runs a settling pass first
+(:mod:`listener.contests.settle`: only what changed since the last one) so exports and draws
+see settled verdicts, and closes everything on the way out. Errors a user
 can fix come out as :class:`ContestError` with one line saying what to do.
 
 Files hold personal data and are written whole or not at all (:func:`private_output`): a
@@ -15,7 +16,7 @@ from __future__ import annotations
 import io
 import os
 import tempfile
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -24,6 +25,7 @@ from typing import BinaryIO
 
 from listener.contests import certificate
 from listener.contests.campaigns import campaign as campaign_rules
+from listener.contests.campaigns import scopes
 from listener.contests.export import (
     ENTRANTS_CSV,
     ExportSummary,
@@ -31,7 +33,7 @@ from listener.contests.export import (
     export_entrants,
     read_entrants,
 )
-from listener.contests.reevaluate import Reevaluation, reevaluate
+from listener.contests.settle import Settlement, settle
 from listener.enrich.contests import rules_document, rules_version
 from listener.enrich.draw import (
     LEGACY_ENTRANTS_FORMAT,
@@ -77,11 +79,24 @@ async def _store(settings: Settings) -> AsyncIterator[Store]:
         yield store
 
 
-async def reevaluate_campaigns(settings: Settings, campaign_id: str | None) -> list[Reevaluation]:
-    """``listener contests reevaluate``: re-judge stored media for one campaign or all."""
+async def settled(store: Store, settings: Settings, full: Iterable[str] = ()) -> list[Settlement]:
+    """Run a settling pass over every configured campaign; ``full``: campaigns judged in full."""
+    result = await settle(store.media, scopes(settings), now=_utcnow(), full=full)
+    return result.campaigns
+
+
+async def reevaluate_campaigns(
+    settings: Settings, campaign_id: str | None, *, full: bool = False
+) -> list[Settlement]:
+    """``listener contests reevaluate``: settle what changed; ``full``: re-judge every media.
+
+    With a campaign id, only that campaign is judged in full and reported.
+    """
     chosen = [settings.campaign(campaign_id)] if campaign_id else list(settings.campaigns)
+    ids = [c.id for c in chosen]
     async with _store(settings) as store:
-        return [await reevaluate(store.media, campaign_rules(settings, c)) for c in chosen]
+        results = await settled(store, settings, ids if full else ())
+        return [r for r in results if r.campaign in ids]
 
 
 async def export(
@@ -96,7 +111,7 @@ async def export(
     """``listener export entrants``: settle the verdicts, then stream the export to ``out``."""
     config = settings.campaign(campaign_id)
     async with _store(settings) as store:
-        await reevaluate(store.media, campaign_rules(settings, config))
+        await settled(store, settings)
         try:
             return await export_entrants(
                 store.media, config.id, out, fmt=fmt, include_all=include_all, progress=progress
@@ -137,7 +152,7 @@ async def draw_commit(
         existing = await store.draws.load(config.id)
         if existing is not None and existing.get("record"):
             raise ContestError(f"campaign {config.id!r} has been drawn already; its record stands")
-        await reevaluate(store.media, campaign_rules(settings, config))
+        await settled(store, settings)
         data, summary = await _canonical(store, config.id, ENTRANTS_CSV)
         try:
             frozen = commit(
@@ -200,7 +215,7 @@ async def draw_run(
             entrants_format=c.get("entrants_format", LEGACY_ENTRANTS_FORMAT),
             rules=c.get("rules"),
         )
-        await reevaluate(store.media, campaign_rules(settings, config))
+        await settled(store, settings)
         try:
             data, _ = await _canonical(store, config.id, frozen.entrants_format)
             entrants = read_entrants(data, frozen.entrants_format)

@@ -334,8 +334,16 @@ class Verdict:
         }
 
 
+def author_key(username: str | None) -> str | None:
+    """The author as the rules compare authors (case-insensitive handle); ``None`` if unknown.
+
+    Two media are by the same author for one-entry-per-user exactly when their keys are equal.
+    """
+    return _handle(username) if username else None
+
+
 def _author(entry: Entry) -> str | None:
-    return _handle(entry.username) if entry.username else None
+    return author_key(entry.username)
 
 
 def _reasons(rules: Rules, entry: Entry) -> list[Reason]:

@@ -4,7 +4,7 @@ Pure: the analyzer and the campaigns' rules come in at construction, the media a
 A media is judged for the campaigns of the accounts that saw it; the verdict covers the
 per-media rules (hashtags, window, mentions, exclusions, a known author where the campaign
 requires one). Whether it is the author's first entry depends on the other entries, so
-``duplicate_user`` is settled by the re-evaluation pass over stored media, never here.
+``duplicate_user`` is settled by the settling pass over stored media, never here.
 
 A caption is scored once while it stays among the :data:`REMEMBERED_CAPTIONS` captions used
 most recently: ``top_media`` answers the same media every poll, and scoring is the costliest

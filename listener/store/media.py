@@ -8,6 +8,11 @@ right whatever order replicas write in, ``$addToSet`` merges the source without 
 the latest counts and caption win. Seeing a media again never creates a second document.
 A media MongoDB could not store (a lone surrogate in its caption, say) is refused alone, with
 its reason, before the batch is written: it never costs its page.
+
+Every write also marks the media changed for the settling pass (``rev``, ``settle``: see
+:mod:`listener.store.tracking`), and a media whose author is known carries ``author``, the
+handle as the contest rules compare it, and ``authors``, every such handle it has had (a renamed
+author's earlier entries are judged again).
 """
 
 from __future__ import annotations
@@ -21,21 +26,28 @@ from pymongo import ASCENDING, DESCENDING, IndexModel, UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import BulkWriteError, PyMongoError
 
+from listener.enrich.contests import author_key
 from listener.errors import StoreUnavailableError
-from listener.models import Media, Sighting, Source, SourceKind
+from listener.models import Media, Sighting, Source
+from listener.store import tracking
 from listener.store.mongo import Document, describe, guarded, unstorable
 
 _DUPLICATE_KEY = 11000
 
 INDEXES = [
-    # Exports and dashboards read by publication time; re-evaluation walks an account's media
-    # by author. Every index costs each write, so there are no others.
+    # Exports and dashboards read by publication time; a full settling pass walks an account's
+    # media by author; an incremental one reads the changed media (the sparse marker index) and
+    # every media of their authors. Every index costs each write, so there are no others.
     IndexModel([("timestamp", DESCENDING)], name="timestamp"),
     IndexModel(
-        [("sources.account", ASCENDING), ("username", ASCENDING), ("timestamp", ASCENDING)],
-        name="account_author_time",
+        [("sources.account", ASCENDING), ("author", ASCENDING), ("timestamp", ASCENDING)],
+        name="account_author_key_time",
     ),
+    IndexModel([("authors", ASCENDING)], name="authors"),
+    tracking.INDEX,
 ]
+OBSOLETE_INDEXES = ("account_author_time",)
+"""Indexes earlier versions made (by username, before ``author``); dropped at start-up."""
 
 
 @dataclass(frozen=True)
@@ -68,6 +80,7 @@ def _media_fields(media: Media) -> Document:
         "comments_count": media.comments_count,
         # Hashtag edges never give the author; a later /tags or mention sighting fills it in.
         "username": media.username,
+        "author": author_key(media.username),
     }
     stored.update({k: v for k, v in optional.items() if v is not None})
     return stored
@@ -100,14 +113,18 @@ def upsert_operation(
     """The single upsert that records ``media`` seen through ``sources`` at ``seen_at``."""
     fields, on_insert = _fields(media, sources, extra)
     update: Document = {"$setOnInsert": on_insert} if on_insert else {}
+    added: Document = {"sources": {"$each": [source_document(s) for s in sources]}}
+    if "author" in fields:
+        added["authors"] = fields["author"]
     return UpdateOne(
         {"_id": media.id},
         {
             **update,
-            "$set": fields,
+            "$set": {**fields, **tracking.ON_UPDATE_SET},
+            "$inc": dict(tracking.ON_UPDATE_INC),
             "$min": {"first_seen_at": seen_at},
             "$max": {"last_seen_at": seen_at},
-            "$addToSet": {"sources": {"$each": [source_document(s) for s in sources]}},
+            "$addToSet": added,
         },
         upsert=True,
     )
@@ -130,6 +147,9 @@ def insert_document(
         target[leaf] = value
     document["first_seen_at"] = document["last_seen_at"] = seen_at
     document["sources"] = [source_document(s) for s in sources]
+    if "author" in document:
+        document["authors"] = [document["author"]]
+    document.update(tracking.ON_INSERT)
     return document
 
 
@@ -159,15 +179,32 @@ def merge_sightings(
     return merged
 
 
-class MediaRepository:
-    """Writes and reads ``media`` documents."""
+def derived_fields(document: Mapping[str, Any]) -> Document:
+    """The fields a media written before it was tracked lacks (``author``, ``authors``)."""
+    author = author_key(document.get("username"))
+    return {} if author is None else {"author": author, "authors": [author]}
 
-    def __init__(self, collection: AsyncCollection[Document]) -> None:
+
+class MediaRepository:
+    """Writes and reads ``media`` documents; ``tracker`` settles them."""
+
+    def __init__(
+        self, collection: AsyncCollection[Document], states: AsyncCollection[Document]
+    ) -> None:
         self._collection = collection
+        self.tracker = tracking.Tracker(collection, states, "media")
 
     async def ensure_indexes(self) -> None:
-        """Create the indexes the pollers, exports and dashboards rely on."""
-        await guarded("create media indexes", lambda: self._collection.create_indexes(INDEXES))
+        """Create the indexes the pollers, exports and settling rely on; drop obsolete ones."""
+
+        async def ensure() -> None:
+            existing = await self._collection.index_information()
+            for name in OBSOLETE_INDEXES:
+                if name in existing:
+                    await self._collection.drop_index(name)
+            await self._collection.create_indexes(INDEXES)
+
+        await guarded("create media indexes", ensure)
 
     async def ingest(
         self, sightings: Iterable[Sighting], extra: Extra | None = None
@@ -231,16 +268,6 @@ class MediaRepository:
         except PyMongoError as exc:
             raise StoreUnavailableError(f"MongoDB media read failed: {describe(exc)}") from exc
 
-    async def update_many_by_id(self, updates: Sequence[tuple[str, Document]]) -> int:
-        """Apply ``$set`` updates to media by id in one unordered bulk write; how many changed."""
-        if not updates:
-            return 0
-        ops = [UpdateOne({"_id": media_id}, {"$set": fields}) for media_id, fields in updates]
-        result = await guarded(
-            "media bulk update", lambda: self._collection.bulk_write(ops, ordered=False)
-        )
-        return result.modified_count
-
     async def find_one(self, query: Document) -> Document | None:
         """The first stored document matching ``query``."""
         return await guarded("media read", lambda: self._collection.find_one(query))
@@ -248,18 +275,6 @@ class MediaRepository:
     async def get(self, media_id: str) -> Document | None:
         """The stored document of ``media_id``."""
         return await guarded("media read", lambda: self._collection.find_one({"_id": media_id}))
-
-    async def author_known(self, account: str) -> tuple[int, int]:
-        """(hashtag media of ``account`` whose author is known, all its hashtag media)."""
-        hashtag_kinds = [SourceKind.HASHTAG_RECENT.value, SourceKind.HASHTAG_TOP.value]
-        seen = {"sources": {"$elemMatch": {"account": account, "kind": {"$in": hashtag_kinds}}}}
-
-        async def read() -> tuple[int, int]:
-            total = await self._collection.count_documents(seen)
-            known = await self._collection.count_documents({**seen, "username": {"$exists": True}})
-            return known, total
-
-        return await guarded("media author count", read)
 
     async def ids(self) -> set[str]:
         """Every stored media id (for coverage checks; fine up to millions of media)."""

@@ -26,7 +26,7 @@ class Store:
         inbox_retention: Retention = DEFAULT_RETENTION,
     ) -> None:
         self._db = database
-        self.media = MediaRepository(database["media"])
+        self.media = MediaRepository(database["media"], database["settling"])
         self.feeds = FeedRepository(database["hashtags"], database["feeds"])
         self.slots = SlotRepository(database["hashtag_slots"])
         self.tokens = TokenRepository(database["tokens"])

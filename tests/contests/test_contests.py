@@ -10,7 +10,14 @@ import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 
 from listener.contests.campaigns import campaigns
-from listener.contests.commands import ContestError, draw_commit, draw_run, draw_verify, export
+from listener.contests.commands import (
+    ContestError,
+    draw_commit,
+    draw_run,
+    draw_verify,
+    export,
+    reevaluate_campaigns,
+)
 from listener.contests.export import read_entry_ids
 from listener.enrich.enricher import Enricher
 from listener.errors import ConfigError
@@ -187,3 +194,24 @@ async def test_draw_without_commitment_is_refused(seeded: Settings, tmp_path: Pa
         await draw_run(
             seeded, "summer", seed=SEED, winners=1, alternates=0, record_file=tmp_path / "r.json"
         )
+
+
+async def test_reevaluate_full_judges_everything_and_incremental_only_changes(
+    seeded: Settings, database: AsyncDatabase[Document], metrics: Metrics
+) -> None:
+    """A campaign's first pass and --full judge all six media; later passes only what changed."""
+    [first] = await reevaluate_campaigns(seeded, "summer")
+    assert (first.full, first.changed, first.eligible) == (True, 1, 3)  # 103: duplicate_user
+    [full] = await reevaluate_campaigns(seeded, "summer", full=True)
+    assert (full.full, full.judged, full.changed, full.eligible) == (True, 6, 0, 3)
+    [idle] = await reevaluate_campaigns(seeded, "summer")
+    assert (idle.full, idle.judged, idle.changed, idle.eligible) == (False, 0, 0, 3)
+    earlier = media("100", minutes=0, caption="#summerdrop first @ana", username="zoe")
+    await Ingestor(Store(database), metrics, Enricher(None, campaigns(seeded))).ingest(
+        [Sighting(earlier, TAGS, T0)]
+    )
+    [after] = await reevaluate_campaigns(seeded, "summer")
+    assert (after.judged, after.changed, after.eligible) == (3, 1, 3)
+    rows = {r["media_id"]: r for r in await rows_of(seeded, include_all=True)}
+    assert rows["101"]["reasons"] == "duplicate_user"
+    assert rows["100"]["eligible"] == "true"

@@ -209,6 +209,19 @@ def test_a_campaign_id_that_is_no_field_name_is_refused(tmp_path: Path, bad: str
     assert "1 to 64 letters, digits, '_' or '-'" in result.stderr
 
 
+async def test_reevaluate_says_which_campaigns_it_judged_in_full(
+    config: Path, tmp_path: Path
+) -> None:
+    """The first settling of a campaign and --full are full passes; a later pass is not."""
+    command = ("contests", "reevaluate", "--config", str(config))
+    first = listener(*command, cwd=tmp_path)
+    assert first.stdout == "summer: 8 media judged (in full), 0 verdicts changed, 4 eligible\n"
+    again = listener(*command, cwd=tmp_path)
+    assert again.stdout == "summer: 0 media judged, 0 verdicts changed, 4 eligible\n"
+    full = listener(*command, "--full", cwd=tmp_path)
+    assert full.stdout == "summer: 4 media judged (in full), 0 verdicts changed, 4 eligible\n"
+
+
 SEED = "a seed, with 'quotes' and spaces"
 SEED_HASH = hashlib.sha256(SEED.encode()).hexdigest()
 

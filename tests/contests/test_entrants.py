@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 
-from listener.contests.campaigns import campaign
+from listener.contests.campaigns import scopes
 from listener.contests.commands import ContestError, export
 from listener.contests.export import FORMULA_TRIGGERS, csv_text
-from listener.contests.reevaluate import reevaluate
+from listener.contests.settle import settle
 from listener.enrich.enricher import Scorer
 from listener.metrics import Metrics
 from listener.models import Media, Source
@@ -121,7 +121,7 @@ async def test_tagging_yourself_is_not_tagging_a_friend(settings: Settings, add:
 async def test_export_counts_the_entrants_with_a_known_author(
     settings: Settings, database: AsyncDatabase[Document], add: Add
 ) -> None:
-    """The summary and the re-evaluation both count known authors among the entrants only."""
+    """The summary and the settling pass both count known authors among the entrants only."""
     await add(
         settings,
         [
@@ -131,7 +131,8 @@ async def test_export_counts_the_entrants_with_a_known_author(
             (media("4", minutes=4, caption="no tag @cy", username="yan"), TAGS),
         ],
     )
-    result = await reevaluate(Store(database).media, campaign(settings, settings.campaigns[0]))
+    settled = await settle(Store(database).media, scopes(settings), now=T0)
+    [result] = settled.campaigns
     assert (result.eligible, result.eligible_known) == (3, 1)
     assert result.author_known_ratio == pytest.approx(1 / 3)
     summary = await export(settings, "summer", io.BytesIO())
@@ -167,7 +168,9 @@ async def test_formulas_in_captions_are_never_evaluated(settings: Settings, add:
 
 async def test_formulas_in_usernames_are_never_evaluated(settings: Settings, add: Add) -> None:
     """Usernames are text from strangers too: every trigger is defused in that column."""
-    names = [f"{trigger}cmd|' /C calc'!A0" for trigger in OWASP]
+    # Distinct handles: "\tcmd" and "\rcmd" are one author to the rules (surrounding space
+    # is no part of a handle), and one entry per user would keep only one of them.
+    names = [f"{trigger}cmd|' /C calc'!A{n}" for n, trigger in enumerate(OWASP)]
     await add(
         settings,
         [

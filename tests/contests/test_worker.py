@@ -1,4 +1,4 @@
-"""The worker's side of contests: listener_contest_author_known_ratio from its re-evaluation."""
+"""The worker's side of contests: listener_contest_author_known_ratio from its settling pass."""
 
 from __future__ import annotations
 
@@ -12,15 +12,23 @@ from listener.store.mongo import Document
 from tests.contests.campaign import HASHTAG, TAGS, ingest, media
 
 
-def quiet_settings(mongo_uri: str, database: AsyncDatabase[Document]) -> Settings:
-    """The worker on the test database and a quiet in-process simulator, campaign ``summer``."""
+def quiet_settings(
+    mongo_uri: str, database: AsyncDatabase[Document], hashtags: tuple[str, ...] = ()
+) -> Settings:
+    """The worker on the test database and a quiet in-process simulator, campaign ``summer``;
+    account ``brand`` polls ``hashtags``."""
     return Settings(
         store={"mongodb_uri": mongo_uri, "database": database.name},  # type: ignore[arg-type]
         server={"port": 0},  # type: ignore[arg-type]
         simulator={"enabled": True, "posts_per_hour": 0, "mentions_per_hour": 0},  # type: ignore[arg-type]
         graph={"app_secret": "demo-app-secret"},  # type: ignore[arg-type]
         accounts=[
-            {"name": "brand", "ig_user_id": "17841400000000001", "access_token": "demo-token"}
+            {
+                "name": "brand",
+                "ig_user_id": "17841400000000001",
+                "access_token": "demo-token",
+                "hashtags": list(hashtags),
+            }
         ],  # type: ignore[list-item]
         campaigns=[
             {
@@ -37,7 +45,7 @@ def quiet_settings(mongo_uri: str, database: AsyncDatabase[Document]) -> Setting
 async def test_the_worker_exports_the_share_of_entrants_with_a_known_author(
     mongo_uri: str, database: AsyncDatabase[Document], metrics: Metrics
 ) -> None:
-    """After its re-evaluation pass the gauge is known entrants / entrants, per campaign."""
+    """After its settling pass the gauge is known entrants / entrants, per campaign."""
     settings = quiet_settings(mongo_uri, database)
     await ingest(
         settings,
@@ -53,5 +61,27 @@ async def test_the_worker_exports_the_share_of_entrants_with_a_known_author(
     async with start(settings) as worker:
         gauge = ("listener_contest_author_known_ratio", {"campaign": "summer"})
         assert worker.registry.get_sample_value(*gauge) is None
-        await worker._reevaluate()
+        await worker.settle()
         assert worker.registry.get_sample_value(*gauge) == pytest.approx(1 / 3)
+
+
+async def test_the_worker_exports_the_share_of_hashtag_media_with_a_known_author(
+    mongo_uri: str, database: AsyncDatabase[Document], metrics: Metrics
+) -> None:
+    """After its settling pass the identity gauge is known / all hashtag media of the account."""
+    settings = quiet_settings(mongo_uri, database, hashtags=("summerdrop",))
+    await ingest(
+        settings,
+        database,
+        metrics,
+        [
+            (media("1", minutes=1, caption="#summerdrop"), HASHTAG),
+            (media("2", minutes=2, caption="#summerdrop"), HASHTAG),
+            (media("1", minutes=1, caption="#summerdrop", username="zoe"), TAGS),
+            (media("3", minutes=3, caption="#summerdrop", username="yan"), TAGS),
+        ],
+    )
+    async with start(settings) as worker:
+        gauge = ("listener_hashtag_media_author_known_ratio", {"account": "brand"})
+        await worker.settle()
+        assert worker.registry.get_sample_value(*gauge) == pytest.approx(1 / 2)
