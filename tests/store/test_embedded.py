@@ -59,6 +59,21 @@ async def test_the_embedded_store_runs_in_a_process_of_its_own(tmp_path: Path) -
     assert status["pid"] != os.getpid()
 
 
+async def test_a_secantusd_toml_in_the_working_folder_changes_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SecantusDB reads a ``secantusd.toml`` it finds in its working folder; the embedded
+    store's own config keeps one there (here: asking for a standalone server) out."""
+    (tmp_path / "secantusd.toml").write_text("[server]\nstandalone = true\n", encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    async with (
+        embedded_server(tmp_path / "data") as address,
+        connect(address, "admin", timeout_s=10) as db,
+    ):
+        hello = await db.command("hello")
+    assert hello.get("setName") == "secantus"
+
+
 async def test_a_store_that_exits_before_answering_is_unavailable_naming_its_log(
     tmp_path: Path,
 ) -> None:
