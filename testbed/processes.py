@@ -3,7 +3,8 @@
 Every wait here is bounded and watches an external process (its port, its HTTP endpoints or
 its log lines); nothing sleeps to synchronise a test with itself. Each process's output is kept
 in a file and quoted when a wait fails. :class:`Service` is a process that is ready once it
-answers and stops on SIGTERM.
+answers and stops on SIGTERM. Every process the harness starts is sent SIGTERM should the test
+or benchmark process die first, as the worker's embedded store is.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
-from listener.store.embedded import free_port
+from listener.store.embedded import dies_with_parent, free_port
 
 __all__ = [
     "POLL_EVERY_S",
@@ -192,7 +193,7 @@ class Service(Started):
 
     def start(self) -> None:
         """Start the process; return once it answers (a start that fails leaves none running)."""
-        argv = self._argv()
+        argv = dies_with_parent(self._argv())
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
                 argv, cwd=ROOT, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT

@@ -24,6 +24,7 @@ import tomli_w
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 
+from listener.store.embedded import dies_with_parent
 from listener.web.signature import sign
 from testbed.processes import (
     ROOT,
@@ -92,16 +93,18 @@ class Worker(Started):
         A start that fails leaves no process running.
         """
         self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "listener",
-                "--log-level",
-                self.log_level,
-                "run",
-                "--config",
-                str(self.config_path),
-            ],
+            dies_with_parent(
+                [
+                    sys.executable,
+                    "-m",
+                    "listener",
+                    "--log-level",
+                    self.log_level,
+                    "run",
+                    "--config",
+                    str(self.config_path),
+                ]
+            ),
             cwd=ROOT,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,

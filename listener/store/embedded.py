@@ -23,12 +23,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
 import importlib.util
-import signal
+import os
 import socket
 import sys
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Final
@@ -50,7 +49,13 @@ STOP_TIMEOUT_S: Final = 15.0
 """How long a stopping store may take to checkpoint and exit before it is killed."""
 LOG_NAME: Final = "secantusd.log"
 CONFIG_NAME: Final = "secantusd.toml"
-_PR_SET_PDEATHSIG: Final = 1  # <linux/prctl.h>
+_DEATH_SIGNAL: Final = (
+    "import ctypes, os, signal, sys\n"
+    "ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)\n"  # PR_SET_PDEATHSIG
+    "if os.getppid() != int(sys.argv[1]):\n"
+    "    sys.exit(1)\n"
+    "os.execv(sys.argv[2], sys.argv[2:])\n"
+)
 _CONFIG_TEXT: Final = (
     "# Written by the listener at each start of its embedded store: the settings are its\n"
     "# command-line flags. This file only keeps a secantusd.toml found elsewhere out.\n"
@@ -101,20 +106,17 @@ def command(path: Path, port: int, *, standalone: bool = False) -> list[str]:
     ]
 
 
-def die_with_parent() -> Callable[[], None] | None:
-    """For ``preexec_fn``: the child gets SIGTERM when the thread that started it ends (Linux).
+def dies_with_parent(argv: list[str]) -> list[str]:
+    """``argv``, run so that the process gets SIGTERM when the thread that starts it ends.
 
-    ``None`` elsewhere. The C function is looked up here, before the fork, so the child only
-    calls it.
+    On Linux a short Python prelude asks for the parent-death signal (``PR_SET_PDEATHSIG``,
+    kept across ``exec``), gives up if the parent is already gone, then becomes ``argv``;
+    elsewhere ``argv`` as it is. A prelude rather than ``preexec_fn``, which is unsafe in a
+    process with threads.
     """
     if not sys.platform.startswith("linux"):
-        return None
-    prctl = ctypes.CDLL(None, use_errno=True).prctl
-
-    def set_death_signal() -> None:
-        prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-
-    return set_death_signal
+        return argv
+    return [sys.executable, "-c", _DEATH_SIGNAL, str(os.getpid()), *argv]
 
 
 @asynccontextmanager
@@ -129,7 +131,7 @@ async def embedded_server(path: Path) -> AsyncIterator[str]:
             'mongodb_uri = "embedded" needs the embedded extra: pip install "listener[embedded]"'
         )
     port = free_port()
-    argv = await asyncio.to_thread(command, path, port)
+    argv = dies_with_parent(await asyncio.to_thread(command, path, port))
     log_path = path / LOG_NAME
     with log_path.open("ab") as output:
         process = await asyncio.create_subprocess_exec(
@@ -138,8 +140,6 @@ async def embedded_server(path: Path) -> AsyncIterator[str]:
             stdout=output,
             stderr=asyncio.subprocess.STDOUT,
             start_new_session=True,
-            # Safe beside threads: it calls one C function, looked up before the fork.
-            preexec_fn=die_with_parent(),
         )
     try:
         await _answers(uri(port), process, log_path)
