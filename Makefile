@@ -35,13 +35,13 @@ test: $(STAMP)
 	$(BIN)/pytest -q
 
 lint: $(STAMP)
-	$(BIN)/ruff check listener tests bench
-	$(BIN)/ruff format --check listener tests bench
+	$(BIN)/ruff check listener testbed tests bench
+	$(BIN)/ruff format --check listener testbed tests bench
 	$(BIN)/lint-imports
 
 fmt: $(STAMP)
-	$(BIN)/ruff format listener tests bench
-	$(BIN)/ruff check --fix listener tests bench
+	$(BIN)/ruff format listener testbed tests bench
+	$(BIN)/ruff check --fix listener testbed tests bench
 
 type: $(STAMP)
 	$(BIN)/mypy

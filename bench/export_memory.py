@@ -15,10 +15,10 @@ from datetime import UTC, datetime, timedelta
 
 from pymongo import MongoClient
 
-from bench.mongo_server import mongo_process
 from listener.contests.export import FORMATS, export_entrants
 from listener.store.mongo import connect
 from listener.store.store import Store
+from testbed import secantus
 
 SIZES = (10_000, 100_000)
 CAMPAIGN = "bench"
@@ -85,7 +85,8 @@ def section() -> str:
     """The markdown section for RESULTS.md."""
     rows = []
     peaks: dict[tuple[str, int], int] = {}
-    with mongo_process() as uri:
+    with secantus() as server:
+        uri = server.uri
         for size in SIZES:
             database = f"export_{size}"
             _fill(uri, database, size)

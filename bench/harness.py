@@ -2,14 +2,13 @@
 
 The simulator is the project's own (`listener.simulator`), served on loopback with a
 :class:`~listener.simulator.clock.ManualClock`; the store is a real MongoDB wire server
-(SecantusDB, one per worker process), one fresh database per contender run, dropped
+(SecantusDB, started by :mod:`testbed`), one fresh database per contender run, dropped
 afterwards.
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
 import sys
 import time
 import uuid
@@ -17,11 +16,9 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Final
 
 from pymongo.asynchronous.database import AsyncDatabase
-from secantus import SecantusDBServer
 
 from bench.scenarios import START, Scenario
 from listener.simulator import SimAccount, SimulatorConfig, World
@@ -74,39 +71,6 @@ def eligible_media(world: World, scenario: Scenario) -> dict[str, dict[str, date
     return eligible
 
 
-class _CloseNoise(logging.Filter):
-    """Drops SecantusDB's close-time oplog traceback, as the worker's ``embedded_server`` does:
-    it fires on every clean close (the store is marked closed before the oplog counters are
-    persisted); the data checkpoint that follows is unaffected."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return not record.getMessage().startswith("failed to persist oplog meta during close")
-
-
-_SECANTUS_CLOSE_LOGGER: Final = "secantus.storage.close"
-
-
-@asynccontextmanager
-async def mongo_server(path: Path) -> AsyncIterator[str]:
-    """SecantusDB on a loopback port with its data under ``path``; yields its URI.
-
-    As the worker's ``embedded_server``, but a standalone server (no replica set, so no oplog
-    to write): the worker uses neither transactions nor change streams, and each upsert costs
-    about a third less, which is most of a run's time.
-    """
-    close_logger = logging.getLogger(_SECANTUS_CLOSE_LOGGER)
-    if not any(isinstance(f, _CloseNoise) for f in close_logger.filters):
-        close_logger.addFilter(_CloseNoise())
-    server = SecantusDBServer(
-        host="127.0.0.1", port=0, storage_path=str(path), replica_set_name=None
-    )
-    await asyncio.to_thread(server.start)
-    try:
-        yield f"mongodb://127.0.0.1:{server.address[1]}/?directConnection=true"
-    finally:
-        await asyncio.to_thread(server.stop)
-
-
 @asynccontextmanager
 async def fresh_database(mongo_uri: str, label: str) -> AsyncIterator[AsyncDatabase[Document]]:
     """A database of its own for one run, dropped afterwards."""
@@ -153,7 +117,7 @@ class Progress:
         return time.perf_counter() - self.started
 
     def cpu(self) -> float:
-        """CPU seconds this process spent since the run began (SecantusDB's threads included)."""
+        """CPU seconds this process spent since the run began (SecantusDB runs in another)."""
         return time.process_time() - self.cpu_started
 
 

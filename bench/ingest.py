@@ -29,7 +29,6 @@ from typing import Any
 import bson
 from prometheus_client import CollectorRegistry
 
-from bench.mongo_server import ServerProcess, server_process
 from listener.app import sentiment_scorer
 from listener.enrich.contests import Rules
 from listener.enrich.enricher import Campaign, Enricher
@@ -40,6 +39,7 @@ from listener.pollers.ingest import Ingestor
 from listener.store.media import ExtraFields, insert_document, merge_sightings
 from listener.store.mongo import Document, connect
 from listener.store.store import Store
+from testbed import Secantus, secantus
 
 PAGES = 200
 PAGE_SIZE = 50
@@ -102,7 +102,7 @@ def _campaign() -> Campaign:
 
 
 async def _timed(
-    server: ServerProcess,
+    server: Secantus,
     workers: int,
     work: Callable[[], Awaitable[None]],
 ) -> Run:
@@ -121,7 +121,7 @@ async def _timed(
 
 
 async def _run_pipeline(
-    server: ServerProcess, store: Store, pages: list[dict[str, Any]], *, sentiment: bool
+    server: Secantus, store: Store, pages: list[dict[str, Any]], *, sentiment: bool
 ) -> Run:
     enricher = Enricher(sentiment_scorer() if sentiment else None, [_campaign()])
     ingestor = Ingestor(store, Metrics(CollectorRegistry()), enricher)
@@ -135,7 +135,7 @@ async def _run_pipeline(
     return await _timed(server, CONCURRENCY, worker)
 
 
-async def _run_raw(server: ServerProcess, store: Store, documents: list[list[Document]]) -> Run:
+async def _run_raw(server: Secantus, store: Store, documents: list[list[Document]]) -> Run:
     collection = store.media._collection
     queue = list(documents)
 
@@ -200,14 +200,14 @@ def _split(pages: list[dict[str, Any]]) -> dict[str, float]:
     return cpu
 
 
-async def _raw(server: ServerProcess, documents: list[list[Document]], *, indexed: bool) -> Run:
+async def _raw(server: Secantus, documents: list[list[Document]], *, indexed: bool) -> Run:
     async with connect(server.uri, "ingest", timeout_s=10) as db:
         if indexed:
             await Store(db).ensure_indexes()
         return await _run_raw(server, Store(db), documents)
 
 
-async def _pipeline(server: ServerProcess, pages: list[dict[str, Any]], *, sentiment: bool) -> Run:
+async def _pipeline(server: Secantus, pages: list[dict[str, Any]], *, sentiment: bool) -> Run:
     async with connect(server.uri, "ingest", timeout_s=10) as db:
         store = Store(db)
         await store.ensure_indexes()
@@ -219,7 +219,7 @@ def _measure() -> tuple[dict[str, Run], dict[str, float]]:
     slows a run), each on a server of its own: a server's writes slow down as its data grows."""
     pages = [_page(n) for n in range(PAGES)]
     documents = _documents(pages)
-    runs: dict[str, Callable[[ServerProcess], Coroutine[Any, Any, Run]]] = {
+    runs: dict[str, Callable[[Secantus], Coroutine[Any, Any, Run]]] = {
         "raw": lambda server: _raw(server, documents, indexed=False),
         "raw_indexed": lambda server: _raw(server, documents, indexed=True),
         "no_sentiment": lambda server: _pipeline(server, pages, sentiment=False),
@@ -228,7 +228,7 @@ def _measure() -> tuple[dict[str, Run], dict[str, float]]:
     best: dict[str, Run] = {}
     for _ in range(ROUNDS):
         for name, run in runs.items():
-            with server_process() as server:
+            with secantus() as server:
                 measured = asyncio.run(run(server))
             if name not in best or measured.wall_s < best[name].wall_s:
                 best[name] = measured

@@ -1,25 +1,20 @@
 """Scale: 1,000 feeds in one worker (RSS over a soak), 3 replicas vs 1, detection latency.
 
-Everything runs as real processes on loopback: the Graph API simulator (``listener.simulator``)
-in a process of its own, a SecantusDB server (:func:`bench.mongo_server.mongo_process`), and
-the worker as ``python -m listener run --config …`` (one process, or three replicas sharing
-one database). Wall-clock time: the soak lasts ``LISTENER_BENCH_SOAK_S`` seconds (default 600),
-each replica run ``LISTENER_BENCH_RUN_S`` (default 300).
+Everything runs as real processes on loopback, on the shared process harness (:mod:`testbed`):
+the Graph API simulator in a process of its own, a SecantusDB server in another, and the worker
+as ``python -m listener run --config …`` (one process, or three replicas sharing one database).
+Wall-clock time: the soak lasts ``LISTENER_BENCH_SOAK_S`` seconds (default 600), each replica
+run ``LISTENER_BENCH_RUN_S`` (default 300).
 """
 
 from __future__ import annotations
 
 import itertools
-import json
 import os
-import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -27,10 +22,10 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Final
 
-from prometheus_client.parser import text_string_to_metric_families
 from pymongo import MongoClient
 
-from bench.mongo_server import mongo_process
+from listener.simulator import SimAccount, SimulatorConfig
+from testbed import Scrape, Simulator, Worker, free_port, secantus, stop_all, write_config
 
 SOAK_S: Final = float(os.environ.get("LISTENER_BENCH_SOAK_S", "600"))
 WARMUP_S: Final = float(os.environ.get("LISTENER_BENCH_WARMUP_S", min(120.0, SOAK_S / 4)))
@@ -54,76 +49,9 @@ REP_INTERVAL_S: Final = 30.0
 REP_LEASE_TTL_S: Final = 10.0
 REPLICAS: Final = 3
 
-# The simulator in its own process: serves until SIGTERM, then dumps what it published and
-# what it was asked into a JSON file (argv: spec JSON, dump path).
-_SIMULATOR: Final = r"""
-import asyncio, json, signal, sys
-from datetime import datetime, UTC
-from listener.simulator import SimAccount, SimulatorConfig, serve
-
-spec = json.loads(sys.argv[1])
-dump = sys.argv[2]
-config = SimulatorConfig(
-    seed=spec["seed"],
-    accounts=tuple(SimAccount(a["id"], a["token"], a["username"]) for a in spec["accounts"]),
-    default_rate_per_hour=spec["rate"],
-    backfill_hours=spec["backfill_hours"],
-    tag_rate_per_hour=0.0,
-    app_calls_per_hour=10_000_000,
-    buc_calls_per_hour=10_000_000,
-)
-
-async def main():
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    loop.add_signal_handler(signal.SIGTERM, stop.set)
-    loop.add_signal_handler(signal.SIGINT, stop.set)
-    async with serve(config) as running:
-        print("READY " + running.base_url, flush=True)
-        await stop.wait()
-        world = running.world
-        end = datetime.now(UTC)
-        posts = {}
-        for tag in spec["tags"]:
-            for post in world._hashtag_posts(world.hashtag_id(tag), world.origin, end):
-                posts[post.id] = [post.timestamp.isoformat(), tag]
-        calls = {}
-        for record in world.stats.log:
-            calls[record.endpoint] = calls.get(record.endpoint, 0) + 1
-        with open(dump, "w") as out:
-            json.dump({"start": world.start.isoformat(), "end": end.isoformat(),
-                       "posts": posts, "calls": calls, "total": len(world.stats.log)}, out)
-
-asyncio.run(main())
-"""
-
 
 def _say(message: str) -> None:
     print(f"[scale {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _stop(process: subprocess.Popen[Any], timeout: float = 20.0) -> None:
-    _stop_all([process], timeout)
-
-
-def _stop_all(processes: list[subprocess.Popen[Any]], timeout: float = 20.0) -> None:
-    """SIGTERM to all at once, then wait for each: replicas stopped one by one would take over
-    each other's feeds and poll on while the rest shut down."""
-    alive = [p for p in processes if p.poll() is None]
-    for process in alive:
-        process.send_signal(signal.SIGTERM)
-    for process in alive:
-        try:
-            process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
 
 
 @dataclass
@@ -149,47 +77,29 @@ class Accounts:
         return [tag for row in self.rows() for tag in row["hashtags"]]
 
 
-@dataclass
-class Simulator:
-    process: subprocess.Popen[str]
-    base_url: str
-    dump: Path
-
-    def finish(self) -> dict[str, Any]:
-        _stop(self.process, timeout=60)
-        return dict(json.loads(self.dump.read_text()))
-
-
 def _start_simulator(accounts: Accounts, rate: float, workdir: Path) -> Simulator:
-    spec = {
-        "seed": SEED,
-        "accounts": accounts.rows(),
-        "rate": rate,
-        "backfill_hours": 0.25,
-        "tags": accounts.all_tags(),
-    }
-    dump = workdir / "simulator.json"
-    process = subprocess.Popen(
-        [sys.executable, "-c", _SIMULATOR, json.dumps(spec), str(dump)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
+    """The scenario's world in a process of its own: every hashtag at ``rate``, budgets that
+    never bind."""
+    config = SimulatorConfig(
+        seed=SEED,
+        accounts=tuple(SimAccount(a["id"], a["token"], a["username"]) for a in accounts.rows()),
+        default_rate_per_hour=rate,
+        backfill_hours=0.25,
+        tag_rate_per_hour=0.0,
+        app_calls_per_hour=10_000_000,
+        buc_calls_per_hour=10_000_000,
     )
-    assert process.stdout is not None
-    line = process.stdout.readline()
-    if not line.startswith("READY "):
-        _stop(process)
-        raise RuntimeError(f"simulator did not start: {line!r}")
-    return Simulator(process, line.split()[1], dump)
+    simulator = Simulator(free_port(), workdir / "simulator.log", config)
+    simulator.start()
+    return simulator
 
 
-def _toml(
+def _config(
     *,
     accounts: Accounts,
     base_url: str,
     mongo_uri: str,
     database: str,
-    port: int,
     interval_s: float,
     min_interval_s: float,
     adaptive: bool,
@@ -197,115 +107,54 @@ def _toml(
     top_media: bool,
     replica: str = "",
     lease_ttl_s: float = 60.0,
-) -> str:
-    lines = [
-        "[graph]",
-        f'base_url = "{base_url}"',
-        f'instagram_base_url = "{base_url}"',
-        'app_secret = ""',
-        "[store]",
-        f'mongodb_uri = "{mongo_uri}"',
-        f'database = "{database}"',
-        "timeout_s = 20",
-        "[server]",
-        'host = "127.0.0.1"',
-        f"port = {port}",
-        "[polling]",
-        f"hashtag_interval_s = {interval_s}",
-        f"tags_interval_s = {interval_s}",  # tags are off; the target must lie within the bounds
-        f"min_interval_s = {min_interval_s}",
-        f"max_interval_s = {max_interval_s}",
-        f"adaptive = {'true' if adaptive else 'false'}",
-        "jitter_ratio = 0.1",
-        "max_pages = 10",
-        f"top_media = {'true' if top_media else 'false'}",
-        "[ratelimit]",
-        "app_users = 2000",
-        "account_impressions_24h = 100000",
-        "[cluster]",
-        f'replica = "{replica}"',
-        f"lease_ttl_s = {lease_ttl_s}",
-    ]
-    for row in accounts.rows():
-        lines += [
-            "[[accounts]]",
-            f'name = "{row["name"]}"',
-            f'ig_user_id = "{row["id"]}"',
-            f'username = "{row["username"]}"',
-            f'access_token = "{row["token"]}"',
-            "hashtags = [" + ", ".join(f'"{t}"' for t in row["hashtags"]) + "]",
-            "tags = false",
-            "mentions = false",
-        ]
-    return "\n".join(lines) + "\n"
+) -> dict[str, Any]:
+    return {
+        "graph": {"base_url": base_url, "instagram_base_url": base_url, "app_secret": ""},
+        "store": {"mongodb_uri": mongo_uri, "database": database, "timeout_s": 20},
+        "server": {"host": "127.0.0.1", "port": 0},
+        "polling": {
+            "hashtag_interval_s": interval_s,
+            "tags_interval_s": interval_s,  # tags are off; the target must lie within the bounds
+            "min_interval_s": min_interval_s,
+            "max_interval_s": max_interval_s,
+            "adaptive": adaptive,
+            "jitter_ratio": 0.1,
+            "max_pages": 10,
+            "top_media": top_media,
+        },
+        "ratelimit": {"app_users": 2000, "account_impressions_24h": 100000},
+        "cluster": {"replica": replica, "lease_ttl_s": lease_ttl_s},
+        "accounts": [
+            {
+                "name": row["name"],
+                "ig_user_id": row["id"],
+                "username": row["username"],
+                "access_token": row["token"],
+                "hashtags": row["hashtags"],
+                "tags": False,
+                "mentions": False,
+            }
+            for row in accounts.rows()
+        ],
+    }
 
 
-@dataclass
-class WorkerProcess:
-    process: subprocess.Popen[bytes]
-    port: int
-    log: Path
-    name: str
-
-    def metrics(self) -> str:
-        url = f"http://127.0.0.1:{self.port}/metrics"
-        with urllib.request.urlopen(url, timeout=10) as response:
-            return str(response.read().decode())
-
-    def rss_kib(self) -> int | None:
-        try:
-            for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1])
-        except OSError:
-            return None
-        return None
+def _start_worker(config: dict[str, Any], workdir: Path, name: str, level: str) -> Worker:
+    path = write_config(workdir / f"{name}.toml", config)
+    return Worker(path, workdir / f"{name}.log", log_level=level).start()
 
 
-def _start_worker(config: str, workdir: Path, name: str, port: int, level: str) -> WorkerProcess:
-    path = workdir / f"{name}.toml"
-    path.write_text(config)
-    log = workdir / f"{name}.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "listener", "--log-level", level, "run", "--config", str(path)],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            cwd=str(Path(__file__).resolve().parent.parent),
-        )
-    worker = WorkerProcess(process, port, log, name)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"worker {name} exited: {log.read_text()[-2000:]}")
-        try:
-            worker.metrics()
-        except OSError:
-            time.sleep(0.5)
-        else:
-            return worker
-    _stop(process)
-    raise RuntimeError(f"worker {name} did not serve /metrics in 60 s")
-
-
-def _intervals(metrics_text: str) -> dict[tuple[str, str], float]:
+def _intervals(scrape: Scrape) -> dict[tuple[str, str], float]:
     """(account, hashtag) → interval of its recent_media feed, from the worker's /metrics."""
-    out: dict[tuple[str, str], float] = {}
-    for family in text_string_to_metric_families(metrics_text):
-        if family.name != "listener_feed_interval_seconds":
-            continue
-        for sample in family.samples:
-            if "recent" in sample.labels.get("poller", ""):
-                out[(sample.labels["account"], sample.labels["hashtag"])] = sample.value
-    return out
+    return {
+        (sample.labels["account"], sample.labels["hashtag"]): sample.value
+        for sample in scrape.matching("listener_feed_interval_seconds")
+        if "recent" in sample.labels.get("poller", "")
+    }
 
 
-def _graph_calls(metrics_text: str) -> float:
-    total = 0.0
-    for family in text_string_to_metric_families(metrics_text):
-        if family.name == "listener_graph_requests":
-            total += sum(s.value for s in family.samples if s.name.endswith("_total"))
-    return total
+def _graph_calls(scrape: Scrape) -> float:
+    return scrape.total("listener_graph_requests_total")
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -341,53 +190,45 @@ def _soak(workdir: Path) -> Soak:
     accounts = Accounts(SOAK_ACCOUNTS, SOAK_TAGS)
     result = Soak(feeds=SOAK_ACCOUNTS * SOAK_TAGS * 2)
     _say(f"soak: {result.feeds} feeds for {SOAK_S:.0f} s")
-    with mongo_process() as uri:
+    with secantus(workdir / "db") as server:
         simulator = _start_simulator(accounts, SOAK_RATE, workdir)
-        worker: WorkerProcess | None = None
+        worker: Worker | None = None
         try:
-            port = _free_port()
             soak_config = partial(
-                _toml,
+                _config,
                 base_url=simulator.base_url,
-                mongo_uri=uri,
+                mongo_uri=server.uri,
                 interval_s=SOAK_INTERVAL_S,
                 min_interval_s=SOAK_MIN_S,
                 max_interval_s=SOAK_MAX_S,
                 adaptive=True,
                 top_media=True,
             )
-            small = soak_config(accounts=Accounts(1, 1), database="baseline", port=port)
-            worker = _start_worker(small, workdir, "baseline", port, "info")
-            time.sleep(BASELINE_S)
-            result.baseline_kib = worker.rss_kib() or 0
-            _stop(worker.process)
+            small = soak_config(accounts=Accounts(1, 1), database="baseline")
+            worker = _start_worker(small, workdir, "baseline", "info")
+            worker.stays_up_for(BASELINE_S)
+            result.baseline_kib = worker.rss_kib()
+            worker.stop()
             _say(f"baseline (2 feeds): RSS {result.baseline_kib / 1024:.1f} MiB")
-            port = _free_port()
-            config = soak_config(accounts=accounts, database="soak", port=port)
-            worker = _start_worker(config, workdir, "soak", port, "info")
+            config = soak_config(accounts=accounts, database="soak")
+            worker = _start_worker(config, workdir, "soak", "info")
             started = time.monotonic()
             while (elapsed := time.monotonic() - started) < SOAK_S:
                 rss = worker.rss_kib()
-                if rss is None or worker.process.poll() is not None:
-                    raise RuntimeError(f"worker died: {worker.log.read_text()[-2000:]}")
                 result.samples.append((elapsed, rss))
                 if len(result.samples) % 6 == 1:
                     _say(f"soak: {elapsed:.0f} s, RSS {rss / 1024:.1f} MiB")
-                time.sleep(min(SAMPLE_S, max(0.1, SOAK_S - elapsed)))
-            rss = worker.rss_kib()
-            if rss is not None:
-                result.samples.append((time.monotonic() - started, rss))
-            result.calls = int(_graph_calls(worker.metrics()))
+                worker.stays_up_for(min(SAMPLE_S, max(0.1, SOAK_S - elapsed)))
+            result.samples.append((time.monotonic() - started, worker.rss_kib()))
+            result.calls = int(_graph_calls(worker.scrape()))
+            worker.stop()
+            result.errors = sum(1 for event in worker.events if event.get("level") == "error")
+            result.published = len(simulator.published(accounts.all_tags())["posts"])
         finally:
             if worker is not None:
-                _stop(worker.process)
-            dump = simulator.finish()
-        result.published = len(dump["posts"])
-        result.stored = MongoClient(uri)["soak"]["media"].count_documents({})
-        if worker is not None:
-            result.errors = sum(
-                1 for line in worker.log.read_text().splitlines() if '"level": "error"' in line
-            )
+                worker.ensure_stopped()
+            simulator.stop()
+        result.stored = MongoClient(server.uri)["soak"]["media"].count_documents({})
     return result
 
 
@@ -411,28 +252,18 @@ class ReplicaRun:
     intervals: dict[tuple[str, str], float] = field(default_factory=dict)
 
 
-def _events(log: Path) -> list[dict[str, Any]]:
-    out = []
-    for line in log.read_text().splitlines():
-        if line.startswith("{"):
-            try:
-                out.append(json.loads(line))
-            except ValueError:
-                continue
-    return out
-
-
 def _when(event: dict[str, Any]) -> float:
     return datetime.fromisoformat(event["timestamp"].replace("Z", "+00:00")).timestamp()
 
 
-def _check_leases(run: ReplicaRun, logs: dict[str, Path], ended: float) -> None:  # noqa: PLR0912
+def _check_leases(run: ReplicaRun, workers: list[Worker], ended: float) -> None:  # noqa: PLR0912
     """Holding intervals per (replica, feed) from lease logs; polls checked against them."""
     holdings: dict[str, list[tuple[float, float, str]]] = defaultdict(list)
     polls: dict[str, list[tuple[float, str]]] = defaultdict(list)
-    for name, log in logs.items():
+    for worker in workers:
+        name = worker.config_path.stem
         open_at: dict[str, float] = {}
-        for event in _events(log):
+        for event in worker.events:
             kind, feed = event.get("event"), event.get("feed")
             if feed is None:
                 continue
@@ -465,23 +296,20 @@ def _replica_run(replicas: int, workdir: Path) -> ReplicaRun:
     accounts = Accounts(REP_ACCOUNTS, REP_TAGS)
     run = ReplicaRun(replicas)
     _say(f"replicas: {replicas} worker(s), {REP_ACCOUNTS * REP_TAGS} feeds, {RUN_S:.0f} s")
-    with mongo_process() as uri:
+    with secantus(workdir / "db") as server:
         simulator = _start_simulator(accounts, REP_RATE, workdir)
-        workers: list[WorkerProcess] = []
-        ended = time.time()
+        workers: list[Worker] = []
         try:
             # One clock for both runs: from the first worker's start, so replicas that start
             # one after another do not lengthen the three-replica run.
             started = time.monotonic()
             for r in range(replicas):
-                port = _free_port()
                 name = f"r{replicas}-{r}"
-                config = _toml(
+                config = _config(
                     accounts=accounts,
                     base_url=simulator.base_url,
-                    mongo_uri=uri,
+                    mongo_uri=server.uri,
                     database="replicas",
-                    port=port,
                     interval_s=REP_INTERVAL_S,
                     min_interval_s=REP_INTERVAL_S,
                     adaptive=False,
@@ -489,26 +317,29 @@ def _replica_run(replicas: int, workdir: Path) -> ReplicaRun:
                     replica=name,
                     lease_ttl_s=REP_LEASE_TTL_S,
                 )
-                workers.append(_start_worker(config, workdir, name, port, "debug"))
+                workers.append(_start_worker(config, workdir, name, "debug"))
             while (elapsed := time.monotonic() - started) < RUN_S:
-                if any(w.process.poll() is not None for w in workers):
+                if not all(w.alive() for w in workers):
                     raise RuntimeError("a replica died")
                 if int(elapsed) % 60 < SAMPLE_S:
                     _say(f"replicas={replicas}: {elapsed:.0f} s")
                 time.sleep(max(0.0, min(SAMPLE_S, RUN_S - elapsed)))
             for w in workers:
-                text = w.metrics()
-                run.worker_calls += _graph_calls(text)
-                for key, value in _intervals(text).items():
+                scrape = w.scrape()
+                run.worker_calls += _graph_calls(scrape)
+                for key, value in _intervals(scrape).items():
                     run.intervals.setdefault(key, value)
-        finally:
             ended = time.time()
-            _stop_all([w.process for w in workers])
-            dump = simulator.finish()
-        run.sim_calls = int(dump["total"])
-        run.sim_by_endpoint = dict(dump["calls"])
+            stop_all(workers)
+            calls = simulator.calls_by_endpoint()
+            dump = simulator.published(accounts.all_tags())
+        finally:
+            for w in workers:
+                w.ensure_stopped()
+            simulator.stop()
+        run.sim_calls = sum(calls.values())
+        run.sim_by_endpoint = dict(calls)
         start = datetime.fromisoformat(dump["start"])
-        end = datetime.fromisoformat(dump["end"])
         # The window: published from the world's start to one interval (+ jitter) before the
         # first worker stopped, so every post in it was due to be seen by a poll.
         cutoff = datetime.fromtimestamp(ended).astimezone(start.tzinfo).timestamp() - (
@@ -520,7 +351,7 @@ def _replica_run(replicas: int, workdir: Path) -> ReplicaRun:
             if start.timestamp() < datetime.fromisoformat(at).timestamp() <= cutoff
         }
         run.window_posts = len(window)
-        media = MongoClient(uri)["replicas"]["media"]
+        media = MongoClient(server.uri)["replicas"]["media"]
         by_tag = {t: row["name"] for row in accounts.rows() for t in row["hashtags"]}
         for doc in media.find(
             {"_id": {"$in": list(window)}}, {"timestamp": 1, "first_seen_at": 1, "sources": 1}
@@ -531,8 +362,7 @@ def _replica_run(replicas: int, workdir: Path) -> ReplicaRun:
             latency = (doc["first_seen_at"] - doc["timestamp"]).total_seconds()
             run.latencies_s.append(latency)
             run.latencies.append(latency / interval)
-        del end
-        _check_leases(run, {w.name: w.log for w in workers}, ended)
+        _check_leases(run, workers, ended)
     _say(
         f"replicas={replicas}: {run.sim_calls} calls, {run.window_stored}/{run.window_posts} "
         f"stored, overlaps {run.overlaps}, close polls {run.close_polls}"

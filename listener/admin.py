@@ -43,7 +43,8 @@ from listener.graph.wire import MediaPage
 from listener.metrics import Metrics
 from listener.ratelimit.ledger import MAX_SLOTS, QuotaPlan, plan
 from listener.settings import AccountSettings, Settings
-from listener.store.mongo import connect, embedded_server
+from listener.store.embedded import embedded_server
+from listener.store.mongo import connect
 from listener.store.store import Store
 from listener.store.tokens import TokenRepository
 

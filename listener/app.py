@@ -452,7 +452,8 @@ async def _first_indexes(store: Store) -> None:
     The webhook receiver, the pollers and the inbox worker all start after this. SecantusDB (the
     embedded store) deadlocks when ``createIndexes`` and an insert both create one collection:
     both commands hang and the server cannot stop. If MongoDB is down now, this one attempt
-    waits out ``store.timeout_s`` and ``_ensure_indexes`` keeps trying and says so.
+    waits out ``store.timeout_s`` (a stop ends the wait) and ``_ensure_indexes`` keeps trying
+    and says so.
     """
     with contextlib.suppress(StoreUnavailableError):
         await store.ensure_indexes()

@@ -16,7 +16,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from listener.metrics import Metrics
 from listener.store.mongo import Document, connect
 from listener.store.store import Store
-from tests.mongo import MongoServer
+from testbed import Secantus
 
 
 @pytest.fixture(scope="session")
@@ -26,7 +26,7 @@ def mongo_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if external:
         yield external
         return
-    server = MongoServer(tmp_path_factory.mktemp("secantus"))
+    server = Secantus(tmp_path_factory.mktemp("secantus"))
     server.start()
     try:
         yield server.uri

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.mongo import free_port
+from testbed import free_port
 
 TIMEOUT_S = 60
 

@@ -1,17 +1,15 @@
-"""The MongoDB connection on PyMongo's async API, and the embedded server for demos and tests.
+"""The MongoDB connection on PyMongo's async API, to the configured server or the embedded one.
 
-``mongodb_uri = "embedded"`` starts SecantusDB (a MongoDB wire-protocol server over
-WiredTiger) in this process, with its data in ``embedded_path``; everything else goes to the
-URI as given. Every PyMongo failure leaves this package as :class:`StoreUnavailableError`,
-described by :func:`describe`: its kind, code, message and index, never the documents PyMongo's
-errors carry. :func:`unstorable` says, before a batch is written, which of its documents
-MongoDB could not take, so one bad document never fails the others.
+``mongodb_uri = "embedded"`` starts SecantusDB in a child process with its data in
+``embedded_path`` (:mod:`listener.store.embedded`); everything else goes to the URI as given.
+Every PyMongo failure leaves this package as :class:`StoreUnavailableError`, described by
+:func:`describe`: its kind, code, message and index, never the documents PyMongo's errors carry.
+:func:`unstorable` says, before a batch is written, which of its documents MongoDB could not
+take, so one bad document never fails the others.
 """
 
 from __future__ import annotations
 
-import asyncio
-import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from functools import partial
@@ -27,6 +25,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure, PyMongoError
 
 from listener.errors import StoreUnavailableError
+from listener.store.embedded import embedded_server
 
 log = structlog.get_logger("listener.store")
 
@@ -136,44 +135,6 @@ async def guarded_upsert(operation: str, call: Callable[[], Awaitable[T]]) -> T 
             return None
 
     return await guarded(operation, collide_as_none)
-
-
-class _CloseNoise(logging.Filter):
-    """Drops SecantusDB's close-time oplog message: it fires on every clean close, by design.
-
-    Its ``Storage.close`` marks the store closed before persisting the oplog counters, so that
-    step always fails and logs a traceback; the data checkpoint that follows is unaffected. The
-    oplog only serves change streams, which the listener does not use.
-    """
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return not record.getMessage().startswith("failed to persist oplog meta during close")
-
-
-_SECANTUS_CLOSE_LOGGER = "secantus.storage.close"
-
-
-@asynccontextmanager
-async def embedded_server(path: Path) -> AsyncIterator[str]:
-    """Start SecantusDB on a loopback port with its data under ``path``; yields its URI."""
-    try:
-        from secantus import SecantusDBServer  # noqa: PLC0415 - optional extra, loaded on demand
-    except ImportError:
-        raise StoreUnavailableError(
-            'mongodb_uri = "embedded" needs the embedded extra: pip install "listener[embedded]"'
-        ) from None
-    await asyncio.to_thread(path.mkdir, parents=True, exist_ok=True)
-    close_logger = logging.getLogger(_SECANTUS_CLOSE_LOGGER)
-    if not any(isinstance(f, _CloseNoise) for f in close_logger.filters):
-        close_logger.addFilter(_CloseNoise())
-    server = SecantusDBServer(host="127.0.0.1", port=0, storage_path=str(path))
-    await asyncio.to_thread(server.start)
-    log.info("store.embedded_started", path=str(path), port=server.address[1])
-    try:
-        yield f"mongodb://127.0.0.1:{server.address[1]}/?directConnection=true"
-    finally:
-        await asyncio.to_thread(server.stop)
-        log.info("store.embedded_stopped")
 
 
 @asynccontextmanager

@@ -27,9 +27,9 @@ from listener.enrich.draw import LEGACY_ENTRANTS_FORMAT, DrawRecord, rank
 from listener.metrics import Metrics
 from listener.store.mongo import Document
 from listener.store.store import Store
+from testbed import free_port
 from tests.contests import legacy
 from tests.contests.campaign import HASHTAG, TAGS, ingest, media, settings_for
-from tests.mongo import free_port
 
 TIMEOUT_S = 60
 README = Path(__file__).parents[2] / "README.md"

@@ -28,6 +28,7 @@ from typing import Any
 import pytest
 import yaml
 
+from testbed import free_port
 from tests.deploy.dashboard import (
     PROMETHEUS_CONFIG,
     PROMETHEUS_METRICS,
@@ -38,7 +39,6 @@ from tests.deploy.dashboard import (
     metrics_in,
     panel_queries,
 )
-from tests.mongo import free_port
 
 pytestmark = pytest.mark.slow
 

@@ -26,9 +26,9 @@ from listener.simulator.webhooks import comments_envelope
 from listener.store.mongo import connect
 from listener.store.store import Store
 from listener.web.payload import event_key, parse_delivery
+from testbed import Secantus
 from tests.enrichment import FailingScorer
 from tests.graphsim import BRAND, NOW, WHO, Graph, stoppable_api
-from tests.mongo import MongoServer
 
 
 def worker(
@@ -337,7 +337,7 @@ async def test_an_outage_is_logged_once_by_all_loops_and_its_end_once(
     graph: Graph, metrics: Metrics, tmp_path: Path
 ) -> None:
     """MongoDB down under two inbox loops: one store_unavailable, then one store_recovered."""
-    server = MongoServer(tmp_path / "db")  # its port, with nothing listening yet
+    server = Secantus(tmp_path / "db")  # its port, with nothing listening yet
     turns = 0
     failed_a_while = asyncio.Event()
 

@@ -14,14 +14,13 @@ from pymongo.database import Database
 
 from listener.store.mongo import connect
 from listener.store.store import Store
-from tests.mongo import free_port
-from tests.resilience.procs import Mongo
+from testbed import Secantus
 
 
 @pytest.fixture
-def mongo(tmp_path: Path) -> Iterator[Mongo]:
+def mongo(tmp_path: Path) -> Iterator[Secantus]:
     """A SecantusDB of the test's own on a fixed port (tests stop and restart it)."""
-    server = Mongo(tmp_path / "db", tmp_path / "mongo.log", free_port())
+    server = Secantus(tmp_path / "db", log_path=tmp_path / "mongo.log")
     server.start()
     try:
         yield server
@@ -35,7 +34,7 @@ async def _create_indexes(uri: str, name: str) -> None:
 
 
 @pytest.fixture
-def mongo_db(mongo: Mongo) -> Iterator[Database[dict[str, Any]]]:
+def mongo_db(mongo: Secantus) -> Iterator[Database[dict[str, Any]]]:
     """A fresh database on ``mongo`` with the worker's indexes, read with PyMongo's sync client.
 
     The indexes are made here, before any worker starts, because SecantusDB 0.7.0b3 can

@@ -14,15 +14,18 @@ from typing import Any
 from pymongo.database import Database
 
 from listener.web.payload import event_key
-from tests.mongo import free_port
-from tests.resilience.procs import (
-    DEMO_IG_USER_ID,
-    Mongo,
-    Simulator,
+from testbed import (
+    Secantus,
     Worker,
-    mention,
+    free_port,
     running,
     wait_until,
+    write_config,
+)
+from tests.resilience.procs import (
+    DEMO_IG_USER_ID,
+    demo_simulator,
+    mention,
     worker_config,
 )
 
@@ -32,11 +35,11 @@ TAKEN_OVER_S = 60.0  # far inside the claim time, far beyond the lease time
 
 
 def test_a_killed_replicas_claimed_mention_is_hydrated_at_the_lease_ttl(
-    tmp_path: Path, mongo: Mongo, mongo_db: Database[dict[str, Any]]
+    tmp_path: Path, mongo: Secantus, mongo_db: Database[dict[str, Any]]
 ) -> None:
     """Mention answered 200, claimed, replica SIGKILLed: the other replica hydrates it within a
     minute, though the claim alone would hold it for five."""
-    sim = Simulator(
+    sim = demo_simulator(
         free_port(),
         tmp_path / "simulator.log",
         seed=7,
@@ -47,7 +50,8 @@ def test_a_killed_replicas_claimed_mention_is_hydrated_at_the_lease_ttl(
 
     def replica(name: str) -> Worker:
         config = tmp_path / f"{name}.toml"
-        config.write_text(
+        write_config(
+            config,
             worker_config(
                 mongodb_uri=mongo.uri,
                 database=mongo_db.name,
@@ -57,7 +61,6 @@ def test_a_killed_replicas_claimed_mention_is_hydrated_at_the_lease_ttl(
                 lease_ttl_s=TTL_S,
                 inbox_claim_s=CLAIM_S,
             ),
-            encoding="utf-8",
         )
         return Worker(config, tmp_path / f"{name}.log")
 

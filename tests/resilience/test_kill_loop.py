@@ -26,15 +26,18 @@ import pytest
 from pymongo.database import Database
 
 from listener.web.payload import event_key
-from tests.mongo import free_port
-from tests.resilience.procs import (
-    DEMO_IG_USER_ID,
-    Mongo,
+from testbed import (
+    Secantus,
     Simulator,
     Worker,
-    mention,
+    free_port,
     running,
     wait_until,
+)
+from tests.resilience.procs import (
+    DEMO_IG_USER_ID,
+    demo_simulator,
+    mention,
     write_worker_config,
 )
 
@@ -196,11 +199,11 @@ def catch_up(loop: KillLoop) -> datetime:
 
 @pytest.mark.timeout(240)
 def test_sigkill_loop_loses_and_duplicates_nothing(
-    tmp_path: Path, mongo: Mongo, mongo_db: Db
+    tmp_path: Path, mongo: Secantus, mongo_db: Db
 ) -> None:
     """Six to ten SIGKILLs, one mid-walk, lose no media and no webhook and duplicate nothing."""
     rng = random.Random(SEED)
-    sim = Simulator(
+    sim = demo_simulator(
         free_port(),
         tmp_path / "simulator.log",
         seed=SEED,

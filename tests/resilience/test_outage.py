@@ -21,16 +21,19 @@ import pytest
 from pymongo.database import Database
 
 from listener.web.payload import event_key
-from tests.mongo import free_port
-from tests.resilience.procs import (
-    DEMO_IG_USER_ID,
-    Mongo,
+from testbed import (
     Scrape,
+    Secantus,
     Simulator,
     Worker,
-    mention,
+    free_port,
     running,
     wait_until,
+)
+from tests.resilience.procs import (
+    DEMO_IG_USER_ID,
+    demo_simulator,
+    mention,
     write_worker_config,
 )
 
@@ -46,7 +49,7 @@ Db = Database[dict[str, Any]]
 
 def simulator(tmp_path: Path) -> Simulator:
     """A small, steady world: two tags, one post every two seconds each."""
-    return Simulator(
+    return demo_simulator(
         free_port(),
         tmp_path / "simulator.log",
         seed=11,
@@ -56,7 +59,7 @@ def simulator(tmp_path: Path) -> Simulator:
     )
 
 
-def start_worker(tmp_path: Path, mongo: Mongo, db: Db, sim: Simulator) -> Worker:
+def start_worker(tmp_path: Path, mongo: Secantus, db: Db, sim: Simulator) -> Worker:
     """A worker on ``mongo`` and ``sim``, polling steadily before the test begins."""
     config = write_worker_config(
         tmp_path / "worker.toml",
@@ -93,7 +96,7 @@ def since(worker: Worker, event: str, moment: datetime) -> list[dict[str, Any]]:
 
 
 @pytest.mark.timeout(120)
-def test_mongodb_outage_is_survived_in_place(tmp_path: Path, mongo: Mongo, mongo_db: Db) -> None:
+def test_mongodb_outage_is_survived_in_place(tmp_path: Path, mongo: Secantus, mongo_db: Db) -> None:
     """MongoDB down: 503s, slow bounded failures, flat memory; back: ready, polling, storing."""
     sim = simulator(tmp_path)
     with running(sim):
@@ -101,7 +104,7 @@ def test_mongodb_outage_is_survived_in_place(tmp_path: Path, mongo: Mongo, mongo
         worker = start_worker(tmp_path, mongo, mongo_db, sim)
         with running(worker):
             before = worker.scrape()
-            rss_before = worker.rss_kb()
+            rss_before = worker.rss_kib()
             media_id = sim.control("posts", {"caption": "look @brand"})["id"]
             delivery = mention(media_id, int(datetime.now(UTC).timestamp()))
 
@@ -113,7 +116,7 @@ def test_mongodb_outage_is_survived_in_place(tmp_path: Path, mongo: Mongo, mongo
             assert worker.deliver(delivery) == 503, "a delivery must be refused, not lost"
             worker.stays_up_for(max(0.0, OUTAGE_S - (time.monotonic() - down)))
             during = worker.scrape()
-            rss_after = worker.rss_kb()
+            rss_after = worker.rss_kib()
             outage_s = time.monotonic() - down
 
             mongo.start()
@@ -169,14 +172,14 @@ def recovers(worker: Worker, after: Scrape) -> None:
 
 
 @pytest.mark.timeout(150)
-def test_graph_outage_backs_off_and_recovers(tmp_path: Path, mongo: Mongo, mongo_db: Db) -> None:
+def test_graph_outage_backs_off_and_recovers(tmp_path: Path, mongo: Secantus, mongo_db: Db) -> None:
     """Meta hanging, then refusing: calls stay within the retry budget; polling comes back."""
     sim = simulator(tmp_path)
     with running(sim):
         sim.start()
         worker = start_worker(tmp_path, mongo, mongo_db, sim)
         with running(worker):
-            rss_before = worker.rss_kb()
+            rss_before = worker.rss_kib()
 
             sim.pause()  # the port stays open; every call times out
             hanging = graph_outage(worker, OUTAGE_S)
@@ -189,7 +192,7 @@ def test_graph_outage_backs_off_and_recovers(tmp_path: Path, mongo: Mongo, mongo
             sim.start()  # a new world on the same port: hashtag ids are static, tokens the same
             recovers(worker, refusing[1])
             after_refusal = worker.scrape()
-            rss_after = worker.rss_kb()
+            rss_after = worker.rss_kib()
             assert sim.stats()["outcomes"].get("ok", 0) >= FEEDS
             assert worker.stop() == 0
 

@@ -17,15 +17,17 @@ import pytest
 from pymongo.database import Database
 
 from listener.web.payload import event_key
-from tests.mongo import free_port
-from tests.resilience.procs import (
-    DEMO_IG_USER_ID,
-    Mongo,
-    Simulator,
+from testbed import (
+    Secantus,
     Worker,
-    mention,
+    free_port,
     running,
     wait_until,
+)
+from tests.resilience.procs import (
+    DEMO_IG_USER_ID,
+    demo_simulator,
+    mention,
     write_worker_config,
 )
 
@@ -46,11 +48,11 @@ def status(db: Db, key: str) -> str | None:
 
 @pytest.mark.timeout(150)
 def test_sigterm_during_an_hours_pause_exits_and_the_event_is_done_after_restart(
-    tmp_path: Path, mongo: Mongo, mongo_db: Db
+    tmp_path: Path, mongo: Secantus, mongo_db: Db
 ) -> None:
     """SIGTERM while a mention waits out an hour's throttle: exit 0 in the grace period with
     the event given back; after a restart (the hour over) the event is hydrated."""
-    sim = Simulator(
+    sim = demo_simulator(
         free_port(), tmp_path / "sim.log", seed=5, hashtags=[], posts_per_hour=0, backfill_hours=0
     )
     config = write_worker_config(tmp_path / "worker.toml", mongo, mongo_db.name, sim, [])
@@ -98,11 +100,11 @@ def test_sigterm_during_an_hours_pause_exits_and_the_event_is_done_after_restart
 
 @pytest.mark.timeout(120)
 def test_shutdown_writes_give_up_at_the_grace_period_when_mongodb_is_gone(
-    tmp_path: Path, mongo: Mongo, mongo_db: Db
+    tmp_path: Path, mongo: Secantus, mongo_db: Db
 ) -> None:
     """MongoDB gone (30 s timeouts) under a worker holding leases: SIGTERM still exits 0,
     cutting the lease releases and other writes at the grace period."""
-    sim = Simulator(
+    sim = demo_simulator(
         free_port(),
         tmp_path / "sim.log",
         seed=6,

@@ -27,13 +27,17 @@ import pytest
 from pymongo.database import Database
 
 from listener.simulator.content import hashtag_id
-from tests.mongo import free_port
-from tests.resilience.procs import (
-    Mongo,
+from testbed import (
+    Secantus,
     Simulator,
     Worker,
+    free_port,
     running,
     wait_until,
+    write_config,
+)
+from tests.resilience.procs import (
+    demo_simulator,
     worker_config,
 )
 
@@ -172,12 +176,13 @@ def fences(events: list[dict[str, Any]]) -> dict[str, list[int]]:
     return written
 
 
-def start_cluster(tmp_path: Path, mongo: Mongo, db: Db, sim: Simulator) -> Cluster:
+def start_cluster(tmp_path: Path, mongo: Secantus, db: Db, sim: Simulator) -> Cluster:
     """Three replicas, each through its own address, each with its own log."""
     workers = {}
     for replica, host in HOSTS.items():
         config = tmp_path / f"{replica}.toml"
-        config.write_text(
+        write_config(
+            config,
             worker_config(
                 mongodb_uri=mongo.uri,
                 database=db.name,
@@ -186,7 +191,6 @@ def start_cluster(tmp_path: Path, mongo: Mongo, db: Db, sim: Simulator) -> Clust
                 replica=replica,
                 lease_ttl_s=TTL_S,
             ),
-            encoding="utf-8",
         )
         workers[replica] = Worker(config, tmp_path / f"{replica}.log")
     return Cluster(db, workers)
@@ -256,10 +260,10 @@ def check_fencing(db: Db, since: Any) -> None:
 
 @pytest.mark.timeout(200)
 def test_replicas_split_hand_over_and_fence_feeds(
-    tmp_path: Path, mongo: Mongo, mongo_db: Db
+    tmp_path: Path, mongo: Secantus, mongo_db: Db
 ) -> None:
     """Feeds split fairly, never polled twice at once, taken over within 2 TTLs, fenced."""
-    sim = Simulator(
+    sim = demo_simulator(
         free_port(),
         tmp_path / "simulator.log",
         seed=5,

@@ -12,7 +12,7 @@ from listener.models import WebhookEvent
 from listener.store.inbox import DEAD, DONE, InboxRepository, Retention
 from listener.store.mongo import Document, connect
 from listener.web.payload import event_key
-from tests.mongo import MongoServer
+from testbed import Secantus
 
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 KEEP = Retention(done=timedelta(days=2), dead=timedelta(days=30))
@@ -91,7 +91,7 @@ async def test_events_settled_before_expiry_dates_existed_get_theirs(
 
 async def test_secantusdb_deletes_expired_settled_events(tmp_path: Path) -> None:
     """SecantusDB honours the TTL index: its sweep deletes settled events past their date only."""
-    server = MongoServer(tmp_path / "secantus")
+    server = Secantus(tmp_path / "secantus")
     server.start()
     try:
         async with connect(server.uri, f"t_{uuid.uuid4().hex[:8]}", timeout_s=5) as db:

@@ -16,15 +16,15 @@ from listener.metrics import Metrics
 from listener.store.mongo import connect
 from listener.store.store import Store
 from listener.web.server import build_app
-from tests.mongo import MongoServer
+from testbed import Secantus
 
 
 @asynccontextmanager
 async def readiness(
     aiohttp_client: AiohttpClient, data_dir: Path
-) -> AsyncIterator[tuple[MongoServer, TestClient]]:
+) -> AsyncIterator[tuple[Secantus, TestClient]]:
     """A MongoDB the test stops and starts, and a client of a web app whose /readyz asks it."""
-    server = MongoServer(data_dir)
+    server = Secantus(data_dir)
     server.start()
     try:
         async with connect(server.uri, "ready", timeout_s=0.5) as db:

@@ -21,7 +21,7 @@ from listener.store.store import Store
 from listener.web.server import build_app
 from listener.web.signature import sign
 from listener.web.webhooks import WebhookConfig, WebhookReceiver
-from tests.mongo import MongoServer
+from testbed import Secantus
 
 SECRET = "webhook-app-secret"
 VERIFY = "verify-me"
@@ -159,7 +159,7 @@ async def test_same_delivery_twice_is_one_event(client: Client, store: Store) ->
 
 async def test_store_down_is_503_then_the_retry_lands(client: Client, data_dir: Path) -> None:
     """With MongoDB stopped the answer is 503 (Meta retries); once back, the retry is stored."""
-    server = MongoServer(data_dir)
+    server = Secantus(data_dir)
     server.start()
     try:
         async with connect(server.uri, "hooks", timeout_s=0.5) as db:
