@@ -22,7 +22,7 @@ import random
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from functools import partial
 
 import aiohttp
@@ -30,16 +30,16 @@ import structlog
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
-from listener.admin import token_expiries
+from listener.assembly.graph import app_credentials, graph_clients
+from listener.assembly.store import open_store
 from listener.contests.campaigns import campaigns, scopes
 from listener.contests.settle import SettlingPass, settle
 from listener.demo import graph_hosts
 from listener.enrich.enricher import Enricher, Scorer
 from listener.enrich.sentiment import FastTextIdentifier, SentimentPipeline, VaderAnalyzer
 from listener.errors import ConfigError, GraphError, StoppingError, StoreUnavailableError
-from listener.graph.client import GraphClient, RetryPolicy
 from listener.graph.instagram import Credentials, HashtagEdge, InstagramApi
-from listener.graph.tokens import TokenApi
+from listener.graph.tokens import TokenApi, current_token, token_expiries
 from listener.logs import remember_secret
 from listener.metrics import Metrics
 from listener.pollers.accounts import Accounts
@@ -62,8 +62,6 @@ from listener.ratelimit.throttle import (
 )
 from listener.ratelimit.usage import Usage
 from listener.settings import AccountSettings, PollingSettings, Settings
-from listener.store.inbox import Retention
-from listener.store.mongo import open_database
 from listener.store.store import Store
 from listener.web.server import build_app
 from listener.web.webhooks import WebhookConfig, WebhookReceiver
@@ -87,11 +85,9 @@ def utcnow() -> datetime:
 
 async def current_credentials(account: AccountSettings, store: Store) -> Credentials:
     """The account's credentials: its renewed token while that stands in for the configured one."""
+    # A store that is down gives the configured token: start-up must not need the database.
     configured = account.access_token.get_secret_value()
-    try:
-        token = await store.tokens.current(account.name, configured)
-    except StoreUnavailableError:
-        token = configured  # start-up must not need the database
+    token = await current_token(store.tokens, account.name, configured)
     return Credentials(account.name, account.ig_user_id, token)
 
 
@@ -251,7 +247,12 @@ class Worker:
         """Keep ``listener_token_expiry_timestamp_seconds`` current."""
         if self.token_api is None:
             return
-        expiries = await token_expiries(self.token_api, self.settings, tokens=self.store.tokens)
+        expiries = await token_expiries(
+            self.token_api,
+            self.settings.accounts,
+            app=app_credentials(self.settings),
+            tokens=self.store.tokens,
+        )
         for account, expires_at in expiries.items():
             self.metrics.token_expiry.labels(account).set(expires_at)
 
@@ -505,25 +506,11 @@ async def start(
     async with AsyncExitStack() as stack:
         hosts = await stack.enter_async_context(graph_hosts(settings, media=True))
         base_url = hosts.facebook
-        database = await stack.enter_async_context(
-            open_database(
-                settings.store.mongodb_uri.get_secret_value(),
-                embedded_path=settings.store.embedded_path,
-                database=settings.store.database,
-                timeout_s=settings.store.timeout_s,
-                close_timeout_s=CLOSE_TIMEOUT_S,
-            )
-        )
-        store = Store(
-            database,
-            inbox_retention=Retention(
-                done=timedelta(seconds=settings.store.inbox_done_retention_s),
-                dead=timedelta(seconds=settings.store.inbox_dead_retention_s),
-            ),
+        store = await stack.enter_async_context(
+            open_store(settings, close_timeout_s=CLOSE_TIMEOUT_S)
         )
         await unless_stopped(stopping, _first_indexes(store))
         session = await stack.enter_async_context(aiohttp.ClientSession())
-        limits = settings.ratelimit
         feed_count = sum(
             len(a.hashtags) * (2 if settings.polling.top_media else 1) + int(a.tags)
             for a in settings.accounts
@@ -545,38 +532,16 @@ async def start(
             on_garbled=metrics.usage_header_problems.inc,
         )
         metrics.throttled.source = partial(throttled_samples, governor)
-        graph = GraphClient(
-            session,
-            base_url=base_url,
-            api_version=settings.graph.api_version,
-            app_secret=settings.graph.app_secret.get_secret_value(),
-            timeout_s=settings.graph.timeout_s,
+        graph = graph_clients(
+            session=session,
+            settings=settings,
             metrics=metrics,
+            hosts=hosts,
+            clock=clock,
             governor=governor,
-            retry=RetryPolicy(limits.max_attempts, limits.backoff_initial_s, limits.backoff_max_s),
             sleep=sleep,
         )
-        api = InstagramApi(graph)
-        # Token calls (debug_token, exchange, refresh) are rare and outside both rate-limit
-        # families, so they bypass the governor.
-        token_api = TokenApi(
-            *(
-                GraphClient(
-                    session,
-                    base_url=host,
-                    api_version=settings.graph.api_version,
-                    app_secret=settings.graph.app_secret.get_secret_value(),
-                    timeout_s=settings.graph.timeout_s,
-                    metrics=metrics,
-                    retry=RetryPolicy(
-                        limits.max_attempts, limits.backoff_initial_s, limits.backoff_max_s
-                    ),
-                    sleep=sleep,
-                )
-                for host in (hosts.facebook, hosts.instagram)
-            ),
-            clock=clock,
-        )
+        api, tokens = graph.instagram, graph.tokens
         # At once, not one after another: with MongoDB down each waits its timeout.
         credentials = await unless_stopped(
             stopping, asyncio.gather(*(current_credentials(a, store) for a in settings.accounts))
@@ -669,7 +634,7 @@ async def start(
             base_url,
             loader,
             clock,
-            token_api,
+            tokens,
             inbox,
             leasing,
             SharedLimits(governor, store.ratelimits, clock=clock, every_s=settings.cluster.sync_s),
