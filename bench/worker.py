@@ -1,6 +1,6 @@
 """The worker as a contender: its scheduler, governor and hashtag feeds on a scenario.
 
-Wired as ``tests/pollers/test_pacing.py`` wires them: the worker's own `GraphClient`,
+Built from the worker's own factories (:mod:`listener.assembly`): its `GraphClient`,
 `Governor`, `HashtagFeed` and `Scheduler`, on the simulator and a real MongoDB wire server,
 with every wait and sleep on :class:`~listener.simulator.clock.VirtualTime`, so 36 hours run
 in seconds. Two pacings: ``adaptive`` (the worker's default) and ``naive``, a fixed
@@ -39,7 +39,8 @@ from bench.harness import (
 )
 from bench.measures import RunRecord, attribute
 from bench.scenarios import START, Scenario, Throttle
-from listener.app import hashtag_feeds, tags_feeds
+from listener.assembly.pollers import hashtag_feeds, pacing, scheduler, tags_feeds
+from listener.assembly.ratelimit import governor as build_governor
 from listener.graph.client import GraphClient, RetryPolicy
 from listener.graph.instagram import Credentials, InstagramApi
 from listener.metrics import Metrics
@@ -48,8 +49,6 @@ from listener.pollers.feed import PollResult
 from listener.pollers.hashtags import HashtagFeed
 from listener.pollers.ingest import Ingestor
 from listener.pollers.quota import HashtagQuota
-from listener.pollers.scheduler import Pacing, Scheduler
-from listener.ratelimit.governor import Governor
 from listener.ratelimit.throttle import Policy, Scope
 from listener.settings import AccountSettings, PollingSettings
 from listener.simulator import World, serve
@@ -161,8 +160,12 @@ async def run(scenario: Scenario, mode: Mode, *, mongo_uri: str) -> RunRecord:
         virtual = VirtualTime(clock, actors=len(scenario.rates) + 2, until=scenario.end)
         sleep = DeadlineSleep(virtual)
         rules = policy(scenario)
-        governor = Governor(
-            rules, clock=clock, sleep=sleep, accounts_by_ig_id={WHO.ig_user_id: WHO.account}
+        governor = build_governor(
+            metrics=metrics,
+            policy=rules,
+            accounts_by_ig_id={WHO.ig_user_id: WHO.account},
+            clock=clock,
+            sleep=sleep,
         )
         client = GraphClient(
             session,
@@ -185,6 +188,7 @@ async def run(scenario: Scenario, mode: Mode, *, mongo_uri: str) -> RunRecord:
             page_size=scenario.page_size,
             max_pages=scenario.max_pages,
             top_media=False,
+            adaptive=mode == "adaptive",
         )
         configured = [
             AccountSettings(
@@ -199,8 +203,8 @@ async def run(scenario: Scenario, mode: Mode, *, mongo_uri: str) -> RunRecord:
         feeds = [
             RecordedFeed(feed, clock)
             for feed in hashtag_feeds(
-                polling,
-                configured,
+                polling=polling,
+                configured=configured,
                 api=api,
                 store=store,
                 ingestor=ingestor,
@@ -209,11 +213,10 @@ async def run(scenario: Scenario, mode: Mode, *, mongo_uri: str) -> RunRecord:
                 metrics=metrics,
                 clock=clock,
             )
-            if isinstance(feed, HashtagFeed)
         ]
         tags = tags_feeds(
-            polling,
-            configured,
+            polling=polling,
+            configured=configured,
             api=api,
             store=store,
             ingestor=ingestor,
@@ -221,27 +224,26 @@ async def run(scenario: Scenario, mode: Mode, *, mongo_uri: str) -> RunRecord:
             metrics=metrics,
             clock=clock,
         )
-        scheduler = Scheduler(
-            [*feeds, *tags],
+        polls = scheduler(
+            feeds=[*feeds, *tags],
             store=store,
             metrics=metrics,
             accounts=accounts,
-            pacing=Pacing(
-                adaptive=mode == "adaptive",
-                budget_per_hour=lambda scope: rules(scope).budget_per_hour,
+            pacing=pacing(
+                polling=polling, budget_per_hour=lambda scope: rules(scope).budget_per_hour
             ),
             clock=clock,
             rng=TaskSeededRandom(scenario.seed),
             wait=virtual.wait,
         )
         async with asyncio.TaskGroup() as group:
-            group.create_task(scheduler.run(virtual.stop), name="bench:scheduler")
+            group.create_task(polls.run(virtual.stop), name="bench:scheduler")
             group.create_task(_direct(virtual, sim.world, scenario, progress), name="bench:script")
             group.create_task(stall_guard(virtual), name="bench:stall-guard")
         seen = await first_seen(database)
         calls = list(sim.world.stats.log)
         by_hashtag = [(tag, at) for _, tag, at in seen if tag is not None]
-        polls = attribute({f.hashtag: f.starts for f in feeds}, by_hashtag, calls)
+        attributed = attribute({f.hashtag: f.starts for f in feeds}, by_hashtag, calls)
         captured = frozenset(media_id for media_id, _, _ in seen)
         eligible = eligible_media(sim.world, scenario)
     progress.say(f"done: {len(calls)} calls, {len(captured)} media")
@@ -250,7 +252,7 @@ async def run(scenario: Scenario, mode: Mode, *, mongo_uri: str) -> RunRecord:
         scenario=scenario,
         ig_user_id=ACCOUNT.ig_user_id,
         calls=calls,
-        polls=polls,
+        polls=attributed,
         captured=captured,
         eligible=eligible,
         wall_s=progress.elapsed(),

@@ -19,54 +19,49 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from functools import partial
 
 import aiohttp
 import structlog
-from aiohttp import web
 from prometheus_client import CollectorRegistry
 
-from listener.admin import token_expiries
+from listener.assembly.cluster import leasing as build_leasing
+from listener.assembly.cluster import shared_limits
+from listener.assembly.graph import app_credentials, graph_clients
+from listener.assembly.pollers import hashtag_feeds, pacing, tags_feeds
+from listener.assembly.pollers import inbox as build_inbox
+from listener.assembly.pollers import scheduler as build_scheduler
+from listener.assembly.ratelimit import governor as build_governor
+from listener.assembly.ratelimit import policy_for
+from listener.assembly.store import open_store
+from listener.assembly.web import web_server, webhook_receiver
 from listener.contests.campaigns import campaigns, scopes
 from listener.contests.settle import SettlingPass, settle
-from listener.demo import graph_hosts
+from listener.demo import Hosts, graph_hosts
 from listener.enrich.enricher import Enricher, Scorer
 from listener.enrich.sentiment import FastTextIdentifier, SentimentPipeline, VaderAnalyzer
 from listener.errors import ConfigError, GraphError, StoppingError, StoreUnavailableError
-from listener.graph.client import GraphClient, RetryPolicy
-from listener.graph.instagram import Credentials, HashtagEdge, InstagramApi
-from listener.graph.tokens import TokenApi
+from listener.graph.instagram import Credentials, InstagramApi
+from listener.graph.tokens import TokenApi, current_token, token_expiries
 from listener.logs import remember_secret
 from listener.metrics import Metrics
 from listener.pollers.accounts import Accounts
 from listener.pollers.feed import Feed
-from listener.pollers.hashtags import HashtagFeed, HashtagIds
 from listener.pollers.inbox import InboxWorker
 from listener.pollers.ingest import Ingestor
-from listener.pollers.leasing import Leasing, replica_name
+from listener.pollers.leasing import Leasing
 from listener.pollers.quota import HashtagQuota
-from listener.pollers.scheduler import Pacing, Scheduler
+from listener.pollers.scheduler import Scheduler
 from listener.pollers.sharing import SharedLimits
 from listener.pollers.stopping import sleep_unless_stopped, unless_stopped
-from listener.pollers.tags import TagsFeed
-from listener.ratelimit.governor import Governor
-from listener.ratelimit.throttle import (
-    Policy,
-    Scope,
-    buc_budget_per_hour,
-    platform_budget_per_hour,
-)
-from listener.ratelimit.usage import Usage
-from listener.settings import AccountSettings, PollingSettings, Settings
-from listener.store.inbox import Retention
-from listener.store.mongo import open_database
+from listener.ratelimit.governor import Governor, Sleep
+from listener.settings import AccountSettings, Settings
 from listener.store.store import Store
-from listener.web.server import build_app
-from listener.web.webhooks import WebhookConfig, WebhookReceiver
+from listener.web.webhooks import WebhookReceiver
 
 log = structlog.get_logger("listener.app")
 
@@ -87,11 +82,9 @@ def utcnow() -> datetime:
 
 async def current_credentials(account: AccountSettings, store: Store) -> Credentials:
     """The account's credentials: its renewed token while that stands in for the configured one."""
+    # A store that is down gives the configured token: start-up must not need the database.
     configured = account.access_token.get_secret_value()
-    try:
-        token = await store.tokens.current(account.name, configured)
-    except StoreUnavailableError:
-        token = configured  # start-up must not need the database
+    token = await current_token(store.tokens, account.name, configured)
     return Credentials(account.name, account.ig_user_id, token)
 
 
@@ -104,31 +97,7 @@ def sentiment_scorer() -> Scorer:
     return SentimentPipeline(VaderAnalyzer(), identifier=FastTextIdentifier())
 
 
-def policy_for(
-    settings: Settings, replicas: Callable[[], int] = lambda: 1
-) -> Callable[[Scope], Policy]:
-    """Each scope's budget and thresholds, from the settings (Meta's formulas by default).
-
-    The budget is Meta's for the whole app (or account); ``replicas`` live replicas share it.
-    """
-    limits = settings.ratelimit
-    app_budget = limits.app_calls_per_hour or platform_budget_per_hour(limits.app_users)
-    account_budget = limits.account_calls_per_hour or buc_budget_per_hour(
-        limits.account_impressions_24h
-    )
-
-    def policy(scope: Scope) -> Policy:
-        budget = app_budget if scope.kind == "app" else account_budget
-        return Policy(
-            budget_per_hour=budget / max(replicas(), 1),
-            soft_threshold=limits.soft_threshold,
-            default_pause_s=limits.default_pause_s,
-        )
-
-    return policy
-
-
-@dataclass
+@dataclass(kw_only=True, frozen=True)
 class Worker:
     """A started worker: handles to look at (tests do), :meth:`serve` to run it."""
 
@@ -141,7 +110,11 @@ class Worker:
     quota: HashtagQuota
     governor: Governor
     scheduler: Scheduler
-    web_port: int
+    feeds: int
+    """How many feeds this worker may poll (its leases decide which, when)."""
+    webhooks: WebhookReceiver | None = None
+    web_port: int = 0
+    """The port the web server listens on, once it does."""
     graph_base_url: str
     loader: SettingsLoader | None = None
     clock: Callable[[], datetime] = utcnow
@@ -251,7 +224,12 @@ class Worker:
         """Keep ``listener_token_expiry_timestamp_seconds`` current."""
         if self.token_api is None:
             return
-        expiries = await token_expiries(self.token_api, self.settings, tokens=self.store.tokens)
+        expiries = await token_expiries(
+            self.token_api,
+            self.settings.accounts,
+            app=app_credentials(self.settings),
+            tokens=self.store.tokens,
+        )
         for account, expires_at in expiries.items():
             self.metrics.token_expiry.labels(account).set(expires_at)
 
@@ -308,127 +286,6 @@ class Worker:
         )
         log.info("config.reloaded", tokens_changed=len(changed))
         return changed
-
-
-def tags_feeds(
-    polling: PollingSettings,
-    configured: Sequence[AccountSettings],
-    *,
-    api: InstagramApi,
-    store: Store,
-    ingestor: Ingestor,
-    accounts: Accounts,
-    metrics: Metrics,
-    clock: Callable[[], datetime],
-) -> list[Feed]:
-    """One ``/tags`` feed per configured account that asks for it."""
-    return [
-        TagsFeed(
-            api=api,
-            store=store,
-            ingestor=ingestor,
-            accounts=accounts,
-            metrics=metrics,
-            account=account.name,
-            interval_s=polling.tags_interval_s,
-            page_size=polling.page_size,
-            max_pages=polling.max_pages,
-            clock=clock,
-        )
-        for account in configured
-        if account.tags
-    ]
-
-
-def hashtag_feeds(
-    polling: PollingSettings,
-    configured: Sequence[AccountSettings],
-    *,
-    api: InstagramApi,
-    store: Store,
-    ingestor: Ingestor,
-    quota: HashtagQuota,
-    accounts: Accounts,
-    metrics: Metrics,
-    clock: Callable[[], datetime],
-) -> list[Feed]:
-    """One feed per configured account × hashtag × edge (``top_media`` when enabled)."""
-    ids = HashtagIds(api, store, clock)
-    edges: list[HashtagEdge] = ["recent_media"]
-    if polling.top_media:
-        edges.append("top_media")
-    return [
-        HashtagFeed(
-            api=api,
-            store=store,
-            ingestor=ingestor,
-            ids=ids,
-            quota=quota,
-            accounts=accounts,
-            metrics=metrics,
-            account=account.name,
-            hashtag=hashtag,
-            edge=edge,
-            interval_s=polling.hashtag_interval_s,
-            page_size=polling.page_size,
-            max_pages=polling.max_pages,
-            clock=clock,
-        )
-        for account in configured
-        for hashtag in account.hashtags
-        for edge in edges
-    ]
-
-
-def webhook_receiver(
-    settings: Settings,
-    store: Store,
-    metrics: Metrics,
-    clock: Callable[[], datetime],
-    *,
-    arrived: asyncio.Event,
-) -> WebhookReceiver | None:
-    """The webhook receiver, or ``None`` when no account listens to a webhook field.
-
-    Only a worker that mounts it can receive deliveries, so only then does ``graph.app_secret``
-    matter (:meth:`Settings.worker_refusal`); unsigned deliveries are taken only when
-    ``server.webhook_unsigned`` says so, with a warning at every start.
-    """
-    if not settings.receives_webhooks:
-        return None
-    server = settings.server
-    if server.webhook_unsigned:
-        log.warning(
-            "webhook.unsigned",
-            reason="server.webhook_unsigned = true: signatures are not checked, anyone who "
-            "reaches the port can fill the inbox; for demos only",
-        )
-    return WebhookReceiver(
-        WebhookConfig(
-            verify_token=server.webhook_verify_token.get_secret_value(),
-            app_secret=settings.graph.app_secret.get_secret_value(),
-            max_bytes=server.webhook_max_bytes,
-            unsigned=server.webhook_unsigned,
-        ),
-        store.inbox,
-        metrics,
-        clock,
-        arrived=arrived,
-    )
-
-
-def export_usage(metrics: Metrics, scope: Scope, usage: Usage) -> None:
-    """Set the usage-ratio gauges from one answer's usage header."""
-    for name, value in usage.metrics().items():
-        metrics.rate_limit_usage.labels(scope.kind, scope.account, name).set(value)
-
-
-def throttled_samples(governor: Governor) -> list[tuple[tuple[str, ...], float]]:
-    """``listener_throttled`` at scrape time: 1 for each scope paused now, else 0."""
-    return [
-        ((scope.kind, scope.account), 1.0 if governor.paused(scope) else 0.0)
-        for scope, _ in governor.scopes()
-    ]
 
 
 async def _relay(source: asyncio.Event, target: asyncio.Event) -> None:
@@ -498,95 +355,157 @@ async def start(
     if refusal is not None:
         raise ConfigError(refusal)
     registry = registry or CollectorRegistry()
-    metrics = Metrics(registry)
-    grace_s = settings.polling.shutdown_grace_s
     stopping = stop or asyncio.Event()
-    sleep = partial(sleep_unless_stopped, stopping)
     async with AsyncExitStack() as stack:
         hosts = await stack.enter_async_context(graph_hosts(settings, media=True))
-        base_url = hosts.facebook
-        database = await stack.enter_async_context(
-            open_database(
-                settings.store.mongodb_uri.get_secret_value(),
-                embedded_path=settings.store.embedded_path,
-                database=settings.store.database,
-                timeout_s=settings.store.timeout_s,
-                close_timeout_s=CLOSE_TIMEOUT_S,
-            )
-        )
-        store = Store(
-            database,
-            inbox_retention=Retention(
-                done=timedelta(seconds=settings.store.inbox_done_retention_s),
-                dead=timedelta(seconds=settings.store.inbox_dead_retention_s),
-            ),
+        store = await stack.enter_async_context(
+            open_store(settings, close_timeout_s=CLOSE_TIMEOUT_S)
         )
         await unless_stopped(stopping, _first_indexes(store))
         session = await stack.enter_async_context(aiohttp.ClientSession())
-        limits = settings.ratelimit
-        feed_count = sum(
-            len(a.hashtags) * (2 if settings.polling.top_media else 1) + int(a.tags)
-            for a in settings.accounts
+        parts = Parts(settings=settings, store=store, metrics=Metrics(registry), clock=clock)
+        worker = await build_worker(
+            parts,
+            session=session,
+            hosts=hosts,
+            registry=registry,
+            loader=loader,
+            stopping=stopping,
+            sleep=partial(sleep_unless_stopped, stopping),
+            rng=rng,
         )
-        leasing = Leasing(
-            store.leases,
-            replica=settings.cluster.replica or replica_name(),
-            feeds=feed_count,
-            ttl_s=settings.cluster.lease_ttl_s,
-            clock=clock,
+        port = await stack.enter_async_context(
+            web_server(
+                settings=settings,
+                store=store,
+                metrics=worker.metrics,
+                registry=registry,
+                webhooks=worker.webhooks,
+                close_timeout_s=CLOSE_TIMEOUT_S,  # a delivery still in flight after the grace
+            )
         )
-        policy = policy_for(settings, replicas=lambda: leasing.live)
-        governor = Governor(
-            policy,
-            clock=clock,
-            sleep=sleep,
-            accounts_by_ig_id={a.ig_user_id: a.name for a in settings.accounts},
-            on_usage=partial(export_usage, metrics),
-            on_garbled=metrics.usage_header_problems.inc,
-        )
-        metrics.throttled.source = partial(throttled_samples, governor)
-        graph = GraphClient(
-            session,
-            base_url=base_url,
-            api_version=settings.graph.api_version,
-            app_secret=settings.graph.app_secret.get_secret_value(),
-            timeout_s=settings.graph.timeout_s,
-            metrics=metrics,
-            governor=governor,
-            retry=RetryPolicy(limits.max_attempts, limits.backoff_initial_s, limits.backoff_max_s),
-            sleep=sleep,
-        )
-        api = InstagramApi(graph)
-        # Token calls (debug_token, exchange, refresh) are rare and outside both rate-limit
-        # families, so they bypass the governor.
-        token_api = TokenApi(
-            *(
-                GraphClient(
-                    session,
-                    base_url=host,
-                    api_version=settings.graph.api_version,
-                    app_secret=settings.graph.app_secret.get_secret_value(),
-                    timeout_s=settings.graph.timeout_s,
-                    metrics=metrics,
-                    retry=RetryPolicy(
-                        limits.max_attempts, limits.backoff_initial_s, limits.backoff_max_s
-                    ),
-                    sleep=sleep,
-                )
-                for host in (hosts.facebook, hosts.instagram)
-            ),
-            clock=clock,
-        )
-        # At once, not one after another: with MongoDB down each waits its timeout.
-        credentials = await unless_stopped(
-            stopping, asyncio.gather(*(current_credentials(a, store) for a in settings.accounts))
-        )
-        accounts = Accounts({c.account: c for c in credentials}, metrics=metrics, clock=clock)
-        quota = HashtagQuota(store, metrics, clock)
-        ingestor = Ingestor(store, metrics, Enricher(sentiment_scorer(), campaigns(settings)))
-        feeds = hashtag_feeds(
-            settings.polling,
-            settings.accounts,
+        log.info("server.started", host=settings.server.host, port=port, feeds=worker.feeds)
+        if hosts.deliver_webhooks is not None:
+            hosts.deliver_webhooks(f"http://127.0.0.1:{port}/webhooks/instagram")
+        yield replace(worker, web_port=port)
+    log.info("worker.stopped")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Parts:
+    """What every part of the worker is built on."""
+
+    settings: Settings
+    store: Store
+    metrics: Metrics
+    clock: Callable[[], datetime]
+
+
+async def build_worker(
+    parts: Parts,
+    *,
+    session: aiohttp.ClientSession,
+    hosts: Hosts,
+    registry: CollectorRegistry,
+    loader: SettingsLoader | None,
+    stopping: asyncio.Event,
+    sleep: Sleep,
+    rng: random.Random | None,
+) -> Worker:
+    """The worker's parts on an open store and HTTP session; the web server comes after."""
+    settings, store, metrics, clock = parts.settings, parts.store, parts.metrics, parts.clock
+    by_ig_id = {a.ig_user_id: a.name for a in settings.accounts}
+    # The budget is shared by the live replicas, which the leasing (built below, once the
+    # feeds exist) counts while it runs; nothing calls Meta before then.
+    policy = policy_for(settings, replicas=lambda: leasing.live)
+    governor = build_governor(
+        metrics=metrics, policy=policy, accounts_by_ig_id=by_ig_id, clock=clock, sleep=sleep
+    )
+    graph = graph_clients(
+        session=session,
+        settings=settings,
+        metrics=metrics,
+        hosts=hosts,
+        clock=clock,
+        governor=governor,
+        sleep=sleep,
+    )
+    # At once, not one after another: with MongoDB down each waits its timeout.
+    credentials = await unless_stopped(
+        stopping, asyncio.gather(*(current_credentials(a, store) for a in settings.accounts))
+    )
+    accounts = Accounts({c.account: c for c in credentials}, metrics=metrics, clock=clock)
+    quota = HashtagQuota(store, metrics, clock)
+    ingestor = Ingestor(store, metrics, Enricher(sentiment_scorer(), campaigns(settings)))
+    feeds = _feeds(parts, api=graph.instagram, ingestor=ingestor, quota=quota, accounts=accounts)
+    leasing = build_leasing(settings=settings, store=store, feeds=feeds, clock=clock)
+    grace_s = settings.polling.shutdown_grace_s
+    inbox = build_inbox(
+        settings=settings,
+        api=graph.instagram,
+        store=store,
+        ingestor=ingestor,
+        accounts=accounts,
+        metrics=metrics,
+        clock=clock,
+        accounts_by_ig_id=by_ig_id,
+        replica=leasing.replica,
+    )
+    scheduler = build_scheduler(
+        feeds=feeds,
+        store=store,
+        metrics=metrics,
+        accounts=accounts,
+        pacing=pacing(
+            polling=settings.polling,
+            budget_per_hour=lambda scope: policy(scope).budget_per_hour,
+            takeover_check_s=settings.cluster.lease_ttl_s / 2,
+        ),
+        clock=clock,
+        rng=rng,
+        grace_s=grace_s / 2,
+        leasing=leasing,
+    )
+    return Worker(
+        settings=settings,
+        store=store,
+        metrics=metrics,
+        registry=registry,
+        api=graph.instagram,
+        accounts=accounts,
+        quota=quota,
+        governor=governor,
+        scheduler=scheduler,
+        feeds=len(feeds),
+        webhooks=webhook_receiver(
+            settings=settings, store=store, metrics=metrics, clock=clock, arrived=inbox.arrived
+        ),
+        graph_base_url=hosts.facebook,
+        loader=loader,
+        clock=clock,
+        token_api=graph.tokens,
+        inbox=inbox,
+        leasing=leasing,
+        shared_limits=shared_limits(settings=settings, governor=governor, store=store, clock=clock),
+        stopping=stopping,
+        grace_s=grace_s,
+    )
+
+
+def _feeds(
+    parts: Parts,
+    *,
+    api: InstagramApi,
+    ingestor: Ingestor,
+    quota: HashtagQuota,
+    accounts: Accounts,
+) -> list[Feed]:
+    """Every feed: the hashtag feeds, then the ``/tags`` feeds."""
+    settings, store, metrics, clock = parts.settings, parts.store, parts.metrics, parts.clock
+    hashtags: list[Feed] = [
+        *hashtag_feeds(
+            polling=settings.polling,
+            configured=settings.accounts,
             api=api,
             store=store,
             ingestor=ingestor,
@@ -594,90 +513,18 @@ async def start(
             accounts=accounts,
             metrics=metrics,
             clock=clock,
-        ) + tags_feeds(
-            settings.polling,
-            settings.accounts,
-            api=api,
-            store=store,
-            ingestor=ingestor,
-            accounts=accounts,
-            metrics=metrics,
-            clock=clock,
         )
-        polling = settings.polling
-        inbox = InboxWorker(
-            api=api,
-            store=store,
-            ingestor=ingestor,
-            accounts=accounts,
-            metrics=metrics,
-            clock=clock,
-            accounts_by_ig_id={a.ig_user_id: a.name for a in settings.accounts},
-            mentions_on=[a.name for a in settings.accounts if a.mentions],
-            max_attempts=polling.inbox_max_attempts,
-            lease_s=polling.inbox_claim_s,
-            workers=polling.inbox_workers,
-            finish_s=grace_s / 2,
-            replica=leasing.replica,
-            heartbeat_ttl_s=settings.cluster.lease_ttl_s,
-        )
-        receiver = webhook_receiver(settings, store, metrics, clock, arrived=inbox.arrived)
-        scheduler = Scheduler(
-            feeds,
-            store=store,
-            metrics=metrics,
-            accounts=accounts,
-            pacing=Pacing(
-                jitter_ratio=settings.polling.jitter_ratio,
-                adaptive=settings.polling.adaptive,
-                min_interval_s=settings.polling.min_interval_s,
-                max_interval_s=settings.polling.max_interval_s,
-                budget_per_hour=lambda scope: policy(scope).budget_per_hour,
-                takeover_check_s=settings.cluster.lease_ttl_s / 2,
-            ),
-            clock=clock,
-            rng=rng,
-            grace_s=grace_s / 2,
-            leasing=leasing,
-        )
-        runner = web.AppRunner(
-            build_app(metrics=metrics, registry=registry, readiness=store.ping, webhooks=receiver),
-            access_log=None,
-            handle_signals=False,
-            shutdown_timeout=CLOSE_TIMEOUT_S,  # a delivery still in flight after the grace
-            auto_decompress=False,  # compressed bodies are refused (415), never inflated
-        )
-        await runner.setup()
-        stack.push_async_callback(runner.cleanup)
-        site = web.TCPSite(runner, settings.server.host, settings.server.port)
-        await site.start()
-        port = runner.addresses[0][1]
-        log.info("server.started", host=settings.server.host, port=port, feeds=len(feeds))
-        if hosts.deliver_webhooks is not None:
-            hosts.deliver_webhooks(f"http://127.0.0.1:{port}/webhooks/instagram")
-        worker = Worker(
-            settings,
-            store,
-            metrics,
-            registry,
-            api,
-            accounts,
-            quota,
-            governor,
-            scheduler,
-            port,
-            base_url,
-            loader,
-            clock,
-            token_api,
-            inbox,
-            leasing,
-            SharedLimits(governor, store.ratelimits, clock=clock, every_s=settings.cluster.sync_s),
-            stopping=stopping,
-            grace_s=grace_s,
-        )
-        yield worker
-    log.info("worker.stopped")
+    ]
+    return hashtags + tags_feeds(
+        polling=settings.polling,
+        configured=settings.accounts,
+        api=api,
+        store=store,
+        ingestor=ingestor,
+        accounts=accounts,
+        metrics=metrics,
+        clock=clock,
+    )
 
 
 async def run(

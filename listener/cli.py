@@ -174,7 +174,7 @@ def _simulate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _admin(
+def _command(
     args: argparse.Namespace, command: Callable[[Settings, TextIO], Coroutine[Any, Any, int]]
 ) -> int:
     """A one-shot command: its report on stdout, its logs on stderr."""
@@ -184,21 +184,21 @@ def _admin(
 
 
 def _check(args: argparse.Namespace) -> int:
-    from listener import admin  # noqa: PLC0415 - keeps `listener --help` fast
+    from listener.commands.check import check  # noqa: PLC0415 - keeps `listener --help` fast
 
-    return _admin(args, admin.check)
+    return _command(args, check)
 
 
 def _token(args: argparse.Namespace) -> int:
-    from listener import admin  # noqa: PLC0415 - keeps `listener --help` fast
+    from listener.commands.token import refresh_tokens  # noqa: PLC0415 - keeps `--help` fast
 
-    return _admin(args, partial(admin.refresh_tokens, account=args.account))
+    return _command(args, partial(refresh_tokens, account=args.account))
 
 
 def _quota(args: argparse.Namespace) -> int:
-    from listener import admin  # noqa: PLC0415 - keeps `listener --help` fast
+    from listener.commands.quota import quota  # noqa: PLC0415 - keeps `listener --help` fast
 
-    return _admin(args, admin.quota)
+    return _command(args, quota)
 
 
 def _identity(entrants: int, known: int) -> str:
@@ -269,9 +269,9 @@ def _draw(args: argparse.Namespace) -> int:
             )
         return EXIT_OK if not problems else EXIT_FAILURE
     if args.draw_command == "recheck":
-        from listener import admin  # noqa: PLC0415 - keeps `listener --help` fast
+        from listener.contests.recheck import recheck  # noqa: PLC0415 - keeps `--help` fast
 
-        return _admin(args, partial(admin.recheck, campaign_id=args.campaign))
+        return _command(args, partial(recheck, campaign_id=args.campaign))
     missing = [f"--{n}" for n in ("config", "campaign") if getattr(args, n) is None]
     if args.draw_command is None:
         missing += [f"--{n}" for n in ("winners", "seed") if getattr(args, n) is None]

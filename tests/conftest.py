@@ -71,4 +71,4 @@ def data_dir(tmp_path: Path) -> Path:
     return path
 
 
-pytest_plugins = ["tests.graphsim", "tests.skips"]
+pytest_plugins = ["tests.commandenv", "tests.graphsim", "tests.skips"]

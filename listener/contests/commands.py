@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
 
+from listener.assembly.store import open_store
 from listener.contests import certificate
 from listener.contests.campaigns import campaign as campaign_rules
 from listener.contests.campaigns import scopes
@@ -45,7 +46,6 @@ from listener.enrich.draw import (
 )
 from listener.errors import ListenerError
 from listener.settings import Settings
-from listener.store.mongo import open_database
 from listener.store.store import Store
 
 
@@ -67,13 +67,7 @@ def _utcnow() -> datetime:
 
 @asynccontextmanager
 async def _store(settings: Settings) -> AsyncIterator[Store]:
-    async with open_database(
-        settings.store.mongodb_uri.get_secret_value(),
-        embedded_path=settings.store.embedded_path,
-        database=settings.store.database,
-        timeout_s=settings.store.timeout_s,
-    ) as database:
-        store = Store(database)
+    async with open_store(settings) as store:
         await store.ping()
         await store.ensure_indexes()
         yield store

@@ -9,19 +9,29 @@ an error text that quotes one anyway (Meta's messages do not, today) is redacted
 Hosts: ``debug_token`` and ``fb_exchange_token`` live on graph.facebook.com; Instagram Login
 tokens are refreshed on graph.instagram.com, hence the second client. Whether ``debug_token``
 reads Instagram Login tokens is unverified, so callers use it for Facebook Login tokens.
+
+Also here: when each configured account's token expires (:func:`token_expiries`, the worker's
+expiry gauge), from ``debug_token`` or from the renewed token the store keeps.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+import structlog
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
-from listener.errors import AuthError, ConfigError, GraphError, MalformedResponseError
+from listener.errors import (
+    AuthError,
+    ConfigError,
+    GraphError,
+    MalformedResponseError,
+    StoreUnavailableError,
+)
 from listener.graph.client import GraphClient
 from listener.graph.instagram import Credentials
 from listener.logs import remember_secret
@@ -33,6 +43,8 @@ EpochSeconds = Annotated[int, Field(ge=0, le=253_402_300_799)]
 """A moment as Unix seconds that a date can hold (up to the end of year 9999)."""
 Lifetime = Annotated[int, Field(ge=0, le=10**10)]
 """A token's lifetime in seconds: three centuries at most, so adding it to now stays a date."""
+
+log = structlog.get_logger("listener.graph")
 
 REDACTED = "[redacted]"
 
@@ -290,3 +302,93 @@ class TokenApi:
         if answer.expires_in:
             expires_at = self._clock() + timedelta(seconds=answer.expires_in)
         return NewToken(access_token=answer.access_token, expires_at=expires_at)
+
+
+# -- expiry of the configured accounts' tokens -----------------------------------------------------
+
+
+class TokenHolder(Protocol):
+    """An account as the expiry needs it (the settings' account fits)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def login(self) -> Login: ...
+    @property
+    def access_token(self) -> SecretStr: ...
+
+
+class Renewed(Protocol):
+    """A renewed token as stored."""
+
+    @property
+    def expires_at(self) -> datetime | None: ...
+    def stands_in_for(self, configured_token: str) -> bool: ...
+
+
+class RenewedTokens(Protocol):
+    """Where renewed tokens are kept (the store's token repository fits)."""
+
+    async def load(self, account: str) -> Renewed | None: ...
+    async def current(self, account: str, configured_token: str) -> str: ...
+
+
+async def current_token(tokens: RenewedTokens | None, account: str, configured: str) -> str:
+    """The renewed token while it stands in for ``configured``; ``configured`` when unknown."""
+    if tokens is None:
+        return configured
+    try:
+        return await tokens.current(account, configured)
+    except StoreUnavailableError:
+        return configured
+
+
+async def token_expiries(
+    api: TokenApi,
+    accounts: Sequence[TokenHolder],
+    *,
+    app: tuple[str, str] | None,
+    tokens: RenewedTokens | None = None,
+    clock: Callable[[], datetime] = _utcnow,
+) -> dict[str, float]:
+    """Account → unix time its token expires (0 = never), for the expiry gauge.
+
+    The gauge is ``listener_token_expiry_timestamp_seconds{account}``.
+
+    Facebook Login accounts ask ``debug_token`` (when ``app``, the app id and secret, is known);
+    the others use the expiry stored at their last renewal (when ``tokens`` is given). A token
+    Meta calls invalid counts as expired now (or at its past expiry), never at a future date.
+    An account whose expiry cannot be learnt now is left out, so its gauge keeps its last value.
+    """
+    expiries: dict[str, float] = {}
+    for account in accounts:
+        configured = account.access_token.get_secret_value()
+        if not configured:
+            continue
+        if account.login == "facebook" and app is not None:
+            token = await current_token(tokens, account.name, configured)
+            try:
+                info = await api.debug(*app, token, account=account.name)
+            except GraphError as exc:
+                log.debug("token.expiry_unknown", account=account.name, error=str(exc))
+                continue
+            expires_at = info.expires_at
+            if not info.is_valid:
+                now = clock()
+                expires_at = now if expires_at is None else min(expires_at, now)
+        else:
+            stored = await _stored(tokens, account.name)
+            if stored is None or not stored.stands_in_for(configured):
+                continue
+            expires_at = stored.expires_at
+        expiries[account.name] = 0.0 if expires_at is None else expires_at.timestamp()
+    return expiries
+
+
+async def _stored(tokens: RenewedTokens | None, account: str) -> Renewed | None:
+    if tokens is None:
+        return None
+    try:
+        return await tokens.load(account)
+    except StoreUnavailableError:
+        return None

@@ -9,8 +9,9 @@ error naming what to do, and lifted when the token changes. Other accounts carry
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Final
+from typing import Final, Literal
 
 import structlog
 
@@ -20,14 +21,36 @@ from listener.metrics import Metrics
 
 log = structlog.get_logger("listener.pollers")
 
-PERMISSIONS: Final = {
-    "hashtag_recent": "instagram_basic and the Instagram Public Content Access feature",
-    "hashtag_top": "instagram_basic and the Instagram Public Content Access feature",
-    "tags": "instagram_basic, instagram_manage_comments and pages_read_engagement",
-    "mention_media": "instagram_basic, instagram_manage_comments and pages_read_engagement",
-    "mention_comment": "instagram_basic, instagram_manage_comments and pages_read_engagement",
+
+@dataclass(frozen=True)
+class Permission:
+    """What one feature of the pollers needs from Meta."""
+
+    switch: Literal["hashtags", "tags", "mentions"]
+    """The account setting that turns the feature on."""
+    scope: str
+    """The scope ``debug_token`` must list for a Facebook Login token (``listener check``)."""
+    needs: str
+    """Everything it needs, for the operator's log line when Meta refuses it."""
+
+
+_PUBLIC_CONTENT = Permission(
+    "hashtags", "instagram_basic", "instagram_basic and the Instagram Public Content Access feature"
+)
+_COMMENTS = "instagram_basic, instagram_manage_comments and pages_read_engagement"
+
+PERMISSIONS: Final[Mapping[str, Permission]] = {
+    "hashtag_recent": _PUBLIC_CONTENT,
+    "hashtag_top": _PUBLIC_CONTENT,
+    "tags": Permission("tags", "instagram_manage_comments", _COMMENTS),
+    "mention_media": Permission("mentions", "instagram_manage_comments", _COMMENTS),
+    "mention_comment": Permission("mentions", "instagram_manage_comments", _COMMENTS),
 }
-"""What each feature needs from Meta (reference §1a, §2a, §2b), for the operator's log line."""
+"""Feature → what it needs from Meta (reference §1a, §2a, §2b); the one table of permissions.
+
+Hashtag search needs ``instagram_basic`` (reference §1); ``/tags`` and mention lookups need
+``instagram_manage_comments`` (§2). ``scope`` is a short list, not Meta's full requirements.
+"""
 
 
 class Accounts:
@@ -79,7 +102,7 @@ class Accounts:
                     "feature.disabled",
                     account=account,
                     feature=feature,
-                    needs=PERMISSIONS.get(feature, "a permission Meta did not name"),
+                    needs=_needs(feature),
                     error=str(error),
                 )
             self._disabled[(account, feature)] = f"permission missing: {error}"
@@ -100,3 +123,8 @@ class Accounts:
                 del self._disabled[key]
             log.info("account.token_replaced", account=name)
         return changed
+
+
+def _needs(feature: str) -> str:
+    permission = PERMISSIONS.get(feature)
+    return "a permission Meta did not name" if permission is None else permission.needs

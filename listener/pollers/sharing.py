@@ -3,7 +3,7 @@
 Every few seconds each replica publishes the pauses and usage its governor learnt from Meta
 and merges in what the others published: a throttle seen by one replica pauses the scope for
 all. Each replica's budget is the scope's budget divided by the live replicas (see
-:func:`listener.app.policy_for`), and the feeds themselves are split by leases.
+:func:`listener.assembly.ratelimit.policy_for`), and the feeds themselves are split by leases.
 """
 
 from __future__ import annotations

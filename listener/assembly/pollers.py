@@ -1,0 +1,170 @@
+"""The pollers as the worker runs them: the feeds, the mention inbox and the scheduler."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
+
+from listener.graph.instagram import HashtagEdge, InstagramApi
+from listener.metrics import Metrics
+from listener.pollers.accounts import Accounts
+from listener.pollers.feed import Feed
+from listener.pollers.hashtags import HashtagFeed, HashtagIds
+from listener.pollers.inbox import InboxWorker
+from listener.pollers.ingest import Ingestor
+from listener.pollers.leasing import Leasing
+from listener.pollers.quota import HashtagQuota
+from listener.pollers.scheduler import Pacing, Scheduler
+from listener.pollers.stopping import Wait
+from listener.pollers.tags import TagsFeed
+from listener.ratelimit.throttle import Scope
+from listener.settings import AccountSettings, PollingSettings, Settings
+from listener.store.store import Store
+
+
+def tags_feeds(
+    *,
+    polling: PollingSettings,
+    configured: Sequence[AccountSettings],
+    api: InstagramApi,
+    store: Store,
+    ingestor: Ingestor,
+    accounts: Accounts,
+    metrics: Metrics,
+    clock: Callable[[], datetime],
+) -> list[Feed]:
+    """One ``/tags`` feed per configured account that asks for it."""
+    return [
+        TagsFeed(
+            api=api,
+            store=store,
+            ingestor=ingestor,
+            accounts=accounts,
+            metrics=metrics,
+            account=account.name,
+            interval_s=polling.tags_interval_s,
+            page_size=polling.page_size,
+            max_pages=polling.max_pages,
+            clock=clock,
+        )
+        for account in configured
+        if account.tags
+    ]
+
+
+def hashtag_feeds(
+    *,
+    polling: PollingSettings,
+    configured: Sequence[AccountSettings],
+    api: InstagramApi,
+    store: Store,
+    ingestor: Ingestor,
+    quota: HashtagQuota,
+    accounts: Accounts,
+    metrics: Metrics,
+    clock: Callable[[], datetime],
+) -> list[HashtagFeed]:
+    """One feed per configured account × hashtag × edge (``top_media`` when enabled)."""
+    ids = HashtagIds(api, store, clock)
+    edges: list[HashtagEdge] = ["recent_media"]
+    if polling.top_media:
+        edges.append("top_media")
+    return [
+        HashtagFeed(
+            api=api,
+            store=store,
+            ingestor=ingestor,
+            ids=ids,
+            quota=quota,
+            accounts=accounts,
+            metrics=metrics,
+            account=account.name,
+            hashtag=hashtag,
+            edge=edge,
+            interval_s=polling.hashtag_interval_s,
+            page_size=polling.page_size,
+            max_pages=polling.max_pages,
+            clock=clock,
+        )
+        for account in configured
+        for hashtag in account.hashtags
+        for edge in edges
+    ]
+
+
+def pacing(
+    *,
+    polling: PollingSettings,
+    budget_per_hour: Callable[[Scope], float],
+    takeover_check_s: float = Pacing.takeover_check_s,
+) -> Pacing:
+    """How the scheduler paces the feeds, from ``[polling]``."""
+    return Pacing(
+        jitter_ratio=polling.jitter_ratio,
+        adaptive=polling.adaptive,
+        min_interval_s=polling.min_interval_s,
+        max_interval_s=polling.max_interval_s,
+        budget_per_hour=budget_per_hour,
+        takeover_check_s=takeover_check_s,
+    )
+
+
+def scheduler(
+    *,
+    feeds: Sequence[Feed],
+    store: Store,
+    metrics: Metrics,
+    accounts: Accounts,
+    pacing: Pacing,
+    clock: Callable[[], datetime],
+    rng: random.Random | None = None,
+    wait: Wait | None = None,
+    grace_s: float = 5.0,
+    leasing: Leasing | None = None,
+) -> Scheduler:
+    """The scheduler of ``feeds``; ``rng`` draws the jitter, ``wait`` waits between polls."""
+    return Scheduler(
+        feeds,
+        store=store,
+        metrics=metrics,
+        accounts=accounts,
+        pacing=pacing,
+        clock=clock,
+        rng=rng,
+        grace_s=grace_s,
+        wait=wait,
+        leasing=leasing,
+    )
+
+
+def inbox(
+    *,
+    settings: Settings,
+    api: InstagramApi,
+    store: Store,
+    ingestor: Ingestor,
+    accounts: Accounts,
+    metrics: Metrics,
+    clock: Callable[[], datetime],
+    accounts_by_ig_id: Mapping[str, str],
+    replica: str,
+) -> InboxWorker:
+    """The mention inbox worker; in-flight events get half the shutdown grace to finish."""
+    polling = settings.polling
+    return InboxWorker(
+        api=api,
+        store=store,
+        ingestor=ingestor,
+        accounts=accounts,
+        metrics=metrics,
+        clock=clock,
+        accounts_by_ig_id=accounts_by_ig_id,
+        mentions_on=[a.name for a in settings.accounts if a.mentions],
+        max_attempts=polling.inbox_max_attempts,
+        lease_s=polling.inbox_claim_s,
+        workers=polling.inbox_workers,
+        finish_s=polling.shutdown_grace_s / 2,
+        replica=replica,
+        heartbeat_ttl_s=settings.cluster.lease_ttl_s,
+    )
