@@ -235,6 +235,8 @@ class Rules:
         one_entry_per_user: bool,
         own_username: str | None,
         unknown_authors: UnknownAuthors = UNKNOWN_AUTHORS_DEFAULT,
+        kind: str = "hashtags",
+        posts: Iterable[str] = (),
     ) -> Rules:
         """Rules from a ``[[campaigns]]`` entry.
 
