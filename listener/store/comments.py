@@ -181,10 +181,38 @@ def top_level_of(posts: Sequence[str]) -> Document:
 
 class CommentPollRepository:
     """Each post's comment poll progress: the cursor of an unfinished full read, and the ids
-    of the newest comments a finished one saw first (where the next poll may stop)."""
+    of the newest comments a finished one saw first (where the next poll may stop); and the
+    permalinks resolved to media ids (``comment_posts``: shortcode → media id, kept for good)."""
 
-    def __init__(self, collection: AsyncCollection[Document]) -> None:
+    def __init__(
+        self, collection: AsyncCollection[Document], posts: AsyncCollection[Document]
+    ) -> None:
         self._collection = collection
+        self._posts = posts
+
+    async def resolutions(self, account: str) -> dict[str, str]:
+        """The account's resolved permalinks: shortcode → media id."""
+
+        async def read() -> dict[str, str]:
+            cursor = self._posts.find({"account": account})
+            return {str(d["shortcode"]): str(d["media_id"]) async for d in cursor}
+
+        return await guarded("comment post read", read)
+
+    async def save_resolutions(self, account: str, found: Mapping[str, str]) -> None:
+        """Keep the account's shortcode → media id pairs."""
+        operations = [
+            UpdateOne(
+                {"_id": f"{account}/{code}"},
+                {"$set": {"account": account, "shortcode": code, "media_id": media_id}},
+                upsert=True,
+            )
+            for code, media_id in found.items()
+        ]
+        if operations:
+            await guarded(
+                "comment post write", lambda: self._posts.bulk_write(operations, ordered=False)
+            )
 
     async def load(self, media_id: str) -> Document:
         """The stored progress of ``media_id`` (an empty document when never polled)."""

@@ -36,7 +36,9 @@ class Store:
         self.leases = LeaseRepository(database["leases"], database["replicas"])
         self.ratelimits = RateLimitRepository(database["ratelimits"])
         self.comments = CommentRepository(database["comments"])
-        self.comment_polls = CommentPollRepository(database["comment_polls"])
+        self.comment_polls = CommentPollRepository(
+            database["comment_polls"], database["comment_posts"]
+        )
 
     async def ensure_indexes(self) -> None:
         """Create every index; run at start-up, idempotent."""
