@@ -82,3 +82,31 @@ class WebhookEvent:
     sent_at: datetime | None = None
     value: dict[str, Any] = dataclasses.field(default_factory=dict)
     problem: str | None = None
+
+
+class CommentSource(StrEnum):
+    """How a comment on the account's own post reached us (the contract's ``comments.sources``)."""
+
+    POLL = "comments_poll"
+    WEBHOOK = "comments_webhook"
+
+
+@dataclass(frozen=True, slots=True)
+class Comment:
+    """A comment on one of the account's own posts, as one sighting described it.
+
+    A webhook delivery carries no ``timestamp`` and no ``like_count``: ``None`` there, and the
+    store keeps what a poll said (or, for a comment not yet polled, the delivery's time).
+    ``parent_id`` is set on a reply only.
+    """
+
+    id: str
+    media_id: str
+    account: str
+    text: str = ""
+    username: str | None = None
+    user_id: str | None = None
+    timestamp: datetime | None = None
+    like_count: int | None = None
+    parent_id: str | None = None
+    hidden: bool | None = None

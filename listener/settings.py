@@ -172,6 +172,8 @@ class PollingSettings(_Section):
     jitter_ratio: float = Field(default=0.1, ge=0, lt=1)
     page_size: int = Field(default=50, ge=1, le=50)
     max_pages: int = Field(default=10, ge=1, le=100)
+    comment_posts: int = Field(default=10, ge=0, le=100)
+    """How many of an account's most recent posts have their comments polled (``comments``)."""
     top_media: bool = True
     inbox_max_attempts: int = Field(default=8, ge=1, le=100)
     inbox_claim_s: float = Field(default=300.0, gt=0)
@@ -276,6 +278,9 @@ class AccountSettings(_Section):
     hashtags: Hashtags = []
     tags: bool = True
     mentions: bool = True
+    comments: bool = False
+    """Receive ``comments`` webhooks for the account's posts and poll the comments of its
+    comment campaigns' posts and of its ``polling.comment_posts`` most recent posts."""
 
     @field_validator("hashtags")
     @classmethod
@@ -303,6 +308,38 @@ class AccountSettings(_Section):
 
 
 _CAMPAIGN_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_MEDIA_ID = re.compile(r"^\d{1,32}$")
+_PERMALINK = re.compile(
+    r"^https?://(?:www\.)?instagram\.com/(p|reel|reels|tv)/([A-Za-z0-9_-]{1,64})/?(?:[?#].*)?$"
+)
+
+
+def shortcode(permalink: str) -> str | None:
+    """The post's shortcode in an Instagram permalink (``/p/``, ``/reel/``, ``/tv/``), or ``None``.
+
+    Two permalinks name the same post exactly when their shortcodes are equal: Meta writes
+    ``/p/`` for photos and albums and ``/reel/`` for reels, while organisers paste either.
+    """
+    match = _PERMALINK.match(permalink.strip())
+    return match.group(2) if match else None
+
+
+def _post(value: str) -> str:
+    """A media id as it is, a permalink in one spelling: ``https://www.instagram.com/<kind>/<code>/``."""
+    text = value.strip()
+    if _MEDIA_ID.match(text):
+        return text
+    match = _PERMALINK.match(text)
+    if match is None:
+        raise ValueError(
+            f"{value!r} is neither a media id (digits) nor a post permalink "
+            "(https://www.instagram.com/p/SHORTCODE/)"
+        )
+    kind = "reel" if match.group(1) == "reels" else match.group(1)
+    return f"https://www.instagram.com/{kind}/{match.group(2)}/"
+
+
+Post = Annotated[str, AfterValidator(_post)]
 
 
 class CampaignSettings(_Section):
@@ -314,6 +351,10 @@ class CampaignSettings(_Section):
 
     id: str
     account: str
+    kind: Literal["hashtags", "comments"] = "hashtags"
+    """``hashtags``: media found by the account are entries; ``comments``: the top-level comments
+    of ``posts`` (the brand's own posts) are."""
+    posts: Annotated[list[Post], AfterValidator(_unique)] = []
     hashtags: Hashtags = []
     starts_at: datetime
     ends_at: datetime
@@ -344,6 +385,17 @@ class CampaignSettings(_Section):
     def _ordered(self) -> Self:
         if self.ends_at <= self.starts_at:
             raise ValueError("ends_at must be after starts_at")
+        return self
+
+    @model_validator(mode="after")
+    def _posts_for_comments(self) -> Self:
+        if self.kind == "comments" and not self.posts:
+            raise ValueError(
+                'kind = "comments" needs posts = [...]: the media ids or permalinks of the '
+                "brand's posts whose comments are entries"
+            )
+        if self.kind == "hashtags" and self.posts:
+            raise ValueError('posts is only read by kind = "comments" campaigns')
         return self
 
 
@@ -389,10 +441,16 @@ class Settings(BaseSettings):
         duplicates = sorted({i for i in ids if ids.count(i) > 1})
         if duplicates:
             raise ValueError(f"campaign ids must be unique: {', '.join(duplicates)}")
-        for campaign in self.campaigns:
+        for n, campaign in enumerate(self.campaigns):
             if campaign.account not in names:
                 raise ValueError(
                     f"campaign {campaign.id!r} names unknown account {campaign.account!r}"
+                )
+            account = self.accounts[names.index(campaign.account)]
+            if campaign.kind == "comments" and not account.comments:
+                raise ValueError(
+                    f"campaigns.{n} ({campaign.id!r}) is a comment giveaway but account "
+                    f"{account.name!r} has comments = false: set comments = true on it"
                 )
         return self
 
@@ -424,7 +482,7 @@ class Settings(BaseSettings):
     @property
     def receives_webhooks(self) -> bool:
         """Whether the worker mounts its webhook receiver: some account listens to one."""
-        return any(account.mentions for account in self.accounts)
+        return any(account.mentions or account.comments for account in self.accounts)
 
     def worker_refusal(self) -> str | None:
         """Why ``listener run`` must not start with these settings (one line), or ``None``.
@@ -441,9 +499,13 @@ class Settings(BaseSettings):
             )
         unsigned = not self.graph.app_secret.get_secret_value()
         if self.receives_webhooks and unsigned and not self.server.webhook_unsigned:
-            listening = next(n for n, a in enumerate(self.accounts) if a.mentions)
+            listening, key = next(
+                (n, "mentions" if a.mentions else "comments")
+                for n, a in enumerate(self.accounts)
+                if a.mentions or a.comments
+            )
             return (
-                f"graph.app_secret is empty but accounts.{listening}.mentions = true receives "
+                f"graph.app_secret is empty but accounts.{listening}.{key} = true receives "
                 "webhooks: set graph.app_secret (or app_secret_file) to check their signatures, "
                 "or server.webhook_unsigned = true for a demo"
             )

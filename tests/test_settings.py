@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from listener.cli import main
 from listener.errors import ConfigError
 from listener.settings import load_settings
 
@@ -185,6 +186,41 @@ def test_polling_target_within_its_bounds_loads(tmp_path: Path) -> None:
     assert (settings.polling.hashtag_interval_s, settings.polling.tags_interval_s) == (2, 30)
 
 
+COMMENTS = """
+[graph]
+app_secret = "app-secret"
+[[accounts]]
+name = "brand"
+ig_user_id = "17841400000000001"
+comments = true
+[[campaigns]]
+id = "giveaway"
+account = "brand"
+kind = "comments"
+starts_at = 2026-12-01T00:00:00Z
+ends_at = 2026-12-08T00:00:00Z
+"""
+
+# Comment campaign keys that cannot work.
+BAD_COMMENT_KEYS = [
+    (COMMENTS, 'campaigns.0: kind = "comments" needs posts = [...]'),
+    (
+        COMMENTS + "posts = ['https://example.com/p/x/']\n",
+        "campaigns.0.posts.0: 'https://example.com/p/x/' is neither a media id",
+    ),
+    (
+        COMMENTS.replace('kind = "comments"', "") + "posts = ['1']\n",
+        'posts is only read by kind = "comments" campaigns',
+    ),
+    (
+        COMMENTS.replace("comments = true", "") + "posts = ['1']\n",
+        "campaigns.0 ('giveaway') is a comment giveaway but account 'brand' has comments = false",
+    ),
+    (COMMENTS.replace('kind = "comments"', 'kind = "likes"'), "campaigns.0.kind"),
+    ("[polling]\ncomment_posts = 101\n", "polling.comment_posts"),
+]
+
+
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
@@ -211,6 +247,7 @@ def test_polling_target_within_its_bounds_loads(tmp_path: Path) -> None:
             "server.webhook_unsigned = true but graph.app_secret is set",
         ),
         ("[store]\ninbox_done_retention_s = 3600\n", "store.inbox_done_retention_s"),
+        *BAD_COMMENT_KEYS,
     ],
 )
 def test_contradicting_keys_are_refused(tmp_path: Path, text: str, expected: str) -> None:
@@ -278,3 +315,52 @@ def test_worker_refusal(tmp_path: Path, text: str, refusal: str | None) -> None:
         assert found is not None
         assert refusal in found
         assert "\n" not in found
+
+
+def test_comment_keys_have_their_defaults(tmp_path: Path) -> None:
+    """A campaign is a hashtag one, an account reads no comments and 10 recent posts are polled."""
+    settings = load_settings(write(tmp_path, MINIMAL))
+    assert settings.accounts[0].comments is False
+    assert settings.polling.comment_posts == 10
+    settings = load_settings(write(tmp_path, COMMENTS.replace('kind = "comments"', "")))
+    assert settings.campaigns[0].kind == "hashtags"
+
+
+@pytest.mark.parametrize(
+    ("post", "kept"),
+    [
+        ("17895695668004550", "17895695668004550"),
+        ("https://www.instagram.com/p/DAbCdEfGhIj/", "https://www.instagram.com/p/DAbCdEfGhIj/"),
+        ("https://instagram.com/p/DAbCdEfGhIj", "https://www.instagram.com/p/DAbCdEfGhIj/"),
+        (
+            "https://www.instagram.com/reels/C-x_9/?igsh=abc",
+            "https://www.instagram.com/reel/C-x_9/",
+        ),
+        (" https://www.instagram.com/tv/Tv1/ ", "https://www.instagram.com/tv/Tv1/"),
+    ],
+)
+def test_comment_campaign_posts_are_ids_or_permalinks(tmp_path: Path, post: str, kept: str) -> None:
+    """A post is a media id kept as written, or a permalink kept in one spelling."""
+    text = COMMENTS + f"posts = [{post!r}]\n"
+    settings = load_settings(write(tmp_path, text))
+    assert settings.campaigns[0].posts == [kept]
+
+
+def test_comments_alone_receive_webhooks(tmp_path: Path) -> None:
+    """An account with comments = true and mentions = false still needs a signed receiver."""
+    text = COMMENTS.replace('app_secret = "app-secret"', "") + "posts = ['1']\n"
+    text = text.replace("comments = true", "comments = true\nmentions = false")
+    settings = load_settings(write(tmp_path, text))
+    assert settings.receives_webhooks
+    refusal = settings.worker_refusal()
+    assert refusal is not None
+    assert "accounts.0.comments = true receives webhooks" in refusal
+
+
+def test_comment_exit_code_is_two(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`listener check` on a comment campaign without posts exits 2 with one line."""
+    code = main(["check", "--config", str(write(tmp_path, COMMENTS))])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.count("\n") == 1
+    assert "needs posts" in err

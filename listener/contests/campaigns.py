@@ -22,13 +22,20 @@ def campaign(settings: Settings, config: CampaignSettings) -> Campaign:
         one_entry_per_user=config.one_entry_per_user,
         own_username=account.username or account.name,
         unknown_authors=config.unknown_authors,
+        kind=config.kind,
+        posts=config.posts,
     )
     return Campaign(config.id, config.account, rules)
 
 
 def campaigns(settings: Settings) -> list[Campaign]:
-    """Every configured campaign."""
-    return [campaign(settings, c) for c in settings.campaigns]
+    """Every configured hashtag campaign (the ones that judge media)."""
+    return [campaign(settings, c) for c in settings.campaigns if c.kind == "hashtags"]
+
+
+def comment_campaigns(settings: Settings) -> list[CampaignSettings]:
+    """Every configured comment giveaway."""
+    return [c for c in settings.campaigns if c.kind == "comments"]
 
 
 def scopes(settings: Settings) -> Scopes:

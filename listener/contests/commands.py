@@ -25,17 +25,20 @@ from typing import BinaryIO
 
 from listener.assembly.store import open_store
 from listener.contests import certificate
+from listener.contests import comments as comment_giveaways
 from listener.contests.campaigns import campaign as campaign_rules
-from listener.contests.campaigns import scopes
+from listener.contests.campaigns import comment_campaigns, scopes
 from listener.contests.export import (
     ENTRANTS_CSV,
     ExportSummary,
     Format,
-    export_entrants,
+    Listing,
+    media_listing,
     read_entrants,
+    write_entrants,
 )
 from listener.contests.settle import Settlement, settle
-from listener.enrich.contests import rules_document, rules_version
+from listener.enrich.contests import Rules, rules_document, rules_version
 from listener.enrich.draw import (
     LEGACY_ENTRANTS_FORMAT,
     DrawCommit,
@@ -45,7 +48,7 @@ from listener.enrich.draw import (
     verify,
 )
 from listener.errors import ListenerError
-from listener.settings import Settings
+from listener.settings import CampaignSettings, Settings
 from listener.store.store import Store
 
 
@@ -74,9 +77,39 @@ async def _store(settings: Settings) -> AsyncIterator[Store]:
 
 
 async def settled(store: Store, settings: Settings, full: Iterable[str] = ()) -> list[Settlement]:
-    """Run a settling pass over every configured campaign; ``full``: campaigns judged in full."""
+    """Run a settling pass over every configured campaign; ``full``: campaigns judged in full.
+
+    Comment giveaways are judged whole each time (:func:`comment_giveaways.settle`).
+    """
     result = await settle(store.media, scopes(settings), now=_utcnow(), full=full)
+    for config in comment_campaigns(settings):
+        rules = await comment_rules(store, settings, config)
+        await comment_giveaways.settle(store.comments, config.id, rules)
     return result.campaigns
+
+
+async def comment_rules(store: Store, settings: Settings, config: CampaignSettings) -> Rules:
+    """A comment giveaway's rules, its permalinks resolved through what the worker stored."""
+    known = await store.comment_polls.resolutions(config.account)
+    try:
+        posts = comment_giveaways.resolve_posts(config, known)
+    except comment_giveaways.UnresolvedPostError as exc:
+        raise ContestError(
+            f"{exc} (or not resolved yet: run the worker, or give the media id)"
+        ) from None
+    return comment_giveaways.with_posts(campaign_rules(settings, config).rules, posts)
+
+
+async def _listing(
+    store: Store, settings: Settings, config: CampaignSettings, *, include_all: bool
+) -> Listing:
+    """What the export of ``config`` lists: its media, or its comments."""
+    if config.kind == "comments":
+        rules = await comment_rules(store, settings, config)
+        return comment_giveaways.listing(
+            store.comments, config.id, rules.posts, include_all=include_all
+        )
+    return media_listing(store.media, config.id, include_all=include_all)
 
 
 async def reevaluate_campaigns(
@@ -106,9 +139,10 @@ async def export(
     config = settings.campaign(campaign_id)
     async with _store(settings) as store:
         await settled(store, settings)
+        listing = await _listing(store, settings, config, include_all=include_all)
         try:
-            return await export_entrants(
-                store.media, config.id, out, fmt=fmt, include_all=include_all, progress=progress
+            return await write_entrants(
+                out, listing, fmt=fmt, include_all=include_all, progress=progress
             )
         except ValueError as exc:
             raise ContestError(f"cannot export {config.id!r}: {exc}") from None
@@ -147,7 +181,9 @@ async def draw_commit(
         if existing is not None and existing.get("record"):
             raise ContestError(f"campaign {config.id!r} has been drawn already; its record stands")
         await settled(store, settings)
-        data, summary = await _canonical(store, config.id, ENTRANTS_CSV)
+        if config.kind == "comments":
+            rules = await comment_rules(store, settings, config)
+        data, summary = await _canonical(store, settings, config, ENTRANTS_CSV)
         try:
             frozen = commit(
                 campaign_id=config.id,
@@ -211,7 +247,7 @@ async def draw_run(
         )
         await settled(store, settings)
         try:
-            data, _ = await _canonical(store, config.id, frozen.entrants_format)
+            data, _ = await _canonical(store, settings, config, frozen.entrants_format)
             entrants = read_entrants(data, frozen.entrants_format)
             record = record_draw(
                 frozen,
@@ -259,13 +295,12 @@ def draw_verify(record_file: Path, entrants_file: Path, html: Path | None = None
 
 
 async def _canonical(
-    store: Store, campaign_id: str, csv_format: str
+    store: Store, settings: Settings, config: CampaignSettings, csv_format: str
 ) -> tuple[bytes, ExportSummary]:
     """The canonical entrant list (the CSV export of the eligible entrants) in ``csv_format``."""
     buffer = io.BytesIO()
-    summary = await export_entrants(
-        store.media, campaign_id, buffer, fmt="csv", csv_format=csv_format
-    )
+    listing = await _listing(store, settings, config, include_all=False)
+    summary = await write_entrants(buffer, listing, fmt="csv", csv_format=csv_format)
     return buffer.getvalue(), summary
 
 

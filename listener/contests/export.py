@@ -110,7 +110,8 @@ def csv_text(cell: str) -> str:
     return cell.removeprefix(TEXT_MARK)
 
 
-def _timestamp(value: Any) -> str:
+def timestamp_cell(value: Any) -> str:
+    """A stored time as an export cell: UTC ISO 8601 with ``Z`` (empty when missing)."""
     if not isinstance(value, datetime):
         return ""
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -118,8 +119,6 @@ def _timestamp(value: Any) -> str:
 
 def row(document: Mapping[str, Any], campaign: str, entry_number: int | None) -> dict[str, Any]:
     """One export row from a stored media document (pure)."""
-    verdict = document.get("contests", {}).get(campaign, {})
-    sentiment = document.get("sentiment") or {}
     known = bool(document.get("username"))
     return {
         "entry_number": entry_number,
@@ -127,8 +126,17 @@ def row(document: Mapping[str, Any], campaign: str, entry_number: int | None) ->
         "permalink": document.get("permalink") or "",
         "username": document.get("username") or "",
         "identity_source": (document.get("username_source") or "") if known else "",
-        "timestamp": _timestamp(document.get("timestamp")),
+        "timestamp": timestamp_cell(document.get("timestamp")),
         "caption": document.get("caption") or "",
+        **judged_cells(document, campaign),
+    }
+
+
+def judged_cells(document: Mapping[str, Any], campaign: str) -> dict[str, Any]:
+    """The cells every export row ends with: sentiment, its score, the verdict and reasons."""
+    verdict = (document.get("contests") or {}).get(campaign, {})
+    sentiment = document.get("sentiment") or {}
+    return {
         "sentiment": sentiment.get("label") or "",
         "sentiment_score": sentiment.get("score"),
         "eligible": bool(verdict.get("eligible")),
@@ -139,7 +147,9 @@ def row(document: Mapping[str, Any], campaign: str, entry_number: int | None) ->
 class _Encoder:
     """Turns rows into bytes for one format (``csv_format`` says which CSV)."""
 
-    def __init__(self, fmt: Format, columns: tuple[str, ...], csv_format: str) -> None:
+    def __init__(
+        self, fmt: Format, columns: tuple[str, ...], csv_format: str, id_column: str = "media_id"
+    ) -> None:
         if csv_format not in CSV_FORMATS:
             raise ValueError(
                 f"CSV format must be one of {', '.join(CSV_FORMATS)}, not {csv_format!r}"
@@ -147,6 +157,7 @@ class _Encoder:
         self._fmt = fmt
         self._columns = columns
         self._escaped = csv_format == ENTRANTS_CSV
+        self._id = id_column
         self._first = True
 
     def start(self) -> bytes:
@@ -162,10 +173,11 @@ class _Encoder:
                 flat["reasons"] = ";".join(flat["reasons"])
             if "eligible" in flat:
                 flat["eligible"] = "true" if flat["eligible"] else "false"
-            if self._escaped and csv_cell(flat["media_id"]) != flat["media_id"]:
+            entry_id = flat[self._id]
+            if self._escaped and csv_cell(entry_id) != entry_id:
                 raise UnsafeIdError(
-                    f"media id {flat['media_id']!r} starts with a character a spreadsheet "
-                    "evaluates; it cannot be exported as an entry"
+                    f"{self._id.replace('_', ' ')} {entry_id!r} starts with a character a "
+                    "spreadsheet evaluates; it cannot be exported as an entry"
                 )
             return self._csv({k: "" if v is None else v for k, v in flat.items()})
         line = json.dumps(picked, ensure_ascii=False, separators=(",", ":"))
@@ -186,7 +198,7 @@ class _Encoder:
         buffer = io.StringIO()
         if self._escaped:
             cells = [
-                values[c] if c == "media_id" else csv_cell(str(values[c])) for c in self._columns
+                values[c] if c == self._id else csv_cell(str(values[c])) for c in self._columns
             ]
             csv.writer(buffer, lineterminator="\n", quoting=csv.QUOTE_ALL).writerow(cells)
         else:
@@ -210,10 +222,54 @@ async def export_entrants(
     hashes (:func:`read_entrants`), so the list and its digest cannot disagree.
     :class:`UnsafeIdError` (a ``ValueError``) for a media id no CSV cell can hold safely.
     """
+    return await write_entrants(
+        out,
+        media_listing(media, campaign, include_all=include_all),
+        fmt=fmt,
+        include_all=include_all,
+        progress=progress,
+        csv_format=csv_format,
+    )
+
+
+def media_listing(media: MediaRepository, campaign: str, *, include_all: bool) -> Listing:
+    """What the export of a hashtag campaign lists: its judged media."""
+    return Listing(
+        ALL_COLUMNS if include_all else COLUMNS,
+        lambda eligible: _documents(media, campaign, eligible=eligible),
+        lambda document, number: row(document, campaign, number),
+    )
+
+
+@dataclass(frozen=True)
+class Listing:
+    """What an export lists: its columns (the id column first after ``entry_number``), the
+    documents (eligible ones, or the others) in entry order, and the row of each."""
+
+    columns: tuple[str, ...]
+    documents: Callable[[bool], AsyncIterator[dict[str, Any]]]
+    row: Callable[[Mapping[str, Any], int | None], dict[str, Any]]
+
+    @property
+    def id_column(self) -> str:
+        """The column holding the entry id a draw's tickets are computed from."""
+        return self.columns[1]
+
+
+async def write_entrants(
+    out: BinaryIO,
+    listing: Listing,
+    *,
+    fmt: Format = "csv",
+    include_all: bool = False,
+    progress: Callable[[int], None] | None = None,
+    csv_format: str = ENTRANTS_CSV,
+) -> ExportSummary:
+    """Write ``listing``'s entrants (``include_all``: then the others, unnumbered) to ``out``."""
     if fmt not in FORMATS:
         raise ValueError(f"format must be one of {', '.join(FORMATS)}, not {fmt!r}")
     digest = hashlib.sha256()
-    encoder = _Encoder(fmt, ALL_COLUMNS if include_all else COLUMNS, csv_format)
+    encoder = _Encoder(fmt, listing.columns, csv_format, listing.id_column)
 
     def write(chunk: bytes) -> None:
         digest.update(chunk)
@@ -221,17 +277,17 @@ async def export_entrants(
 
     write(encoder.start())
     entrants = rows = known = 0
-    async for document in _documents(media, campaign, eligible=True):
+    async for document in listing.documents(True):
         entrants += 1
-        values = row(document, campaign, entrants)
+        values = listing.row(document, entrants)
         known += bool(values["username"])
         write(encoder.encode(values))
         rows += 1
         if progress is not None and rows % 1000 == 0:
             progress(rows)
     if include_all:
-        async for document in _documents(media, campaign, eligible=False):
-            write(encoder.encode(row(document, campaign, None)))
+        async for document in listing.documents(False):
+            write(encoder.encode(listing.row(document, None)))
             rows += 1
             if progress is not None and rows % 1000 == 0:
                 progress(rows)
@@ -268,7 +324,7 @@ def read_entry_ids(data: bytes) -> list[str]:
         records = [json.loads(line) for line in text.split("\n") if line.strip()]
     else:
         records = list(csv.DictReader(io.StringIO(text, newline="")))
-    return [str(r["media_id"]) for r in _numbered(records)]
+    return [str(_entry_id(r)) for r in _numbered(records)]
 
 
 def read_entrants(data: bytes, csv_format: str = ENTRANTS_CSV) -> list[Entrant]:
@@ -286,14 +342,19 @@ def read_entrants(data: bytes, csv_format: str = ENTRANTS_CSV) -> list[Entrant]:
         records = list(csv.DictReader(io.StringIO(data.decode("utf-8"), newline="")))
         return [
             Entrant(
-                entry_id=r["media_id"],
-                permalink=text(r["permalink"]),
+                entry_id=_entry_id(r),
+                permalink=text(r.get("permalink") or ""),
                 username=text(r["username"]),
             )
             for r in _numbered(records)
         ]
     except (KeyError, TypeError, UnicodeDecodeError, csv.Error) as exc:
         raise ValueError(f"not a {csv_format} entrant list ({type(exc).__name__}: {exc})") from None
+
+
+def _entry_id(record: Mapping[str, Any]) -> str:
+    """The entry id of a listed row: its comment id in a comment campaign's list."""
+    return str(record["comment_id"] if "comment_id" in record else record["media_id"])
 
 
 def _as_written(cell: str) -> str:

@@ -11,6 +11,8 @@ Every "no" carries its reasons, as codes from :class:`Reason`, listed in this fi
 ``excluded_user``             the author is in ``exclude_usernames``
 ``author_unknown``            ``unknown_authors = "ineligible"`` and the author is unknown
 ``duplicate_user``            the author already has an earlier eligible entry (``judge_all``)
+``not_campaign_post``         comment campaigns: the comment is on none of the campaign's posts
+``not_top_level``             comment campaigns: the comment is a reply, not a top-level comment
 ============================  ==================================================================
 
 ``eligible`` is always ``not reasons``: a reason is only ever a reason for "no".
@@ -43,6 +45,13 @@ timestamp, then media id as a string), and the later ones get ``duplicate_user``
 already fail a per-media rule do not compete and keep their own reasons. The result does not
 depend on the order of the input.
 
+**Comment campaigns** (``kind = "comments"``). The entries are comments on the brand's own
+posts (``posts``, as media ids), and the same rules judge them: the comment's text stands for the
+caption, its author is always known (a comment whose author is missing is ``author_unknown``,
+whatever ``unknown_authors`` says), and only top-level comments of the campaign's posts count
+(``not_campaign_post``, ``not_top_level``). The rules document (and so the rules version) names
+the kind and the posts, so changing a giveaway's posts re-judges it.
+
 **Unknown authors.** Hashtag media never carry the author's username; it is learned only when
 the same media is also seen through ``/tags`` or a mention. ``unknown_authors`` decides what such
 an entry is worth. ``"eligible"`` (the default, :data:`UNKNOWN_AUTHORS_DEFAULT`): it stays an
@@ -71,6 +80,8 @@ from listener.models import Media
 UnknownAuthors = Literal["eligible", "ineligible"]
 """What an entry whose author is unknown is worth (the campaign key ``unknown_authors``)."""
 UNKNOWN_AUTHORS: Final = ("eligible", "ineligible")
+CampaignKind = Literal["hashtags", "comments"]
+"""What a campaign's entries are: media found by the account, or comments on its posts."""
 UNKNOWN_AUTHORS_DEFAULT: Final = "eligible"
 """Policy default: an unknown author's entry stays an entry, as the contract says (see above)."""
 
@@ -98,6 +109,8 @@ class Reason(StrEnum):
     EXCLUDED_USER = "excluded_user"
     AUTHOR_UNKNOWN = "author_unknown"
     DUPLICATE_USER = "duplicate_user"
+    NOT_CAMPAIGN_POST = "not_campaign_post"
+    NOT_TOP_LEVEL = "not_top_level"
 
 
 def _fold(text: str) -> str:
@@ -191,6 +204,9 @@ class Rules:
     own_username: str | None = None
     account: str = ""
     unknown_authors: UnknownAuthors = UNKNOWN_AUTHORS_DEFAULT
+    kind: CampaignKind = "hashtags"
+    posts: tuple[str, ...] = ()
+    """Comment campaigns: the media ids of the posts whose top-level comments are entries."""
 
     def __post_init__(self) -> None:
         _aware(self.starts_at, "starts_at")
@@ -220,6 +236,14 @@ class Rules:
         )
         if self.own_username is not None:
             object.__setattr__(self, "own_username", _handle(self.own_username) or None)
+        if self.kind == "comments":
+            if not self.posts:
+                raise ValueError(f"campaign {self.campaign_id!r}: a comment campaign needs posts")
+            # A comment always names its author: one that does not is no entry.
+            object.__setattr__(self, "unknown_authors", "ineligible")
+        elif self.posts:
+            raise ValueError(f"campaign {self.campaign_id!r}: posts are for comment campaigns")
+        object.__setattr__(self, "posts", _sorted_unique(self.posts))
 
     @classmethod
     def from_campaign(
@@ -235,6 +259,8 @@ class Rules:
         one_entry_per_user: bool,
         own_username: str | None,
         unknown_authors: UnknownAuthors = UNKNOWN_AUTHORS_DEFAULT,
+        kind: CampaignKind = "hashtags",
+        posts: Iterable[str] = (),
     ) -> Rules:
         """Rules from a ``[[campaigns]]`` entry.
 
@@ -251,6 +277,8 @@ class Rules:
             one_entry_per_user=one_entry_per_user,
             own_username=own_username,
             unknown_authors=unknown_authors,
+            kind=kind,
+            posts=tuple(posts),
         )
 
 
@@ -271,7 +299,7 @@ def rules_document(rules: Rules) -> dict[str, Any]:
         "one_entry_per_user": rules.one_entry_per_user,
         "own_username": rules.own_username,
         "unknown_authors": rules.unknown_authors,
-    }
+    } | ({"kind": rules.kind, "posts": list(rules.posts)} if rules.kind == "comments" else {})
 
 
 def version_of(document: Mapping[str, Any]) -> str:
@@ -302,9 +330,34 @@ class Entry:
     timestamp: datetime
     caption: str = ""
     username: str | None = None
+    post_id: str | None = None
+    """A comment entry: the media it comments on (``media_id`` is then the comment id)."""
+    parent_id: str | None = None
+    """A comment entry that is a reply: the comment it answers."""
 
     def __post_init__(self) -> None:
         _aware(self.timestamp, f"timestamp of media {self.media_id}")
+
+    @classmethod
+    def from_comment(
+        cls,
+        *,
+        comment_id: str,
+        media_id: str,
+        timestamp: datetime,
+        text: str,
+        username: str | None,
+        parent_id: str | None = None,
+    ) -> Entry:
+        """The entry a comment on one of the brand's posts makes."""
+        return cls(
+            media_id=comment_id,
+            timestamp=timestamp,
+            caption=text,
+            username=username,
+            post_id=media_id,
+            parent_id=parent_id,
+        )
 
     @classmethod
     def from_media(cls, media: Media) -> Entry:
@@ -359,6 +412,11 @@ def _reasons(rules: Rules, entry: Entry) -> list[Reason]:
         reasons.append(Reason.EXCLUDED_USER)
     if author is None and rules.unknown_authors == "ineligible":
         reasons.append(Reason.AUTHOR_UNKNOWN)
+    if rules.kind == "comments":
+        if entry.post_id not in rules.posts:
+            reasons.append(Reason.NOT_CAMPAIGN_POST)
+        if entry.parent_id is not None:
+            reasons.append(Reason.NOT_TOP_LEVEL)
     return reasons
 
 

@@ -86,6 +86,8 @@ class Post:
     tagged_accounts: tuple[str, ...] = ()
     like_count_hidden: bool = False
     children: tuple[str, ...] = ()  # child media ids, albums only
+    owner: str | None = None  # the IG user id of the account that published it (its /media)
+    comments_enabled: bool = True  # ``is_comment_enabled``
 
     @property
     def permalink(self) -> str:
@@ -100,7 +102,7 @@ class Post:
 
 @dataclass(frozen=True)
 class Comment:
-    """One IG comment, for ``mentioned_comment``."""
+    """One IG comment: on any media (``mentioned_comment``) or on an account's own post."""
 
     id: str
     media_id: str
@@ -108,6 +110,19 @@ class Comment:
     username: str
     timestamp: datetime
     like_count: int = 0
+    parent_id: str | None = None  # set on a reply
+    hidden: bool = False
+
+    @property
+    def user_id(self) -> str:
+        """The commenter's Instagram-scoped id (``from.id``), stable per username."""
+        return scoped_user_id(self.username)
+
+
+def scoped_user_id(username: str) -> str:
+    """A stable Instagram-scoped user id for ``username`` (16 digits)."""
+    scoped = int(hashlib.sha256(username.encode()).hexdigest()[:12], 16)
+    return f"9{scoped:015d}"
 
 
 def graph_timestamp(moment: datetime) -> str:

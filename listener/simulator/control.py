@@ -1,9 +1,16 @@
 """The control API under ``/__sim/``: script an out-of-process simulator over HTTP (JSON).
 
 - ``POST /__sim/posts`` ``{hashtags?, timestamp?, caption?, username?, like_count?,
-  comments_count?, media_type?, tagged_accounts?, hide_like_count?}`` → `World.add_post`, ``{"id"}``
-- ``POST /__sim/comments`` ``{media_id, text, username, timestamp?, like_count?}``
-  → `World.add_comment`, ``{"id"}``
+  comments_count?, media_type?, tagged_accounts?, hide_like_count?, owner?, comments_enabled?}``
+  → `World.add_post`, ``{"id"}`` (``owner``: the account that published it, for its ``/media``)
+- ``POST /__sim/comments`` ``{media_id, text, username, timestamp?, like_count?, parent_id?,
+  hidden?, notify?}`` → `World.add_comment`, ``{"id"}``; ``notify`` queues its ``comments``
+  webhook for the post's owner
+- ``POST /__sim/comments/bulk`` ``{media_id, count, start?, spacing_s?: 1, notify?}``
+  → `World.publish_comments` on an account's own post (a viral giveaway), ``{"ids"}``
+- ``POST /__sim/webhooks`` ``{drop_ratio}``: drop that share of queued ``comments`` webhooks at
+  random; ``GET /__sim/webhooks`` → ``{"queued", "dropped"}``
+- ``POST /__sim/comments_enabled`` ``{media_id, enabled}`` → `World.set_comments_enabled`
 - ``POST /__sim/throttle`` ``{scope: "app" | ig_user_id, code, minutes, disguised?}``
   → `World.throttle`, ``{"until"}``
 - ``POST /__sim/withdraw`` ``{media_id}`` or ``{comment_id}`` → `World.withdraw_post` /
@@ -44,6 +51,10 @@ def routes() -> list[web.RouteDef]:
     return [
         web.post("/__sim/posts", _guard(add_post)),
         web.post("/__sim/comments", _guard(add_comment)),
+        web.post("/__sim/comments/bulk", _guard(add_comments)),
+        web.post("/__sim/comments_enabled", _guard(comments_enabled)),
+        web.post("/__sim/webhooks", _guard(webhooks)),
+        web.get("/__sim/webhooks", _guard(webhooks)),
         web.post("/__sim/throttle", _guard(throttle)),
         web.post("/__sim/withdraw", _guard(withdraw)),
         web.post("/__sim/faults", _guard(faults)),
@@ -79,6 +90,8 @@ async def add_post(request: web.Request) -> web.Response:
         media_type=_text(body, "media_type") or "IMAGE",
         tagged_accounts=_strings(body, "tagged_accounts"),
         hide_like_count=_flag(body, "hide_like_count"),
+        owner=_text(body, "owner"),
+        comments_enabled=body.get("comments_enabled", True) is not False,
     )
     return web.json_response({"id": post_id})
 
@@ -93,8 +106,54 @@ async def add_comment(request: web.Request) -> web.Response:
         _required_text(body, "username"),
         _time(body, "timestamp") or sim.clock(),
         _integer(body, "like_count") or 0,
+        parent_id=_text(body, "parent_id"),
+        hidden=_flag(body, "hidden"),
     )
+    owner = sim.world.post(_required_text(body, "media_id"))
+    if _flag(body, "notify") and owner is not None and owner.owner is not None:
+        sim.world.queue_webhook(owner.owner, comment_id)
     return web.json_response({"id": comment_id})
+
+
+async def add_comments(request: web.Request) -> web.Response:
+    """Publish many top-level comments on an account's own post."""
+    sim = request.app[SIMULATION]
+    body = await _body(request)
+    count = _integer(body, "count")
+    if count is None or count < 1:
+        raise ControlInputError("count must be a positive integer")
+    ids = sim.world.publish_comments(
+        _required_text(body, "media_id"),
+        count,
+        start=_time(body, "start") or sim.clock(),
+        spacing_s=_number(body, "spacing_s") or 1.0,
+        notify=_flag(body, "notify"),
+    )
+    return web.json_response({"ids": ids})
+
+
+async def comments_enabled(request: web.Request) -> web.Response:
+    """Turn a post's comments on or off."""
+    sim = request.app[SIMULATION]
+    body = await _body(request)
+    enabled = body.get("enabled")
+    if not isinstance(enabled, bool):
+        raise ControlInputError("enabled must be true or false")
+    sim.world.set_comments_enabled(_required_text(body, "media_id"), enabled)
+    return web.json_response({"enabled": enabled})
+
+
+async def webhooks(request: web.Request) -> web.Response:
+    """Set the random drop ratio of ``comments`` webhooks (POST); how many are queued, dropped."""
+    sim = request.app[SIMULATION]
+    if request.method == "POST":
+        body = await _body(request)
+        ratio = _number(body, "drop_ratio")
+        if ratio is None or not 0 <= ratio <= 1:
+            raise ControlInputError("drop_ratio must be a number in [0, 1]")
+        sim.world.webhook_drop_ratio = ratio
+    world = sim.world
+    return web.json_response({"queued": len(world.outbox), "dropped": world.webhooks_dropped})
 
 
 async def throttle(request: web.Request) -> web.Response:

@@ -128,6 +128,16 @@ def permission_denied() -> GraphError:
     )
 
 
+def missing_permission(permission: str, field: str) -> GraphError:
+    """The token lacks the permission a field needs (``username`` of a commenter, §10)."""
+    return GraphError(
+        10,
+        f"(#10) Application does not have permission for this action: the {field} field "
+        f"requires the {permission} permission",
+        http_status=403,
+    )
+
+
 def unknown_object(object_id: str) -> GraphError:
     """Meta's answer for an id that does not exist or cannot be read."""
     return GraphError(

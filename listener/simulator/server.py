@@ -70,7 +70,8 @@ class RunningSimulator:
     deliveries: list[asyncio.Task[None]] = field(default_factory=list)
 
     def deliver_webhooks(self, url: str, *, mentions_per_hour: float) -> Deliverer:
-        """Start publishing mentions and delivering their signed webhooks to ``url``."""
+        """Start publishing mentions and delivering their signed webhooks to ``url``, and the
+        queued ``comments`` webhooks of comments published through the control API."""
         deliverer = Deliverer(
             self.world,
             self.clock,
@@ -79,6 +80,9 @@ class RunningSimulator:
             seed=self.world.config.seed,
         )
         self.deliveries.append(asyncio.create_task(deliverer.run(), name="simulator:webhooks"))
+        self.deliveries.append(
+            asyncio.create_task(deliverer.drain(), name="simulator:comment-webhooks")
+        )
         return deliverer
 
 

@@ -24,6 +24,7 @@ from typing import Any
 
 import aiohttp
 
+from listener.simulator.content import Comment, scoped_user_id
 from listener.simulator.world import World
 
 logger = logging.getLogger("listener.simulator")
@@ -47,15 +48,36 @@ def comments_envelope(
     *,
     media_id: str | None = None,
     username: str | None = None,
+    parent_id: str | None = None,
 ) -> Any:
-    """Meta's ``comments`` delivery; without ``media_id`` it is the album shape (``{text, id}``)."""
+    """Meta's ``comments`` delivery; without ``media_id`` it is the album shape (``{text, id}``).
+
+    ``value``: ``id``, ``text``, ``from{id, username}``, ``media{id, media_product_type}`` and,
+    on a reply, ``parent_id`` (reference §10; Meta's webhooks reference for Instagram).
+    """
     value: dict[str, Any] = {"text": text, "id": comment_id}
     if username is not None:
-        scoped = int(hashlib.sha256(username.encode()).hexdigest()[:12], 16)
-        value["from"] = {"id": f"9{scoped:015d}", "username": username}
+        value["from"] = {"id": scoped_user_id(username), "username": username}
     if media_id is not None:
         value["media"] = {"id": media_id, "media_product_type": "FEED"}
+    if parent_id is not None:
+        value["parent_id"] = parent_id
     return _changes(ig_user_id, at, "comments", value)
+
+
+def comment_envelope(world: World, ig_user_id: str, comment: Comment) -> Any:
+    """The ``comments`` delivery Meta sends for ``comment`` (the album shape on an album)."""
+    post = world.post(comment.media_id)
+    album = post is not None and post.media_type == "CAROUSEL_ALBUM"
+    return comments_envelope(
+        ig_user_id,
+        comment.id,
+        comment.text,
+        comment.timestamp,
+        media_id=None if album else comment.media_id,
+        username=comment.username,
+        parent_id=comment.parent_id,
+    )
 
 
 def messaging_envelope(ig_user_id: str, sender_id: str, text: str, at: datetime) -> Any:
@@ -160,6 +182,20 @@ class Deliverer:
                 continue
         self.failed += 1
         return False
+
+    async def drain(self) -> None:
+        """Deliver the world's queued ``comments`` webhooks, in order, until cancelled."""
+        wake = asyncio.Event()
+        self._world.on_outbox = wake.set
+        async with aiohttp.ClientSession() as session:
+            while True:
+                await wake.wait()
+                wake.clear()
+                for ig_user_id, comment_id in self._world.take_outbox():
+                    comment = self._world.comment(comment_id)
+                    if comment is not None:
+                        payload = comment_envelope(self._world, ig_user_id, comment)
+                        await self.deliver(session, payload)
 
     async def run(self) -> None:
         """Publish and deliver until cancelled."""

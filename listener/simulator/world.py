@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import random
 from bisect import bisect_right, insort
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Final, Literal
@@ -53,12 +53,15 @@ BUC_ENDPOINTS: Final = frozenset(
         "mentioned_comment",
         "user",
         "comment",
+        "media",
+        "comments",
+        "replies",
     }
 )
 # Token endpoints answer outside both rate-limit families (§5).
 TOKEN_ENDPOINTS: Final = frozenset({"debug_token", "oauth_access_token", "refresh_access_token"})
 PAGING_ENDPOINTS: Final = frozenset(
-    {"recent_media", "top_media", "recently_searched_hashtags", "tags"}
+    {"recent_media", "top_media", "recently_searched_hashtags", "tags", "media", "comments"}
 )
 
 RECENT_WINDOW: Final = timedelta(hours=24)  # §1c: "published within 24 hours of query execution"
@@ -115,6 +118,16 @@ class World:
         self._snapshots: dict[int, Snapshot] = {}
         self._snapshot_count = 0
         self._withdrawn: set[str] = set()  # posts and comments Meta no longer serves
+        self._by_owner: dict[str, list[tuple[int, str]]] = {}  # account -> its posts' keys
+        self._top_level: dict[str, list[tuple[int, str]]] = {}  # media -> top-level comment keys
+        self._replies: dict[str, list[str]] = {}  # comment -> its replies' ids, oldest first
+        self.outbox: list[
+            tuple[str, str]
+        ] = []  # webhook deliveries not yet sent (see `publish_comments`)
+        self.webhook_drop_ratio = 0.0
+        self.webhooks_dropped = 0
+        self.on_outbox: Callable[[], None] | None = None  # wakes the deliverer
+        self._drop_rng = random.Random(f"{config.seed}|drops")
         for name in self._known:
             self.hashtag_id(name)
 
@@ -207,8 +220,15 @@ class World:
         media_type: str = "IMAGE",
         tagged_accounts: Sequence[str] = (),
         hide_like_count: bool = False,
+        owner: str | None = None,
+        comments_enabled: bool = True,
     ) -> str:
-        """Publish an explicit post (visible to queries once ``now >= timestamp``); its id."""
+        """Publish an explicit post (visible to queries once ``now >= timestamp``); its id.
+
+        ``owner``: the IG user id of the account that published it (listed by its ``/media``).
+        """
+        if owner is not None and owner not in self._accounts:
+            raise ValueError(f"unknown account {owner}")
         if timestamp.tzinfo is None:
             raise ValueError("post timestamp must be timezone-aware")
         if media_type not in MEDIA_TYPES:
@@ -232,16 +252,32 @@ class World:
             tagged_accounts=tuple(tagged_accounts),
             like_count_hidden=hide_like_count,
             children=children,
+            owner=owner,
+            comments_enabled=comments_enabled,
         )
+        if owner is not None:
+            insort(self._by_owner.setdefault(owner, []), _key(post.timestamp, post.id))
         return self._store(post).id
 
     def add_comment(
-        self, media_id: str, text: str, username: str, timestamp: datetime, like_count: int = 0
+        self,
+        media_id: str,
+        text: str,
+        username: str,
+        timestamp: datetime,
+        like_count: int = 0,
+        *,
+        parent_id: str | None = None,
+        hidden: bool = False,
     ) -> str:
-        """Add a comment on a known media (for ``mentioned_comment``); its id."""
+        """Add a comment (a reply when ``parent_id`` is set) on a known media; its id."""
         post = self._posts.get(media_id)
         if post is None:
             raise ValueError(f"unknown media {media_id}")
+        if parent_id is not None:
+            parent = self._comments.get(parent_id)
+            if parent is None or parent.media_id != media_id or parent.parent_id is not None:
+                raise ValueError(f"{parent_id} is not a top-level comment on media {media_id}")
         comment = Comment(
             id=random_media_id(self._rng, "17"),
             media_id=media_id,
@@ -249,10 +285,105 @@ class World:
             username=username,
             timestamp=timestamp.replace(microsecond=0),
             like_count=like_count,
+            parent_id=parent_id,
+            hidden=hidden,
         )
         self._comments[comment.id] = comment
+        if parent_id is None:
+            insort(self._top_level.setdefault(media_id, []), _key(comment.timestamp, comment.id))
+        else:
+            self._replies.setdefault(parent_id, []).append(comment.id)
         self._posts[media_id] = replace(post, comments_count=post.comments_count + 1)
         return comment.id
+
+    def publish_comments(
+        self,
+        media_id: str,
+        count: int,
+        *,
+        start: datetime,
+        spacing_s: float = 1.0,
+        notify: bool = False,
+        seed: str = "bulk",
+    ) -> list[str]:
+        """Publish ``count`` top-level comments on an account's post, ``spacing_s`` apart.
+
+        Seeded, so the same call gives the same comments: commenters drawn from a pool smaller
+        than ``count`` (so some comment twice), zero to three @mentions each, sometimes the
+        brand's own handle or the commenter's. With ``notify`` each is also queued as a signed
+        ``comments`` webhook for the owner (and dropped at ``webhook_drop_ratio``).
+        """
+        post = self._posts.get(media_id)
+        if post is None or post.owner is None:
+            raise ValueError(f"media {media_id} is not an account's own post")
+        owner = self._accounts[post.owner]
+        rng = random.Random(f"{self.config.seed}|{seed}|{media_id}|{count}|{start.isoformat()}")
+        pool = max(1, count * 4 // 5)
+        ids: list[str] = []
+        for n in range(count):
+            user = f"fan.{rng.randrange(pool)}"
+            handles = [f"friend.{rng.randrange(pool)}" for _ in range(rng.choice((0, 1, 2, 2, 3)))]
+            if rng.random() < 0.05:
+                handles.append(owner.username)
+            if rng.random() < 0.03:
+                handles.append(user)
+            words = " ".join(f"@{h}" for h in handles)
+            text = rng.choice(("Count me in!", "Love this 😍", "Pick me", "Not again…", "Yes!"))
+            at = start + timedelta(seconds=n * spacing_s)
+            comment_id = self.add_comment(media_id, f"{text} {words}".strip(), user, at)
+            ids.append(comment_id)
+            if notify:
+                self.queue_webhook(post.owner, comment_id)
+        return ids
+
+    def queue_webhook(self, ig_user_id: str, comment_id: str) -> None:
+        """Queue the ``comments`` delivery of a comment, unless the random drop takes it."""
+        if self._drop_rng.random() < self.webhook_drop_ratio:
+            self.webhooks_dropped += 1
+            return
+        self.outbox.append((ig_user_id, comment_id))
+        if self.on_outbox is not None:
+            self.on_outbox()
+
+    def take_outbox(self) -> list[tuple[str, str]]:
+        """The queued (account, comment id) deliveries, emptying the queue."""
+        taken, self.outbox = self.outbox, []
+        return taken
+
+    def set_comments_enabled(self, media_id: str, enabled: bool) -> None:
+        """Turn a post's comments on or off (``is_comment_enabled``)."""
+        post = self._posts.get(media_id)
+        if post is None:
+            raise ValueError(f"unknown media {media_id}")
+        self._posts[media_id] = replace(post, comments_enabled=enabled)
+
+    def hide_comment(self, comment_id: str) -> None:
+        """The account hid the comment: it stays readable by the owner, marked ``hidden``."""
+        comment = self._comments.get(comment_id)
+        if comment is None:
+            raise ValueError(f"unknown comment {comment_id}")
+        self._comments[comment_id] = replace(comment, hidden=True)
+
+    def own_media(self, ig_user_id: str, now: datetime) -> list[tuple[int, str]]:
+        """Keys (epoch, id) of the account's published posts, oldest first, as of ``now``."""
+        keys = self._by_owner.get(ig_user_id, [])
+        published = keys[: bisect_right(keys, _key(now, _LAST_ID))]
+        return [k for k in published if k[1] not in self._withdrawn]
+
+    def top_level_keys(self, media_id: str) -> list[tuple[int, str]]:
+        """Keys (epoch, id) of the media's top-level comments, oldest first, deleted ones included
+        (readers skip them: a deleted comment leaves no gap in the cursors)."""
+        return self._top_level.get(media_id, [])
+
+    def replies_to(self, comment_id: str) -> list[Comment]:
+        """The replies to a comment that Meta still serves, oldest first."""
+        found = (self.comment(i) for i in self._replies.get(comment_id, []))
+        return [c for c in found if c is not None]
+
+    def truth(self, media_id: str) -> list[Comment]:
+        """Every top-level comment Meta still serves on the media (the benchmarks' ground truth)."""
+        found = (self.comment(k[1]) for k in self.top_level_keys(media_id))
+        return [c for c in found if c is not None]
 
     def withdraw_post(self, media_id: str) -> None:
         """The post is deleted, or its account turned private (or it was a story that expired):
@@ -532,6 +663,11 @@ class World:
             self.origin,
             make,
         )
+
+
+def _key(moment: datetime, object_id: str) -> tuple[int, str]:
+    """A place in a time-ordered list: (epoch seconds, id)."""
+    return int(moment.timestamp()), object_id
 
 
 def _refusal(throttle: ScriptedThrottle, object_id: str) -> errors.GraphError:

@@ -31,6 +31,7 @@ from listener.errors import StoreUnavailableError
 from listener.models import Media, Sighting, Source
 from listener.store import tracking
 from listener.store.mongo import Document, describe, guarded, unstorable
+from listener.store.mongo import stream as mongo_stream
 
 _DUPLICATE_KEY = 11000
 
@@ -257,16 +258,11 @@ class MediaRepository:
             raise StoreUnavailableError(f"MongoDB media insert failed: {describe(exc)}") from exc
         return set()
 
-    async def stream(
+    def stream(
         self, query: Document, *, sort: list[tuple[str, int]], projection: Document | None = None
     ) -> AsyncIterator[Document]:
         """Documents matching ``query`` in ``sort`` order, from a cursor (constant memory)."""
-        try:
-            cursor = self._collection.find(query, projection, sort=sort, batch_size=500)
-            async for document in cursor:
-                yield document
-        except PyMongoError as exc:
-            raise StoreUnavailableError(f"MongoDB media read failed: {describe(exc)}") from exc
+        return mongo_stream(self._collection, "media", query, sort=sort, projection=projection)
 
     async def find_one(self, query: Document) -> Document | None:
         """The first stored document matching ``query``."""

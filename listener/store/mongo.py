@@ -21,6 +21,7 @@ import pymongo
 import structlog
 from bson.errors import BSONError
 from pymongo import AsyncMongoClient
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure, PyMongoError
 
@@ -184,3 +185,21 @@ async def open_database(
     else:
         async with opened(mongodb_uri) as db:
             yield db
+
+
+async def stream(
+    collection: AsyncCollection[Document],
+    what: str,
+    query: Document,
+    *,
+    sort: list[tuple[str, int]],
+    projection: Document | None = None,
+) -> AsyncIterator[Document]:
+    """Documents of ``collection`` matching ``query`` in ``sort`` order, from a cursor (constant
+    memory); a failure is a :class:`StoreUnavailableError` naming ``what`` was read."""
+    try:
+        cursor = collection.find(query, projection, sort=sort, batch_size=500)
+        async for document in cursor:
+            yield document
+    except PyMongoError as exc:
+        raise StoreUnavailableError(f"MongoDB {what} read failed: {describe(exc)}") from exc

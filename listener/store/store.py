@@ -5,6 +5,7 @@ from __future__ import annotations
 from pymongo.asynchronous.database import AsyncDatabase
 
 from listener.errors import StoreUnavailableError
+from listener.store.comments import CommentPollRepository, CommentRepository
 from listener.store.draws import DrawRepository
 from listener.store.feeds import FeedRepository
 from listener.store.inbox import DEFAULT_RETENTION, InboxRepository, Retention
@@ -34,11 +35,16 @@ class Store:
         self.draws = DrawRepository(database["draws"])
         self.leases = LeaseRepository(database["leases"], database["replicas"])
         self.ratelimits = RateLimitRepository(database["ratelimits"])
+        self.comments = CommentRepository(database["comments"])
+        self.comment_polls = CommentPollRepository(
+            database["comment_polls"], database["comment_posts"]
+        )
 
     async def ensure_indexes(self) -> None:
         """Create every index; run at start-up, idempotent."""
         await self.media.ensure_indexes()
         await self.inbox.ensure_indexes()
+        await self.comments.ensure_indexes()
 
     async def ping(self) -> None:
         """Raise :class:`StoreUnavailableError` unless MongoDB answers.

@@ -17,7 +17,9 @@ from listener.simulator import errors
 from listener.simulator.endpoints.call import Call
 
 SIM_APP_ID: Final = "1000000000000001"  # the app's id when the config names none
-_NODES_WITHOUT_USER_ID: Final = frozenset({"hashtag", "comment"})  # may omit ``user_id``
+_NODES_WITHOUT_USER_ID: Final = frozenset(
+    {"hashtag", "comment", "comments", "replies"}
+)  # may omit ``user_id``
 
 
 def access_token(call: Call) -> str:
@@ -93,6 +95,12 @@ def acting_for(call: Call, account_id: str) -> str:
     if subject != account_id:
         raise errors.permission_denied()
     return subject
+
+
+def scopes(call: Call) -> tuple[str, ...]:
+    """The permissions granted to the token of an authenticated call."""
+    found = call.world.token(access_token(call))
+    return () if found is None else found.scopes
 
 
 def _bearer(authorization: str | None) -> str | None:

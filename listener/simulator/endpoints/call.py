@@ -49,6 +49,7 @@ class Route:
     ig_user_id: str | None = None
     error: GraphError | None = None
     comment_id: str | None = None
+    media_id: str | None = None
 
 
 @dataclass

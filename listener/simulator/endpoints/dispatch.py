@@ -15,7 +15,7 @@ from typing import Final
 from urllib.parse import urlencode
 
 from listener.simulator import errors
-from listener.simulator.endpoints import auth, cursors, hashtags, mentions, tags, tokens
+from listener.simulator.endpoints import auth, comments, cursors, hashtags, mentions, tags, tokens
 from listener.simulator.endpoints.call import Call, GraphReply, GraphRequest, Json
 from listener.simulator.endpoints.routing import resolve
 from listener.simulator.errors import GraphError
@@ -41,7 +41,10 @@ _ENDPOINTS: Final[dict[str, Endpoint]] = {
     "user": mentions.user_node,
     "mentioned_media": mentions.user_node,
     "mentioned_comment": mentions.user_node,
-    "comment": mentions.comment_node,
+    "comment": comments.comment_node,
+    "media": comments.own_media,
+    "comments": comments.media_comments,
+    "replies": comments.replies,
 }
 _EXPANSION_ID: Final = re.compile(r"\b(?:media_id|comment_id)\((\w+)\)")
 _HTML_500: Final = "<html><body><h1>500 Internal Server Error</h1></body></html>"
@@ -86,7 +89,7 @@ def _named_object(call: Call) -> str | None:
     named = _EXPANSION_ID.search(call.query.get("fields", ""))
     if named is not None:
         return named.group(1)
-    return call.route.comment_id or call.route.hashtag_id
+    return call.route.comment_id or call.route.media_id or call.route.hashtag_id
 
 
 def _record(call: Call, outcome: str, *, code: int | None = None, fault: Fault | None) -> None:

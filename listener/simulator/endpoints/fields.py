@@ -90,9 +90,9 @@ def check_media(specs: tuple[FieldSpec, ...], allowed: frozenset[str]) -> None:
             check_comment(spec.children)
 
 
-def check_comment(specs: tuple[FieldSpec, ...]) -> None:
-    """Comment field names, and those of the media it expands."""
-    check(specs, COMMENT_FIELDS, "IGComment")
+def check_comment(specs: tuple[FieldSpec, ...], allowed: frozenset[str] | None = None) -> None:
+    """Comment field names (``COMMENT_FIELDS`` unless ``allowed``), and its media's."""
+    check(specs, COMMENT_FIELDS if allowed is None else allowed, "IGComment")
     for spec in specs:
         if spec.name == "media" and spec.children:
             check_media(spec.children, FULL_MEDIA_FIELDS)
@@ -129,6 +129,8 @@ _MEDIA: Final[dict[str, Getter[World, Post]]] = {
     "comments_count": plain(lambda post: post.comments_count),
     # Omitted when the owner hid like counts (v11.0+, §1c).
     "like_count": plain(lambda post: None if post.like_count_hidden else post.like_count),
+    "is_comment_enabled": plain(lambda post: post.comments_enabled),
+    "media_product_type": plain(lambda _post: "FEED"),
     "media_type": plain(lambda post: post.media_type),
     "media_url": plain(_media_url_of),
     "owner": plain(lambda post: post.username),  # shown as ``username``
@@ -151,6 +153,13 @@ def _comment_media(world: World, found: Comment, spec: FieldSpec) -> Json:
     return media(world, found.media_id, spec.children or ID_ONLY)
 
 
+def _replies(world: World, found: Comment, spec: FieldSpec) -> Json | None:
+    if found.parent_id is not None:
+        return None  # replies have no replies
+    specs = spec.children or ID_ONLY
+    return {"data": [comment(world, reply, specs) for reply in world.replies_to(found.id)]}
+
+
 _COMMENT: Final[dict[str, Getter[World, Comment]]] = {
     "id": plain(lambda found: found.id),
     "text": plain(lambda found: found.text),
@@ -158,9 +167,19 @@ _COMMENT: Final[dict[str, Getter[World, Comment]]] = {
     "like_count": plain(lambda found: found.like_count),
     "username": plain(lambda found: found.username),  # unverified for this expansion (§2c)
     "media": _comment_media,
+    # Since Oct 20, 2021 ``from`` and ``parent_id`` are IG Comment fields too (§10).
+    "from": plain(lambda found: {"id": found.user_id, "username": found.username}),
+    "parent_id": plain(lambda found: found.parent_id),
+    "hidden": plain(lambda found: found.hidden),
+    "replies": _replies,
 }
 
-FULL_MEDIA_FIELDS: Final = frozenset(_MEDIA)
+OWN_MEDIA_FIELDS: Final = frozenset(_MEDIA)
+"""Fields of the account's own media (``/{ig-user-id}/media``)."""
+FULL_MEDIA_FIELDS: Final = OWN_MEDIA_FIELDS - {"is_comment_enabled", "media_product_type"}
 HASHTAG_MEDIA_FIELDS: Final = FULL_MEDIA_FIELDS - {"username", "owner", "shortcode", "comments"}
 CHILD_FIELDS: Final = frozenset(_CHILD)
-COMMENT_FIELDS: Final = frozenset(_COMMENT)
+OWN_COMMENT_FIELDS: Final = frozenset(_COMMENT)
+"""Fields of a comment on the account's own media (the comments edge, the comment node)."""
+COMMENT_FIELDS: Final = OWN_COMMENT_FIELDS - {"from", "parent_id", "hidden", "replies"}
+"""Fields of a mentioned comment (``mentioned_comment``), as captured."""

@@ -25,17 +25,6 @@ def user_node(call: Call) -> Json:
     return fields.render(_USER, call, account, specs, account.ig_user_id)
 
 
-def comment_node(call: Call) -> Json:
-    """``GET /{ig-comment-id}?fields=…``."""
-    comment_id = call.route.comment_id
-    assert comment_id is not None  # routed here only with a readable comment
-    comment = call.world.comment(comment_id)
-    assert comment is not None
-    specs = fields.requested(call.query, default="id")
-    fields.check_comment(specs)
-    return fields.comment(call.world, comment, specs)
-
-
 def _mentioned_media(call: Call, _account: SimAccount, spec: FieldSpec) -> Json:
     media_id, specs = _expansion(spec, "media_id")
     fields.check_media(specs, fields.FULL_MEDIA_FIELDS)

@@ -1,10 +1,10 @@
 """Which endpoint a Graph API path names, from the world's accounts, hashtags and comments (pure).
 
 Paths may carry a ``vX.Y`` prefix or not. An account id takes the user edges (``tags``,
-``recently_searched_hashtags``) or, alone, the user node, counted as the mention expansion it
-carries; a hashtag id takes ``recent_media`` and ``top_media``; a readable comment id is a node
-with no edges. Anything else routes to ``unknown`` with the error Meta gives for it, raised
-once the caller is authenticated.
+``recently_searched_hashtags``, ``media``) or, alone, the user node, counted as the mention
+expansion it carries; a hashtag id takes ``recent_media`` and ``top_media``; a media id takes
+``comments``; a readable comment id is a node, with the edge ``replies``. Anything else routes
+to ``unknown`` with the error Meta gives for it, raised once the caller is authenticated.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ TOKEN_PATHS: Final = {
 }
 
 _VERSION: Final = re.compile(r"v\d+\.\d+")
-_USER_EDGES: Final = frozenset({"tags", "recently_searched_hashtags"})
+_USER_EDGES: Final = frozenset({"tags", "recently_searched_hashtags", "media"})
 _HASHTAG_EDGES: Final = frozenset({"recent_media", "top_media"})
 _MENTION_EXPANSIONS: Final = ("mentioned_media", "mentioned_comment")
 
@@ -50,11 +50,7 @@ def _node_route(world: World, node: str, edges: list[str], fields: str) -> Route
     user = node if world.account(node) is not None else None
     tag = node if user is None and world.hashtag_name(node) is not None else None
     if user is None and tag is None:
-        if world.comment(node) is None:  # unknown, deleted or private: Meta's 100/33
-            return Route("unknown", error=errors.unknown_object(node))
-        if edges:
-            return Route("unknown", error=errors.unknown_path("/".join(edges)))
-        return Route("comment", comment_id=node)
+        return _object_route(world, node, edges)
     if not edges:
         endpoint = _user_endpoint(fields) if user else "hashtag"
     elif len(edges) == 1 and edges[0] in (_USER_EDGES if user else _HASHTAG_EDGES):
@@ -62,6 +58,19 @@ def _node_route(world: World, node: str, edges: list[str], fields: str) -> Route
     else:
         return Route("unknown", tag, user, errors.unknown_path("/".join(edges)))
     return Route(endpoint, tag, user)
+
+
+def _object_route(world: World, node: str, edges: list[str]) -> Route:
+    """The route of a media's ``comments``, a comment node or its ``replies``."""
+    if world.post(node) is not None and edges == ["comments"]:
+        return Route("comments", media_id=node)
+    if world.comment(node) is None:  # unknown, deleted or private: Meta's 100/33
+        return Route("unknown", error=errors.unknown_object(node))
+    if edges == ["replies"]:
+        return Route("replies", comment_id=node)
+    if edges:
+        return Route("unknown", error=errors.unknown_path("/".join(edges)))
+    return Route("comment", comment_id=node)
 
 
 def _user_endpoint(fields: str) -> str:
