@@ -64,7 +64,7 @@ def _add_contest_commands(commands: Any) -> None:
         "--full", action="store_true", help="re-judge every stored media, not only what changed"
     )
 
-    draw = commands.add_parser("draw", help="the verifiable draw (see README)")
+    draw = commands.add_parser("draw", help="the verifiable draw (see docs/contests.md)")
     draw.add_argument("--config", type=Path, help="TOML configuration file")
     draw.add_argument("--campaign", help="campaign id")
     draw.add_argument("--winners", type=int, help="how many winners")
@@ -307,7 +307,7 @@ def _draw(args: argparse.Namespace) -> int:
     print(f"drawn: winners {', '.join(record.winners)}; alternates {', '.join(record.alternates)}")
     unknown = [entrant.entry_id for entrant in record.drawn if entrant.verify_author]
     if unknown:
-        print(f"verify_author: confirm who posted {', '.join(unknown)} (see README)")
+        print(f"verify_author: confirm who posted {', '.join(unknown)} (see docs/contests.md)")
     print(f"record written to {output}, certificate to {commands.certificate_path(output)}")
     return EXIT_OK
 

@@ -5,7 +5,8 @@ no network, no sync, no GPU; the page is opened as a ``file://`` URL. Without th
 (``.ci/install-deb`` installs the ``chromium`` package) the browser tests skip, and
 ``LISTENER_TEST_NO_SKIP=1`` (CI) makes that skip a failure.
 
-The certificate picture in the README is made by the same renderer, from :func:`sample_record`::
+The certificate picture in docs/contests.md is made by the same renderer, from
+:func:`sample_record`::
 
     .venv/bin/python -m tests.contests.chromium docs/draw-certificate.png
 """
@@ -100,7 +101,7 @@ def pdf(page: Path, out: Path) -> bytes:
 
 
 def sample_record() -> DrawRecord:
-    """The draw shown in the README: 3 winners and 3 alternates of 36, two authors unknown."""
+    """The draw shown in docs/contests.md: 3 winners and 3 alternates of 36, two authors unknown."""
     rules = Rules(
         campaign_id="summerdrop-2026",
         starts_at=datetime(2026, 6, 1, tzinfo=UTC),

@@ -1,6 +1,6 @@
 """The contest commands as an organiser runs them: files that are private and never half
 written, bad ids and bad asks refused in one line, the first list format still verifying,
-and the README's hand check working on both formats."""
+and the contests page's hand check working on both formats."""
 
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ from tests.contests import legacy
 from tests.contests.campaign import HASHTAG, TAGS, ingest, media, settings_for
 
 TIMEOUT_S = 60
-README = Path(__file__).parents[2] / "README.md"
+CONTESTS_PAGE = Path(__file__).parents[2] / "docs" / "contests.md"
 HOSTILE = [
     (
         media(
@@ -357,11 +357,11 @@ async def test_a_first_format_commitment_is_drawn_with_the_first_format(
     assert draw_verify(record_file, legacy.ENTRANTS) == []
 
 
-def readme_recipe() -> str:
-    """The README's by-hand check, as a bash script reading $SEED and ID-entrants.csv."""
-    text = README.read_text(encoding="utf-8")
+def hand_check_recipe() -> str:
+    """The contests page's by-hand check, as a bash script reading $SEED and ID-entrants.csv."""
+    text = CONTESTS_PAGE.read_text(encoding="utf-8")
     match = re.search(r"```sh\n(SEED='the revealed seed'\n.*?)```", text, re.DOTALL)
-    assert match is not None, "the README's verification recipe is gone"
+    assert match is not None, "the contests page's verification recipe is gone"
     return match.group(1).replace("SEED='the revealed seed'\n", "")
 
 
@@ -398,10 +398,10 @@ needs_openssl = pytest.mark.skipif(
 
 @needs_openssl
 @pytest.mark.parametrize("which", ["first format", "current format"])
-async def test_the_readme_recipe_checks_a_draw_by_hand(
+async def test_the_hand_check_recipe_checks_a_draw_by_hand(
     config: Path, tmp_path: Path, which: str
 ) -> None:
-    """The README's shell recipe reproduces the digest, the seed hash and the winners."""
+    """The contests page's shell recipe reproduces the digest, the seed hash and the winners."""
     if which == "first format":
         record = DrawRecord.from_json(legacy.RECORD.read_text(encoding="utf-8"))
         data = legacy.ENTRANTS.read_bytes()
@@ -411,7 +411,7 @@ async def test_the_readme_recipe_checks_a_draw_by_hand(
     folder = tmp_path / "by-hand"
     folder.mkdir()
     (folder / "ID-entrants.csv").write_bytes(data)
-    lines = run_recipe(readme_recipe(), folder, record.seed)
+    lines = run_recipe(hand_check_recipe(), folder, record.seed)
     check_recipe_output(
         lines, record, [e.entry_id for e in read_entrants(data, record.entrants_format)]
     )

@@ -439,7 +439,7 @@ SERVICE_GROUPS = {"listener": 10001, "mongo": 999, "grafana": 0}
 """The group each compose service's process runs as: the listener image's (USER 10001:10001),
 the mongo image's ``mongodb`` (999), Grafana's (472:0)."""
 
-README = ROOT / "README.md"
+OPERATIONS = ROOT / "docs" / "operations.md"
 MONGO_INIT = DEPLOY / "mongo" / "initdb" / "listener-user.js"
 
 
@@ -518,18 +518,18 @@ def test_compose_grafana_has_no_default_admin_password() -> None:
     assert not any(":-" in str(value) for value in environment.values()), "no defaults"
 
 
-def readme_compose_block() -> list[str]:
-    """The shell lines of README's "Docker Compose" set-up block."""
-    text = README.read_text(encoding="utf-8")
+def compose_setup_block() -> list[str]:
+    """The shell lines of the operations page's "Docker Compose" set-up block."""
+    text = OPERATIONS.read_text(encoding="utf-8")
     section = text[text.index("### Docker Compose") : text.index("### Kubernetes")]
     return [line.strip() for line in section.splitlines() if line.startswith("    ")]
 
 
-def test_readme_makes_each_secret_readable_by_its_containers_group_only() -> None:
-    """README writes every compose secret, gives it to the group of the one service that mounts
-    it, and makes it 0440: readable by that group, never world-readable."""
+def test_operations_page_makes_each_secret_readable_by_its_containers_group_only() -> None:
+    """The operations page writes every compose secret, gives it to the group of the one service
+    that mounts it, and makes it 0440: readable by that group, never world-readable."""
     spec = compose()
-    block = readme_compose_block()
+    block = compose_setup_block()
     groups: dict[str, int] = {}
     for line in block:
         if match := re.match(r"sudo chown root:(\d+) ([\w ]+?)\s*(#|$)", line):
@@ -539,6 +539,6 @@ def test_readme_makes_each_secret_readable_by_its_containers_group_only() -> Non
         for secret in service.get("secrets", []):
             assert groups[secret] == SERVICE_GROUPS[name], f"{secret} in {name}"
     assert "sudo chmod 0440 *" in block
-    assert "0444" not in README.read_text(encoding="utf-8")
+    assert "0444" not in OPERATIONS.read_text(encoding="utf-8")
     written = {m for line in block for m in re.findall(r"> (\w+)$", line)}
     assert written == set(spec["secrets"])
