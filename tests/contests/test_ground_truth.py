@@ -14,6 +14,7 @@ comment); a media seen only under a hashtag has no known author, whatever the wo
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import os
@@ -294,9 +295,11 @@ def expected_rows(kept: list[Truth]) -> list[dict[str, Any]]:
     ]
 
 
-def listener(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    """``python -m listener ARGS``."""
-    return subprocess.run(
+async def listener(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """``python -m listener ARGS``, in a thread: a blocked event loop would starve the test
+    client's heartbeats, and the driver would then cancel the database's drop at teardown."""
+    return await asyncio.to_thread(
+        subprocess.run,
         [sys.executable, "-m", "listener", *args],
         capture_output=True,
         text=True,
@@ -361,7 +364,7 @@ async def test_entrant_lists_agree_with_the_ground_truth_and_draw(
         expected = expected_rows(kept)
         for fmt in ("csv", "json", "ndjson"):
             out = tmp_path / f"{campaign_id}.{fmt}"
-            result = listener(
+            result = await listener(
                 "export", "entrants", "--config", str(config), "--campaign", campaign_id,
                 "--format", fmt, "--output", str(out), cwd=tmp_path,
             )  # fmt: skip
@@ -377,12 +380,12 @@ async def test_entrant_lists_agree_with_the_ground_truth_and_draw(
     assert any(not t.author_known for t in open_ids.values())  # hashtag-only entrants count
 
     seed_hash = hashlib.sha256(SEED.encode()).hexdigest()
-    committed = listener(
+    committed = await listener(
         "draw", "commit", "--config", str(config), "--campaign", "open", "--seed-hash", seed_hash,
         cwd=tmp_path,
     )  # fmt: skip
     assert committed.returncode == 0, committed.stderr
-    drawn = listener(
+    drawn = await listener(
         "draw", "--config", str(config), "--campaign", "open", "--winners", "5",
         "--alternates", "5", "--seed", SEED, cwd=tmp_path,
     )  # fmt: skip
@@ -391,7 +394,7 @@ async def test_entrant_lists_agree_with_the_ground_truth_and_draw(
     assert {e.entry_id: e.verify_author for e in record.drawn} == {
         i: not open_ids[i].author_known for i in (*record.winners, *record.alternates)
     }
-    verified = listener(
+    verified = await listener(
         "draw", "verify", "open-draw.json", "--entrants", "open-entrants.csv", cwd=tmp_path
     )
     assert verified.returncode == 0, verified.stdout
