@@ -16,7 +16,7 @@ from listener.pollers.ingest import Ingestor
 from listener.pollers.leasing import Leasing
 from listener.pollers.quota import HashtagQuota
 from listener.pollers.scheduler import Pacing, Scheduler
-from listener.pollers.stopping import Wait
+from listener.pollers.stopping import Wait, wait_for_stop
 from listener.pollers.tags import TagsFeed
 from listener.ratelimit.throttle import Scope
 from listener.settings import AccountSettings, PollingSettings, Settings
@@ -149,8 +149,11 @@ def inbox(
     clock: Callable[[], datetime],
     accounts_by_ig_id: Mapping[str, str],
     replica: str,
+    wait: Wait = wait_for_stop,
 ) -> InboxWorker:
-    """The mention inbox worker; in-flight events get half the shutdown grace to finish."""
+    """The mention inbox worker; in-flight events get half the shutdown grace to finish.
+
+    ``wait`` waits between claims (and for the stop)."""
     polling = settings.polling
     return InboxWorker(
         api=api,
@@ -167,4 +170,5 @@ def inbox(
         finish_s=polling.shutdown_grace_s / 2,
         replica=replica,
         heartbeat_ttl_s=settings.cluster.lease_ttl_s,
+        wait=wait,
     )
