@@ -46,6 +46,7 @@ from listener.graph.client import RetryPolicy
 from listener.graph.instagram import Credentials, InstagramApi
 from listener.metrics import Metrics
 from listener.pollers.accounts import Accounts
+from listener.pollers.context import PollerContext
 from listener.pollers.feed import PollResult
 from listener.pollers.hashtags import HashtagFeed
 from listener.pollers.ingest import Ingestor
@@ -200,31 +201,21 @@ async def run(scenario: Scenario, mode: Mode, *, mongo_uri: str) -> RunRecord:
                 mentions=False,
             )
         ]
-        ingestor = Ingestor(store, metrics)
-        feeds = [
-            RecordedFeed(feed, clock)
-            for feed in hashtag_feeds(
-                polling=polling,
-                configured=configured,
-                api=api,
-                store=store,
-                ingestor=ingestor,
-                quota=quota,
-                accounts=accounts,
-                metrics=metrics,
-                clock=clock,
-            )
-        ]
-        tags = tags_feeds(
-            polling=polling,
-            configured=configured,
+        context = PollerContext(
             api=api,
             store=store,
-            ingestor=ingestor,
+            ingestor=Ingestor(store, metrics),
             accounts=accounts,
             metrics=metrics,
             clock=clock,
         )
+        feeds = [
+            RecordedFeed(feed, clock)
+            for feed in hashtag_feeds(
+                polling=polling, configured=configured, context=context, quota=quota
+            )
+        ]
+        tags = tags_feeds(polling=polling, configured=configured, context=context)
         polls = scheduler(
             feeds=[*feeds, *tags],
             store=store,

@@ -50,6 +50,7 @@ from listener.graph.tokens import TokenApi, current_token, token_expiries
 from listener.logs import remember_secret
 from listener.metrics import Metrics
 from listener.pollers.accounts import Accounts
+from listener.pollers.context import PollerContext
 from listener.pollers.feed import Feed
 from listener.pollers.inbox import InboxWorker
 from listener.pollers.ingest import Ingestor
@@ -450,18 +451,25 @@ async def build_worker(
     )
     accounts = Accounts({c.account: c for c in credentials}, metrics=metrics, clock=clock)
     quota = HashtagQuota(store, metrics, clock)
-    ingestor = Ingestor(store, metrics, Enricher(sentiment_scorer(), campaigns(settings)))
-    feeds = _feeds(parts, api=graph.instagram, ingestor=ingestor, quota=quota, accounts=accounts)
+    context = PollerContext(
+        api=graph.instagram,
+        store=store,
+        ingestor=Ingestor(store, metrics, Enricher(sentiment_scorer(), campaigns(settings))),
+        accounts=accounts,
+        metrics=metrics,
+        clock=clock,
+    )
+    feeds: list[Feed] = [
+        *hashtag_feeds(
+            polling=settings.polling, configured=settings.accounts, context=context, quota=quota
+        ),
+        *tags_feeds(polling=settings.polling, configured=settings.accounts, context=context),
+    ]
     leasing = build_leasing(settings=settings, store=store, feeds=feeds, clock=clock)
     grace_s = settings.polling.shutdown_grace_s
     inbox = build_inbox(
         settings=settings,
-        api=graph.instagram,
-        store=store,
-        ingestor=ingestor,
-        accounts=accounts,
-        metrics=metrics,
-        clock=clock,
+        context=context,
         accounts_by_ig_id=by_ig_id,
         replica=leasing.replica,
         wait=seams.wait,
@@ -505,41 +513,6 @@ async def build_worker(
         shared_limits=shared_limits(settings=settings, governor=governor, store=store, clock=clock),
         stopping=stopping,
         grace_s=grace_s,
-    )
-
-
-def _feeds(
-    parts: Parts,
-    *,
-    api: InstagramApi,
-    ingestor: Ingestor,
-    quota: HashtagQuota,
-    accounts: Accounts,
-) -> list[Feed]:
-    """Every feed: the hashtag feeds, then the ``/tags`` feeds."""
-    settings, store, metrics, clock = parts.settings, parts.store, parts.metrics, parts.clock
-    hashtags: list[Feed] = [
-        *hashtag_feeds(
-            polling=settings.polling,
-            configured=settings.accounts,
-            api=api,
-            store=store,
-            ingestor=ingestor,
-            quota=quota,
-            accounts=accounts,
-            metrics=metrics,
-            clock=clock,
-        )
-    ]
-    return hashtags + tags_feeds(
-        polling=settings.polling,
-        configured=settings.accounts,
-        api=api,
-        store=store,
-        ingestor=ingestor,
-        accounts=accounts,
-        metrics=metrics,
-        clock=clock,
     )
 
 

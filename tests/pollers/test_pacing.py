@@ -15,9 +15,7 @@ from listener.assembly.ratelimit import governor as build_governor
 from listener.graph.client import RetryPolicy
 from listener.graph.instagram import InstagramApi
 from listener.metrics import Metrics
-from listener.pollers.accounts import Accounts
 from listener.pollers.hashtags import HashtagFeed
-from listener.pollers.ingest import Ingestor
 from listener.pollers.quota import HashtagQuota
 from listener.pollers.scheduler import Scheduler
 from listener.ratelimit.throttle import Policy
@@ -25,7 +23,7 @@ from listener.settings import AccountSettings, GraphSettings, PollingSettings
 from listener.simulator import SimulatorConfig
 from listener.simulator.clock import VirtualTime
 from listener.store.store import Store
-from tests.graphsim import APP_SECRET, WHO, Graph
+from tests.graphsim import APP_SECRET, WHO, Graph, poller_context
 
 HOURS = 6
 
@@ -78,23 +76,18 @@ async def run(
             governor=governor,
             sleep=virtual.sleep,
         )
-        accounts = Accounts({WHO.account: WHO}, metrics=metrics, clock=graph.clock)
+        context = poller_context(graph, store, metrics, api=InstagramApi(client))
         feeds = hashtag_feeds(
             polling=polling,
             configured=configured,
-            api=InstagramApi(client),
-            store=store,
-            ingestor=Ingestor(store, metrics),
+            context=context,
             quota=HashtagQuota(store, metrics, graph.clock),
-            accounts=accounts,
-            metrics=metrics,
-            clock=graph.clock,
         )
         polls = scheduler(
             feeds=feeds,
             store=store,
             metrics=metrics,
-            accounts=accounts,
+            accounts=context.accounts,
             pacing=pacing(polling=polling, budget_per_hour=lambda scope: budget),
             clock=graph.clock,
             wait=virtual.wait,
