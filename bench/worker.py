@@ -39,18 +39,20 @@ from bench.harness import (
 )
 from bench.measures import RunRecord, attribute
 from bench.scenarios import START, Scenario, Throttle
+from listener.assembly.graph import graph_client
 from listener.assembly.pollers import hashtag_feeds, pacing, scheduler, tags_feeds
 from listener.assembly.ratelimit import governor as build_governor
-from listener.graph.client import GraphClient, RetryPolicy
+from listener.graph.client import RetryPolicy
 from listener.graph.instagram import Credentials, InstagramApi
 from listener.metrics import Metrics
 from listener.pollers.accounts import Accounts
+from listener.pollers.context import PollerContext
 from listener.pollers.feed import PollResult
 from listener.pollers.hashtags import HashtagFeed
 from listener.pollers.ingest import Ingestor
 from listener.pollers.quota import HashtagQuota
 from listener.ratelimit.throttle import Policy, Scope
-from listener.settings import AccountSettings, PollingSettings
+from listener.settings import AccountSettings, GraphSettings, PollingSettings
 from listener.simulator import World, serve
 from listener.simulator.clock import ManualClock, VirtualTime
 from listener.store.store import Store
@@ -167,15 +169,15 @@ async def run(scenario: Scenario, mode: Mode, *, mongo_uri: str) -> RunRecord:
             clock=clock,
             sleep=sleep,
         )
-        client = GraphClient(
-            session,
-            base_url=sim.base_url,
-            api_version=API_VERSION,
-            app_secret=APP_SECRET,
-            timeout_s=30,
+        client = graph_client(
+            session=session,
+            graph=GraphSettings(
+                api_version=API_VERSION, app_secret=SecretStr(APP_SECRET), timeout_s=30
+            ),
             metrics=metrics,
-            governor=governor,
+            base_url=sim.base_url,
             retry=RetryPolicy(),
+            governor=governor,
             sleep=sleep,
         )
         api = InstagramApi(client)
@@ -199,31 +201,21 @@ async def run(scenario: Scenario, mode: Mode, *, mongo_uri: str) -> RunRecord:
                 mentions=False,
             )
         ]
-        ingestor = Ingestor(store, metrics)
-        feeds = [
-            RecordedFeed(feed, clock)
-            for feed in hashtag_feeds(
-                polling=polling,
-                configured=configured,
-                api=api,
-                store=store,
-                ingestor=ingestor,
-                quota=quota,
-                accounts=accounts,
-                metrics=metrics,
-                clock=clock,
-            )
-        ]
-        tags = tags_feeds(
-            polling=polling,
-            configured=configured,
+        context = PollerContext(
             api=api,
             store=store,
-            ingestor=ingestor,
+            ingestor=Ingestor(store, metrics),
             accounts=accounts,
             metrics=metrics,
             clock=clock,
         )
+        feeds = [
+            RecordedFeed(feed, clock)
+            for feed in hashtag_feeds(
+                polling=polling, configured=configured, context=context, quota=quota
+            )
+        ]
+        tags = tags_feeds(polling=polling, configured=configured, context=context)
         polls = scheduler(
             feeds=[*feeds, *tags],
             store=store,

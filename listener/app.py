@@ -20,7 +20,7 @@ import asyncio
 import contextlib
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import partial
@@ -50,6 +50,7 @@ from listener.graph.tokens import TokenApi, current_token, token_expiries
 from listener.logs import remember_secret
 from listener.metrics import Metrics
 from listener.pollers.accounts import Accounts
+from listener.pollers.context import PollerContext
 from listener.pollers.feed import Feed
 from listener.pollers.inbox import InboxWorker
 from listener.pollers.ingest import Ingestor
@@ -57,7 +58,7 @@ from listener.pollers.leasing import Leasing
 from listener.pollers.quota import HashtagQuota
 from listener.pollers.scheduler import Scheduler
 from listener.pollers.sharing import SharedLimits
-from listener.pollers.stopping import sleep_unless_stopped, unless_stopped
+from listener.pollers.stopping import Wait, sleep_unless_stopped, unless_stopped, wait_for_stop
 from listener.ratelimit.governor import Governor, Sleep
 from listener.settings import AccountSettings, Settings
 from listener.store.store import Store
@@ -342,6 +343,8 @@ async def start(
     loader: SettingsLoader | None = None,
     registry: CollectorRegistry | None = None,
     clock: Callable[[], datetime] = utcnow,
+    sleep: Sleep | None = None,
+    wait: Wait = wait_for_stop,
     rng: random.Random | None = None,
     stop: asyncio.Event | None = None,
 ) -> AsyncIterator[Worker]:
@@ -349,46 +352,50 @@ async def start(
 
     ``stop`` (the one :meth:`Worker.serve` will get) ends waits during start-up too: a stop
     while the start waits for MongoDB raises :class:`StoppingError` after closing what was
-    opened.
+    opened. The seams: ``clock`` is the wall clock; ``sleep`` waits out the governor's pauses
+    and the Graph clients' backoffs (by default a sleep that ends at ``stop``); ``wait`` is how
+    the scheduler and the inbox wait for their next turn; ``rng`` draws the scheduler's jitter.
     """
     refusal = settings.worker_refusal()
     if refusal is not None:
         raise ConfigError(refusal)
     registry = registry or CollectorRegistry()
     stopping = stop or asyncio.Event()
+    seams = Seams(sleep=sleep or partial(sleep_unless_stopped, stopping), wait=wait, rng=rng)
     async with AsyncExitStack() as stack:
         hosts = await stack.enter_async_context(graph_hosts(settings, media=True))
-        store = await stack.enter_async_context(
-            open_store(settings, close_timeout_s=CLOSE_TIMEOUT_S)
-        )
-        await unless_stopped(stopping, _first_indexes(store))
+        store = await stack.enter_async_context(_ready_store(settings, stopping))
         session = await stack.enter_async_context(aiohttp.ClientSession())
         parts = Parts(settings=settings, store=store, metrics=Metrics(registry), clock=clock)
         worker = await build_worker(
-            parts,
-            session=session,
-            hosts=hosts,
-            registry=registry,
-            loader=loader,
-            stopping=stopping,
-            sleep=partial(sleep_unless_stopped, stopping),
-            rng=rng,
+            parts, session=session, hosts=hosts, loader=loader, stopping=stopping, seams=seams
         )
-        port = await stack.enter_async_context(
-            web_server(
-                settings=settings,
-                store=store,
-                metrics=worker.metrics,
-                registry=registry,
-                webhooks=worker.webhooks,
-                close_timeout_s=CLOSE_TIMEOUT_S,  # a delivery still in flight after the grace
-            )
-        )
+        port = await stack.enter_async_context(_web_server(worker))
         log.info("server.started", host=settings.server.host, port=port, feeds=worker.feeds)
         if hosts.deliver_webhooks is not None:
             hosts.deliver_webhooks(f"http://127.0.0.1:{port}/webhooks/instagram")
         yield replace(worker, web_port=port)
     log.info("worker.stopped")
+
+
+@asynccontextmanager
+async def _ready_store(settings: Settings, stopping: asyncio.Event) -> AsyncIterator[Store]:
+    """The store, its indexes made once (a stop during that attempt ends the start)."""
+    async with open_store(settings, close_timeout_s=CLOSE_TIMEOUT_S) as store:
+        await unless_stopped(stopping, _first_indexes(store))
+        yield store
+
+
+def _web_server(worker: Worker) -> AbstractAsyncContextManager[int]:
+    """The worker's web server: its metrics, readiness and webhook receiver."""
+    return web_server(
+        settings=worker.settings,
+        store=worker.store,
+        metrics=worker.metrics,
+        registry=worker.registry,
+        webhooks=worker.webhooks,
+        close_timeout_s=CLOSE_TIMEOUT_S,  # a delivery still in flight after the grace
+    )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -401,19 +408,27 @@ class Parts:
     clock: Callable[[], datetime]
 
 
+@dataclass(frozen=True, kw_only=True)
+class Seams:
+    """How the worker sleeps, waits and draws (its clock is in :class:`Parts`)."""
+
+    sleep: Sleep
+    wait: Wait
+    rng: random.Random | None
+
+
 async def build_worker(
     parts: Parts,
     *,
     session: aiohttp.ClientSession,
     hosts: Hosts,
-    registry: CollectorRegistry,
     loader: SettingsLoader | None,
     stopping: asyncio.Event,
-    sleep: Sleep,
-    rng: random.Random | None,
+    seams: Seams,
 ) -> Worker:
     """The worker's parts on an open store and HTTP session; the web server comes after."""
     settings, store, metrics, clock = parts.settings, parts.store, parts.metrics, parts.clock
+    sleep = seams.sleep
     by_ig_id = {a.ig_user_id: a.name for a in settings.accounts}
     # The budget is shared by the live replicas, which the leasing (built below, once the
     # feeds exist) counts while it runs; nothing calls Meta before then.
@@ -436,20 +451,28 @@ async def build_worker(
     )
     accounts = Accounts({c.account: c for c in credentials}, metrics=metrics, clock=clock)
     quota = HashtagQuota(store, metrics, clock)
-    ingestor = Ingestor(store, metrics, Enricher(sentiment_scorer(), campaigns(settings)))
-    feeds = _feeds(parts, api=graph.instagram, ingestor=ingestor, quota=quota, accounts=accounts)
+    context = PollerContext(
+        api=graph.instagram,
+        store=store,
+        ingestor=Ingestor(store, metrics, Enricher(sentiment_scorer(), campaigns(settings))),
+        accounts=accounts,
+        metrics=metrics,
+        clock=clock,
+    )
+    feeds: list[Feed] = [
+        *hashtag_feeds(
+            polling=settings.polling, configured=settings.accounts, context=context, quota=quota
+        ),
+        *tags_feeds(polling=settings.polling, configured=settings.accounts, context=context),
+    ]
     leasing = build_leasing(settings=settings, store=store, feeds=feeds, clock=clock)
     grace_s = settings.polling.shutdown_grace_s
     inbox = build_inbox(
         settings=settings,
-        api=graph.instagram,
-        store=store,
-        ingestor=ingestor,
-        accounts=accounts,
-        metrics=metrics,
-        clock=clock,
+        context=context,
         accounts_by_ig_id=by_ig_id,
         replica=leasing.replica,
+        wait=seams.wait,
     )
     scheduler = build_scheduler(
         feeds=feeds,
@@ -462,7 +485,8 @@ async def build_worker(
             takeover_check_s=settings.cluster.lease_ttl_s / 2,
         ),
         clock=clock,
-        rng=rng,
+        rng=seams.rng,
+        wait=seams.wait,
         grace_s=grace_s / 2,
         leasing=leasing,
     )
@@ -470,7 +494,7 @@ async def build_worker(
         settings=settings,
         store=store,
         metrics=metrics,
-        registry=registry,
+        registry=metrics.registry,
         api=graph.instagram,
         accounts=accounts,
         quota=quota,
@@ -489,41 +513,6 @@ async def build_worker(
         shared_limits=shared_limits(settings=settings, governor=governor, store=store, clock=clock),
         stopping=stopping,
         grace_s=grace_s,
-    )
-
-
-def _feeds(
-    parts: Parts,
-    *,
-    api: InstagramApi,
-    ingestor: Ingestor,
-    quota: HashtagQuota,
-    accounts: Accounts,
-) -> list[Feed]:
-    """Every feed: the hashtag feeds, then the ``/tags`` feeds."""
-    settings, store, metrics, clock = parts.settings, parts.store, parts.metrics, parts.clock
-    hashtags: list[Feed] = [
-        *hashtag_feeds(
-            polling=settings.polling,
-            configured=settings.accounts,
-            api=api,
-            store=store,
-            ingestor=ingestor,
-            quota=quota,
-            accounts=accounts,
-            metrics=metrics,
-            clock=clock,
-        )
-    ]
-    return hashtags + tags_feeds(
-        polling=settings.polling,
-        configured=settings.accounts,
-        api=api,
-        store=store,
-        ingestor=ingestor,
-        accounts=accounts,
-        metrics=metrics,
-        clock=clock,
     )
 
 

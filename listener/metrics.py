@@ -38,15 +38,17 @@ class _LiveGauge(Collector):
     "throttled" until the next call.
     """
 
-    def __init__(self, name: str, documentation: str, labels: list[str]) -> None:
+    def __init__(
+        self, name: str, documentation: str, labels: list[str], source: LiveSamples
+    ) -> None:
         self._name = name
         self._documentation = documentation
         self._labels = labels
-        self.source: LiveSamples = lambda: ()
+        self._source = source
 
     def collect(self) -> Iterable[Metric]:
         family = GaugeMetricFamily(self._name, self._documentation, labels=self._labels)
-        for labels, value in self.source():
+        for labels, value in self._source():
             family.add_metric(list(labels), value)
         yield family
 
@@ -80,12 +82,6 @@ class Metrics:
             ["scope", "account", "metric"],
             registry=registry,
         )
-        self.throttled = _LiveGauge(
-            "listener_throttled",
-            "1 while a rate-limit scope is paused after a throttle, else 0",
-            ["scope", "account"],
-        )
-        registry.register(self.throttled)
         self.hashtag_quota_remaining = Gauge(
             "listener_hashtag_quota_remaining",
             "Distinct hashtags the account may still query in the rolling 7 days (of 30)",
@@ -186,4 +182,19 @@ class Metrics:
             "listener_store_up",
             "1 while MongoDB answers, else 0",
             registry=registry,
+        )
+
+    def register_throttled(self, paused: LiveSamples) -> None:
+        """Register ``listener_throttled``, read from ``paused`` at every scrape.
+
+        Its source is the governor, so the gauge is built with the governor rather than before
+        it: a worker registers it once, when its governor exists.
+        """
+        self.registry.register(
+            _LiveGauge(
+                "listener_throttled",
+                "1 while a rate-limit scope is paused after a throttle, else 0",
+                ["scope", "account"],
+                paused,
+            )
         )

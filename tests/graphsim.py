@@ -18,11 +18,15 @@ import pytest
 from listener.graph.client import GraphClient, RetryPolicy
 from listener.graph.instagram import Credentials, InstagramApi
 from listener.metrics import Metrics
+from listener.pollers.accounts import Accounts
+from listener.pollers.context import PollerContext
+from listener.pollers.ingest import Ingestor
 from listener.pollers.stopping import sleep_unless_stopped
 from listener.ratelimit.governor import Governor, Sleep
 from listener.ratelimit.throttle import Policy
 from listener.simulator import SimAccount, SimulatorConfig, World, serve
 from listener.simulator.clock import ManualClock
+from listener.store.store import Store
 
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 BRAND = SimAccount(
@@ -163,3 +167,24 @@ async def stoppable_api(
             budget_per_hour=36_000_000.0,
         )
         yield api, governor
+
+
+def poller_context(
+    graph: Graph,
+    store: Store,
+    metrics: Metrics,
+    *,
+    api: InstagramApi | None = None,
+    ingestor: Ingestor | None = None,
+    who: tuple[Credentials, ...] = (WHO,),
+) -> PollerContext:
+    """What the pollers share, on the simulator's API and clock: the accounts of ``who``, and
+    an ingestor without enrichment unless one is given."""
+    return PollerContext(
+        api=api or graph.api,
+        store=store,
+        ingestor=ingestor or Ingestor(store, metrics),
+        accounts=Accounts({c.account: c for c in who}, metrics=metrics, clock=graph.clock),
+        metrics=metrics,
+        clock=graph.clock,
+    )

@@ -15,7 +15,7 @@ from listener.graph.instagram import InstagramApi
 from listener.graph.tokens import TokenApi
 from listener.metrics import Metrics
 from listener.ratelimit.governor import Governor, Sleep
-from listener.settings import Settings
+from listener.settings import GraphSettings, Settings
 
 
 def app_credentials(settings: Settings) -> tuple[str, str] | None:
@@ -27,20 +27,24 @@ def app_credentials(settings: Settings) -> tuple[str, str] | None:
 def graph_client(
     *,
     session: aiohttp.ClientSession,
-    settings: Settings,
+    graph: GraphSettings,
     metrics: Metrics,
     base_url: str,
     retry: RetryPolicy,
     governor: Governor | None = None,
     sleep: Sleep = asyncio.sleep,
 ) -> GraphClient:
-    """One Graph client on ``base_url``; with a ``governor``, every call asks it first."""
+    """One Graph client on ``base_url``; with a ``governor``, every call asks it first.
+
+    ``graph`` gives the API version, the app secret and the timeout (its hosts are
+    ``base_url``'s business): a benchmark or a test builds one of its own.
+    """
     return GraphClient(
         session,
         base_url=base_url,
-        api_version=settings.graph.api_version,
-        app_secret=settings.graph.app_secret.get_secret_value(),
-        timeout_s=settings.graph.timeout_s,
+        api_version=graph.api_version,
+        app_secret=graph.app_secret.get_secret_value(),
+        timeout_s=graph.timeout_s,
         metrics=metrics,
         governor=governor,
         retry=retry,
@@ -72,7 +76,7 @@ def token_api(
     facebook, instagram = (
         graph_client(
             session=session,
-            settings=settings,
+            graph=settings.graph,
             metrics=metrics,
             base_url=host,
             retry=retry,
@@ -105,7 +109,7 @@ def graph_clients(
     retry = retry_policy(settings)
     facebook = graph_client(
         session=session,
-        settings=settings,
+        graph=settings.graph,
         metrics=metrics,
         base_url=hosts.facebook,
         retry=retry,

@@ -6,17 +6,17 @@ import random
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 
-from listener.graph.instagram import HashtagEdge, InstagramApi
+from listener.graph.instagram import HashtagEdge
 from listener.metrics import Metrics
 from listener.pollers.accounts import Accounts
+from listener.pollers.context import PollerContext
 from listener.pollers.feed import Feed
 from listener.pollers.hashtags import HashtagFeed, HashtagIds
 from listener.pollers.inbox import InboxWorker
-from listener.pollers.ingest import Ingestor
 from listener.pollers.leasing import Leasing
 from listener.pollers.quota import HashtagQuota
 from listener.pollers.scheduler import Pacing, Scheduler
-from listener.pollers.stopping import Wait
+from listener.pollers.stopping import Wait, wait_for_stop
 from listener.pollers.tags import TagsFeed
 from listener.ratelimit.throttle import Scope
 from listener.settings import AccountSettings, PollingSettings, Settings
@@ -27,26 +27,16 @@ def tags_feeds(
     *,
     polling: PollingSettings,
     configured: Sequence[AccountSettings],
-    api: InstagramApi,
-    store: Store,
-    ingestor: Ingestor,
-    accounts: Accounts,
-    metrics: Metrics,
-    clock: Callable[[], datetime],
+    context: PollerContext,
 ) -> list[Feed]:
     """One ``/tags`` feed per configured account that asks for it."""
     return [
         TagsFeed(
-            api=api,
-            store=store,
-            ingestor=ingestor,
-            accounts=accounts,
-            metrics=metrics,
+            context,
             account=account.name,
             interval_s=polling.tags_interval_s,
             page_size=polling.page_size,
             max_pages=polling.max_pages,
-            clock=clock,
         )
         for account in configured
         if account.tags
@@ -57,35 +47,25 @@ def hashtag_feeds(
     *,
     polling: PollingSettings,
     configured: Sequence[AccountSettings],
-    api: InstagramApi,
-    store: Store,
-    ingestor: Ingestor,
+    context: PollerContext,
     quota: HashtagQuota,
-    accounts: Accounts,
-    metrics: Metrics,
-    clock: Callable[[], datetime],
 ) -> list[HashtagFeed]:
     """One feed per configured account × hashtag × edge (``top_media`` when enabled)."""
-    ids = HashtagIds(api, store, clock)
+    ids = HashtagIds(context.api, context.store, context.clock)
     edges: list[HashtagEdge] = ["recent_media"]
     if polling.top_media:
         edges.append("top_media")
     return [
         HashtagFeed(
-            api=api,
-            store=store,
-            ingestor=ingestor,
+            context,
             ids=ids,
             quota=quota,
-            accounts=accounts,
-            metrics=metrics,
             account=account.name,
             hashtag=hashtag,
             edge=edge,
             interval_s=polling.hashtag_interval_s,
             page_size=polling.page_size,
             max_pages=polling.max_pages,
-            clock=clock,
         )
         for account in configured
         for hashtag in account.hashtags
@@ -141,24 +121,17 @@ def scheduler(
 def inbox(
     *,
     settings: Settings,
-    api: InstagramApi,
-    store: Store,
-    ingestor: Ingestor,
-    accounts: Accounts,
-    metrics: Metrics,
-    clock: Callable[[], datetime],
+    context: PollerContext,
     accounts_by_ig_id: Mapping[str, str],
     replica: str,
+    wait: Wait = wait_for_stop,
 ) -> InboxWorker:
-    """The mention inbox worker; in-flight events get half the shutdown grace to finish."""
+    """The mention inbox worker; in-flight events get half the shutdown grace to finish.
+
+    ``wait`` waits between claims (and for the stop)."""
     polling = settings.polling
     return InboxWorker(
-        api=api,
-        store=store,
-        ingestor=ingestor,
-        accounts=accounts,
-        metrics=metrics,
-        clock=clock,
+        context,
         accounts_by_ig_id=accounts_by_ig_id,
         mentions_on=[a.name for a in settings.accounts if a.mentions],
         max_attempts=polling.inbox_max_attempts,
@@ -167,4 +140,5 @@ def inbox(
         finish_s=polling.shutdown_grace_s / 2,
         replica=replica,
         heartbeat_ttl_s=settings.cluster.lease_ttl_s,
+        wait=wait,
     )

@@ -52,7 +52,7 @@ def governor(
 ) -> Governor:
     """The governor of ``policy``, its usage and pauses exported as metrics.
 
-    ``listener_throttled`` is read from it at scrape time.
+    ``listener_throttled`` is registered with it as its source, read at scrape time.
     """
     built = Governor(
         policy,
@@ -62,7 +62,7 @@ def governor(
         on_usage=partial(export_usage, metrics),
         on_garbled=metrics.usage_header_problems.inc,
     )
-    metrics.throttled.source = partial(throttled_samples, built)
+    metrics.register_throttled(partial(throttled_samples, built))
     return built
 
 

@@ -17,12 +17,10 @@ from typing import Protocol
 
 from listener.errors import LeaseLostError
 from listener.graph.wire import MediaPage
-from listener.metrics import Metrics
 from listener.models import Media, Sighting, Source
-from listener.pollers.ingest import Ingestor
+from listener.pollers.context import PollerContext
 from listener.ratelimit.throttle import Scope
 from listener.store.media import IngestResult
-from listener.store.store import Store
 
 
 @dataclass(frozen=True)
@@ -90,16 +88,57 @@ def _known_tail(page: MediaPage, result: IngestResult) -> bool:
     return all(media.id in known for media in page.media[-KNOWN_TAIL:])
 
 
+@dataclass
+class _Tally:
+    """What a walk has read so far."""
+
+    pages: int = 0
+    new: int = 0
+    duplicate: int = 0
+    oldest_new: datetime | None = None
+    oldest_read: datetime | None = None
+    more_unread: bool = False
+
+    def add(self, page: MediaPage, result: IngestResult) -> None:
+        """Count one stored page."""
+        self.pages += 1
+        self.new += len(result.new)
+        self.duplicate += len(result.duplicate)
+        fresh = set(result.new)
+        for media in page.media:
+            if media.id in fresh and (self.oldest_new is None or media.timestamp < self.oldest_new):
+                self.oldest_new = media.timestamp
+        if page.media:
+            self.oldest_read = min(m.timestamp for m in page.media)
+
+    def catching_up(self, catch_up_to: datetime | None) -> bool:
+        """Whether the walk is still above the backlog's floor ``catch_up_to``."""
+        return (
+            catch_up_to is not None
+            and self.oldest_read is not None
+            and self.oldest_read >= catch_up_to
+        )
+
+
+def next_link(page: MediaPage) -> bool:
+    """Whether Meta has a page after ``page``: it says so with a ``next`` link."""
+    return page.paging.next is not None
+
+
+def _done(page: MediaPage, result: IngestResult, covered_to: datetime | None) -> bool:
+    """Whether the page shows that what follows was read before."""
+    return (not result.new and _settled(page.media, covered_to)) or (
+        _known_tail(page, result) and _settled(page.media[-KNOWN_TAIL:], covered_to)
+    )
+
+
 async def ingest_pages(
     pages: AsyncGenerator[MediaPage, None],
     *,
+    context: PollerContext,
     source: Source,
-    store: Store,
-    ingestor: Ingestor,
-    metrics: Metrics,
-    clock: Callable[[], datetime],
     max_pages: int,
-    more: Callable[[MediaPage], bool] = lambda page: page.paging.next is not None,
+    more: Callable[[MediaPage], bool] = next_link,
     fence: int | None = None,
     catch_up_to: datetime | None = None,
 ) -> PollResult:
@@ -110,46 +149,80 @@ async def ingest_pages(
     to this time; known media above it are that poll's, not the end of what is new, so the
     walk goes on until it is below it.
     """
+    store, clock = context.store, context.clock
     started = clock()
     covered_to = (await store.feeds.state(source)).covered_to
-    count = new = duplicate = 0
-    oldest_new: datetime | None = None
-    oldest_read: datetime | None = None
-    more_unread = False
+    tally = _Tally()
     async with aclosing(pages) as walk:
         async for page in walk:
-            count += 1
             now = clock()
-            result = await ingestor.ingest([Sighting(m, source, now) for m in page.media])
-            new += len(result.new)
-            duplicate += len(result.duplicate)
-            fresh = set(result.new)
-            for media in page.media:
-                if media.id in fresh and (oldest_new is None or media.timestamp < oldest_new):
-                    oldest_new = media.timestamp
-            if page.media:
-                oldest_read = min(m.timestamp for m in page.media)
-            catching_up = (
-                catch_up_to is not None and oldest_read is not None and oldest_read >= catch_up_to
-            )
-            done = (not result.new and _settled(page.media, covered_to)) or (
-                _known_tail(page, result) and _settled(page.media[-KNOWN_TAIL:], covered_to)
-            )
+            result = await context.ingestor.ingest([Sighting(m, source, now) for m in page.media])
+            tally.add(page, result)
+            catching_up = tally.catching_up(catch_up_to)
+            done = _done(page, result, covered_to)
             # More pages after a page that was still new: only the page bound stopped us.
-            more_unread = more(page) and (not done or catching_up)
+            tally.more_unread = more(page) and (not done or catching_up)
             if done and not catching_up:
                 break
     now = clock()
-    metrics.poll_pages.labels(source.kind.value, source.account).inc(count)
+    context.metrics.poll_pages.labels(source.kind.value, source.account).inc(tally.pages)
     if not await store.feeds.record_success(
-        source, now=now, new=new, pages=count, fence=fence, covered_to=started
+        source, now=now, new=tally.new, pages=tally.pages, fence=fence, covered_to=started
     ):
         raise LeaseLostError(f"feed {source.kind.value}:{source.account} is another replica's now")
+    oldest_new = tally.oldest_new
     return PollResult(
-        pages=count,
-        new=new,
-        duplicate=duplicate,
-        hit_bound=count >= max_pages and more_unread,
+        pages=tally.pages,
+        new=tally.new,
+        duplicate=tally.duplicate,
+        hit_bound=tally.pages >= max_pages and tally.more_unread,
         oldest_new_age_s=None if oldest_new is None else (now - oldest_new).total_seconds(),
-        oldest_read=oldest_read,
+        oldest_read=tally.oldest_read,
     )
+
+
+class PagedFeed:
+    """What the hashtag and ``/tags`` feeds share: a source, a scope, an interval, page bounds,
+    and the page walk of :func:`ingest_pages` on the shared :class:`PollerContext`."""
+
+    def __init__(
+        self,
+        context: PollerContext,
+        *,
+        source: Source,
+        scope: Scope,
+        interval_s: float,
+        page_size: int,
+        max_pages: int,
+    ) -> None:
+        self._context = context
+        self.source = source
+        self.scope = scope
+        self.interval_s = interval_s
+        self.page_size = page_size
+        self.max_pages = max_pages
+
+    @property
+    def feature(self) -> str:
+        """The bounded ``poller`` metric label, also the feature permissions are checked for."""
+        return self.source.kind.value
+
+    async def _ingest(
+        self,
+        walk: AsyncGenerator[MediaPage, None],
+        *,
+        fence: int | None,
+        max_pages: int,
+        more: Callable[[MediaPage], bool] = next_link,
+        catch_up_to: datetime | None = None,
+    ) -> PollResult:
+        """Store ``walk``'s pages as :func:`ingest_pages` does, for this feed."""
+        return await ingest_pages(
+            walk,
+            context=self._context,
+            source=self.source,
+            max_pages=max_pages,
+            fence=fence,
+            more=more,
+            catch_up_to=catch_up_to,
+        )

@@ -17,34 +17,15 @@ from datetime import datetime
 import structlog
 
 from listener.graph.instagram import Credentials, HashtagEdge, InstagramApi
-from listener.metrics import Metrics
 from listener.models import Source, SourceKind
-from listener.pollers.accounts import Accounts
-from listener.pollers.feed import PollResult, ingest_pages
-from listener.pollers.ingest import Ingestor
+from listener.pollers.catchup import CatchUp, after_poll
+from listener.pollers.context import PollerContext
+from listener.pollers.feed import PagedFeed, PollResult
 from listener.pollers.quota import HashtagQuota
 from listener.ratelimit.throttle import APP_SCOPE
 from listener.store.store import Store
 
 log = structlog.get_logger("listener.pollers")
-
-CATCH_UP_LIMIT = 5
-"""A poll catching up on a backlog reads at most this many times the page bound."""
-
-
-def catch_up_bound(max_pages: int, last_pages: int | None) -> int:
-    """The page bound of a poll: ``max_pages``, or more while catching up on a backlog.
-
-    ``last_pages`` is how many pages the previous poll read when it stopped at its bound with
-    new media still below (``None`` when not catching up). Cursors cannot skip ahead, so the
-    next poll reads those pages again before it reaches the unread ones: it may read them plus
-    ``max_pages`` more, which keeps every poll's progress at ``max_pages`` pages, up to
-    :data:`CATCH_UP_LIMIT` times the bound.
-    """
-    if last_pages is None:
-        return max_pages
-    return min(max_pages + last_pages, max_pages * CATCH_UP_LIMIT)
-
 
 EDGE_KIND: dict[HashtagEdge, SourceKind] = {
     "recent_media": SourceKind.HASHTAG_RECENT,
@@ -77,50 +58,35 @@ class HashtagIds:
         return self._known[name]
 
 
-class HashtagFeed:
+class HashtagFeed(PagedFeed):
     """One hashtag edge polled for one account."""
-
-    scope = APP_SCOPE  # hashtag endpoints spend Meta's platform (app-wide) rate limit
 
     def __init__(
         self,
+        context: PollerContext,
         *,
-        api: InstagramApi,
-        store: Store,
-        ingestor: Ingestor,
         ids: HashtagIds,
         quota: HashtagQuota,
-        accounts: Accounts,
-        metrics: Metrics,
         account: str,
         hashtag: str,
         edge: HashtagEdge,
         interval_s: float,
         page_size: int,
         max_pages: int,
-        clock: Callable[[], datetime],
     ) -> None:
-        self._api = api
-        self._store = store
-        self._ingestor = ingestor
+        super().__init__(
+            context,
+            source=Source(EDGE_KIND[edge], account, hashtag),
+            scope=APP_SCOPE,  # hashtag endpoints spend Meta's platform (app-wide) rate limit
+            interval_s=interval_s,
+            page_size=page_size,
+            max_pages=max_pages,
+        )
         self._ids = ids
         self._quota = quota
-        self._accounts = accounts
-        self._metrics = metrics
         self._edge: HashtagEdge = edge
-        self._max_pages = max_pages
-        self._clock = clock
-        self.page_size = page_size
-        self.interval_s = interval_s
         self.hashtag = hashtag
-        self.source = Source(EDGE_KIND[edge], account, hashtag)
-        self._catch_up_to: datetime | None = None
-        self._last_pages = 0
-
-    @property
-    def feature(self) -> str:
-        """The bounded ``poller`` metric label, also the feature permissions are checked for."""
-        return self.source.kind.value
+        self._catch_up = CatchUp()
 
     async def poll(self, fence: int | None = None) -> PollResult:
         """Fetch and store pages until nothing new arrives or the page bound; then advance state.
@@ -128,30 +94,24 @@ class HashtagFeed:
         The hashtag's slot is taken first: no hashtag call, not even the id lookup, reaches
         Meta for a tag the account's 30-in-7-days budget cannot pay.
         """
-        who = self._accounts.who(self.source.account)
+        who = self._context.accounts.who(self.source.account)
         await self._quota.spend(who.account, self.hashtag)
         hashtag_id = await self._ids.resolve(who, self.hashtag)
-        bound = catch_up_bound(
-            self._max_pages, self._last_pages if self._catch_up_to is not None else None
-        )
-        walk = self._api.hashtag_media(
+        bound = self._catch_up.bound(self.max_pages)
+        walk = self._context.api.hashtag_media(
             who, hashtag_id, self._edge, page_size=self.page_size, max_pages=bound
         )
-        result = await ingest_pages(
-            walk,
-            source=self.source,
-            store=self._store,
-            ingestor=self._ingestor,
-            metrics=self._metrics,
-            clock=self._clock,
-            max_pages=bound,
-            fence=fence,
-            catch_up_to=self._catch_up_to,
+        result = await self._ingest(
+            walk, fence=fence, max_pages=bound, catch_up_to=self._catch_up.to
         )
-        # Stopped by the page bound with older new media unread: the next poll must read past
-        # this poll's pages, down to where this one stopped, before known media mean "done".
-        self._last_pages = result.pages
-        if result.hit_bound and bound >= self._max_pages * CATCH_UP_LIMIT:
+        self._catch_up = after_poll(
+            self._catch_up,
+            max_pages=self.max_pages,
+            pages=result.pages,
+            hit_bound=result.hit_bound,
+            oldest_read=result.oldest_read,
+        )
+        if self._catch_up.abandoned:
             # The backlog outgrew what a poll may read: what lies below stays unread (the
             # poll counted as possibly missed), and the feed goes back to reading what is new.
             log.warning(
@@ -159,14 +119,6 @@ class HashtagFeed:
                 feed=f"{self.source.kind.value}:{self.source.account}:{self.hashtag}",
                 pages=result.pages,
             )
-            self._catch_up_to = None
-        elif result.hit_bound:
-            marks = [t for t in (self._catch_up_to, result.oldest_read) if t is not None]
-            self._catch_up_to = min(marks) if marks else None
-        elif self._catch_up_to is None or (
-            result.oldest_read is not None and result.oldest_read < self._catch_up_to
-        ):
-            self._catch_up_to = None
         if self._edge != "recent_media":
             # Only recent_media has a 24 h edge; top media may be old and still new to us.
             result = replace(result, oldest_new_age_s=None)

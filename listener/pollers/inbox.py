@@ -36,7 +36,7 @@ import asyncio
 import contextlib
 import uuid
 from collections.abc import Callable, Collection, Mapping
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Final
 
 import structlog
@@ -49,14 +49,10 @@ from listener.errors import (
     StoreUnavailableError,
     ThrottledError,
 )
-from listener.graph.instagram import InstagramApi
-from listener.metrics import Metrics
 from listener.models import Media, Sighting, Source, SourceKind
-from listener.pollers.accounts import Accounts
-from listener.pollers.ingest import Ingestor
+from listener.pollers.context import PollerContext
 from listener.pollers.stopping import Wait, unless_stopped, wait_for_stop
 from listener.store.inbox import Claimed
-from listener.store.store import Store
 
 log = structlog.get_logger("listener.pollers")
 
@@ -77,13 +73,8 @@ class InboxWorker:
 
     def __init__(
         self,
+        context: PollerContext,
         *,
-        api: InstagramApi,
-        store: Store,
-        ingestor: Ingestor,
-        accounts: Accounts,
-        metrics: Metrics,
-        clock: Callable[[], datetime],
         accounts_by_ig_id: Mapping[str, str],
         mentions_on: Collection[str],
         max_attempts: int = 8,
@@ -96,12 +87,12 @@ class InboxWorker:
         replica: str | None = None,
         heartbeat_ttl_s: float = 60.0,
     ) -> None:
-        self._api = api
-        self._store = store
-        self._ingestor = ingestor
-        self._accounts = accounts
-        self._metrics = metrics
-        self._clock = clock
+        self._api = context.api
+        self._store = context.store
+        self._ingestor = context.ingestor
+        self._accounts = context.accounts
+        self._metrics = context.metrics
+        self._clock = context.clock
         self._by_ig_id = dict(accounts_by_ig_id)
         self._mentions_on = frozenset(mentions_on)
         self._max_attempts = max_attempts

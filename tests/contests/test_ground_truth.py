@@ -35,7 +35,6 @@ from listener.enrich.enricher import Enricher
 from listener.graph.instagram import HashtagEdge
 from listener.metrics import Metrics
 from listener.models import WebhookEvent
-from listener.pollers.accounts import Accounts
 from listener.pollers.hashtags import HashtagFeed, HashtagIds
 from listener.pollers.inbox import InboxWorker
 from listener.pollers.ingest import Ingestor
@@ -49,7 +48,7 @@ from listener.store.mongo import Document
 from listener.store.store import Store
 from listener.web.payload import event_key
 from tests.contests.campaign import parse
-from tests.graphsim import APP_SECRET, BRAND, NOW, OTHER, WHO, Graph
+from tests.graphsim import APP_SECRET, BRAND, NOW, OTHER, Graph, poller_context
 
 pytestmark = pytest.mark.slow
 
@@ -195,33 +194,23 @@ async def poll_everything(
 ) -> None:
     """Every feed of the brand once, and every mention event through the inbox worker."""
     ingestor = Ingestor(store, metrics, Enricher(None, campaigns(settings)))
-    accounts = Accounts({"brand": WHO}, metrics=metrics, clock=graph.clock)
+    context = poller_context(graph, store, metrics, ingestor=ingestor)
     ids = HashtagIds(graph.api, store, graph.clock)
     quota = HashtagQuota(store, metrics, graph.clock)
     common: dict[str, Any] = {
-        "api": graph.api,
-        "store": store,
-        "ingestor": ingestor,
-        "accounts": accounts,
-        "metrics": metrics,
         "account": "brand",
         "interval_s": 300,
         "page_size": 50,
         "max_pages": 100,
-        "clock": graph.clock,
     }
     edges: tuple[HashtagEdge, ...] = ("recent_media", "top_media")
     for hashtag in HASHTAGS:
         for edge in edges:
-            await HashtagFeed(ids=ids, quota=quota, hashtag=hashtag, edge=edge, **common).poll()
-    await TagsFeed(**common).poll()
+            feed = HashtagFeed(context, ids=ids, quota=quota, hashtag=hashtag, edge=edge, **common)
+            await feed.poll()
+    await TagsFeed(context, **common).poll()
     inbox = InboxWorker(
-        api=graph.api,
-        store=store,
-        ingestor=ingestor,
-        accounts=accounts,
-        metrics=metrics,
-        clock=graph.clock,
+        context,
         accounts_by_ig_id={BRAND.ig_user_id: "brand"},
         mentions_on=["brand"],
     )

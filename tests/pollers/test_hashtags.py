@@ -11,12 +11,11 @@ from listener.errors import TransientError
 from listener.graph.instagram import HashtagEdge
 from listener.metrics import Metrics
 from listener.models import SourceKind
-from listener.pollers.accounts import Accounts
-from listener.pollers.hashtags import CATCH_UP_LIMIT, HashtagFeed, HashtagIds, catch_up_bound
-from listener.pollers.ingest import Ingestor
+from listener.pollers.catchup import CATCH_UP_LIMIT
+from listener.pollers.hashtags import HashtagFeed, HashtagIds
 from listener.pollers.quota import HashtagQuota
 from listener.store.store import Store
-from tests.graphsim import NOW, WHO, Graph
+from tests.graphsim import NOW, WHO, Graph, poller_context
 
 
 def feed(
@@ -30,20 +29,15 @@ def feed(
     max_pages: int = 10,
 ) -> HashtagFeed:
     return HashtagFeed(
-        api=graph.api,
-        store=store,
-        ingestor=Ingestor(store, metrics),
+        poller_context(graph, store, metrics),
         ids=ids or HashtagIds(graph.api, store, graph.clock),
         quota=HashtagQuota(store, metrics, graph.clock),
-        accounts=Accounts({"brand": WHO}, metrics=metrics, clock=graph.clock),
-        metrics=metrics,
         account="brand",
         hashtag=hashtag,
         edge=edge,
         interval_s=60,
         page_size=50,
         max_pages=max_pages,
-        clock=graph.clock,
     )
 
 
@@ -199,23 +193,6 @@ async def test_a_backlog_beyond_the_page_bound_is_caught_up(
         graph.clock.advance(timedelta(minutes=1))
         await hashtag_feed.poll()
     assert await store.media.count() == 125
-
-
-@pytest.mark.parametrize(
-    ("max_pages", "last_pages", "bound"),
-    [
-        pytest.param(10, None, 10, id="not-catching-up"),
-        pytest.param(10, 10, 20, id="first-catch-up-rereads-the-last-poll"),
-        pytest.param(10, 20, 30, id="each-catch-up-keeps-max-pages-of-progress"),
-        pytest.param(10, 45, 50, id="capped-at-the-limit"),
-        pytest.param(2, 2, 4, id="small-bound"),
-    ],
-)
-def test_catch_up_bound_rereads_the_last_poll_then_makes_progress(
-    max_pages: int, last_pages: int | None, bound: int
-) -> None:
-    """A catching-up poll may read the previous poll's pages again plus a full bound more."""
-    assert catch_up_bound(max_pages, last_pages) == bound
 
 
 async def test_a_backlog_of_several_bounds_is_caught_up_without_loss(

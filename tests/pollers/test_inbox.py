@@ -17,7 +17,6 @@ from listener.contests.verdicts import Scopes
 from listener.enrich.enricher import Enricher
 from listener.metrics import Metrics
 from listener.models import Sighting, Source, SourceKind, WebhookEvent
-from listener.pollers.accounts import Accounts
 from listener.pollers.inbox import InboxWorker
 from listener.pollers.ingest import Ingestor
 from listener.ratelimit.disguise import RUN_OBJECTS
@@ -28,7 +27,7 @@ from listener.store.store import Store
 from listener.web.payload import event_key, parse_delivery
 from testbed import Secantus
 from tests.enrichment import FailingScorer
-from tests.graphsim import BRAND, NOW, WHO, Graph, stoppable_api
+from tests.graphsim import BRAND, NOW, WHO, Graph, poller_context, stoppable_api
 
 
 def worker(
@@ -42,12 +41,7 @@ def worker(
     **options: Any,
 ) -> InboxWorker:
     return InboxWorker(
-        api=options.pop("api", graph.api),
-        store=store,
-        ingestor=ingestor or Ingestor(store, metrics),
-        accounts=Accounts({"brand": WHO}, metrics=metrics, clock=graph.clock),
-        metrics=metrics,
-        clock=graph.clock,
+        poller_context(graph, store, metrics, api=options.pop("api", None), ingestor=ingestor),
         accounts_by_ig_id={BRAND.ig_user_id: "brand"},
         mentions_on=["brand"],
         max_attempts=max_attempts,

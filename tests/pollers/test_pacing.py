@@ -7,21 +7,23 @@ from datetime import timedelta
 
 import aiohttp
 import pytest
+from pydantic import SecretStr
 
-from listener.graph.client import GraphClient, RetryPolicy
+from listener.assembly.graph import graph_client
+from listener.assembly.pollers import hashtag_feeds, pacing, scheduler
+from listener.assembly.ratelimit import governor as build_governor
+from listener.graph.client import RetryPolicy
 from listener.graph.instagram import InstagramApi
 from listener.metrics import Metrics
-from listener.pollers.accounts import Accounts
-from listener.pollers.hashtags import HashtagFeed, HashtagIds
-from listener.pollers.ingest import Ingestor
+from listener.pollers.hashtags import HashtagFeed
 from listener.pollers.quota import HashtagQuota
-from listener.pollers.scheduler import Pacing, Scheduler
-from listener.ratelimit.governor import Governor
+from listener.pollers.scheduler import Scheduler
 from listener.ratelimit.throttle import Policy
+from listener.settings import AccountSettings, GraphSettings, PollingSettings
 from listener.simulator import SimulatorConfig
 from listener.simulator.clock import VirtualTime
 from listener.store.store import Store
-from tests.graphsim import APP_SECRET, WHO, Graph
+from tests.graphsim import APP_SECRET, WHO, Graph, poller_context
 
 HOURS = 6
 
@@ -40,62 +42,58 @@ def sim_config(sim_config: SimulatorConfig) -> SimulatorConfig:
 async def run(
     graph: Graph, store: Store, metrics: Metrics, *, budget: float, max_pages: int
 ) -> tuple[Scheduler, list[HashtagFeed]]:
+    """The worker's scheduler and hashtag feeds, from its own factories, for ``HOURS`` of
+    virtual time."""
     start = graph.clock()
     virtual = VirtualTime(graph.clock, actors=2, until=start + timedelta(hours=HOURS))
-    governor = Governor(
-        lambda scope: Policy(budget_per_hour=budget), clock=graph.clock, sleep=virtual.sleep
+    governor = build_governor(
+        metrics=metrics,
+        policy=lambda scope: Policy(budget_per_hour=budget),
+        accounts_by_ig_id={WHO.ig_user_id: WHO.account},
+        clock=graph.clock,
+        sleep=virtual.sleep,
     )
+    polling = PollingSettings(
+        hashtag_interval_s=600, page_size=50, max_pages=max_pages, top_media=False
+    )
+    configured = [
+        AccountSettings(
+            name=WHO.account,
+            ig_user_id=WHO.ig_user_id,
+            access_token=SecretStr(WHO.token),
+            hashtags=["busy", "quiet"],
+            tags=False,
+            mentions=False,
+        )
+    ]
     async with aiohttp.ClientSession() as session:
-        client = GraphClient(
-            session,
-            base_url=graph.base_url,
-            api_version="v25.0",
-            app_secret=APP_SECRET,
-            timeout_s=5,
+        client = graph_client(
+            session=session,
+            graph=GraphSettings(app_secret=SecretStr(APP_SECRET), timeout_s=5),
             metrics=metrics,
-            governor=governor,
+            base_url=graph.base_url,
             retry=RetryPolicy(max_attempts=2),
+            governor=governor,
             sleep=virtual.sleep,
         )
-        api = InstagramApi(client)
-        accounts = Accounts({"brand": WHO}, metrics=metrics, clock=graph.clock)
-        quota = HashtagQuota(store, metrics, graph.clock)
-        ids = HashtagIds(api, store, graph.clock)
-        feeds = [
-            HashtagFeed(
-                api=api,
-                store=store,
-                ingestor=Ingestor(store, metrics),
-                ids=ids,
-                quota=quota,
-                accounts=accounts,
-                metrics=metrics,
-                account="brand",
-                hashtag=tag,
-                edge="recent_media",
-                interval_s=600,
-                page_size=50,
-                max_pages=max_pages,
-                clock=graph.clock,
-            )
-            for tag in ("busy", "quiet")
-        ]
-        scheduler = Scheduler(
-            feeds,
+        context = poller_context(graph, store, metrics, api=InstagramApi(client))
+        feeds = hashtag_feeds(
+            polling=polling,
+            configured=configured,
+            context=context,
+            quota=HashtagQuota(store, metrics, graph.clock),
+        )
+        polls = scheduler(
+            feeds=feeds,
             store=store,
             metrics=metrics,
-            accounts=accounts,
-            pacing=Pacing(
-                jitter_ratio=0.1,
-                min_interval_s=60,
-                max_interval_s=3600,
-                budget_per_hour=lambda scope: budget,
-            ),
+            accounts=context.accounts,
+            pacing=pacing(polling=polling, budget_per_hour=lambda scope: budget),
             clock=graph.clock,
             wait=virtual.wait,
         )
-        await scheduler.run(virtual.stop)
-    return scheduler, feeds
+        await polls.run(virtual.stop)
+    return polls, feeds
 
 
 def missed(metrics: Metrics, hashtag: str) -> float:

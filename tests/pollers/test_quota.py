@@ -8,34 +8,27 @@ import pytest
 
 from listener.errors import HashtagQuotaError
 from listener.metrics import Metrics
-from listener.pollers.accounts import Accounts
 from listener.pollers.hashtags import HashtagFeed, HashtagIds
-from listener.pollers.ingest import Ingestor
 from listener.pollers.quota import HashtagQuota
 from listener.store.store import Store
-from tests.graphsim import BRAND, NOW, WHO, Graph
+from tests.graphsim import BRAND, NOW, WHO, Graph, poller_context
 
 
 def feeds(graph: Graph, store: Store, metrics: Metrics, tags: list[str]) -> list[HashtagFeed]:
+    context = poller_context(graph, store, metrics)
     quota = HashtagQuota(store, metrics, graph.clock)
-    accounts = Accounts({"brand": WHO}, metrics=metrics, clock=graph.clock)
     ids = HashtagIds(graph.api, store, graph.clock)
     return [
         HashtagFeed(
-            api=graph.api,
-            store=store,
-            ingestor=Ingestor(store, metrics),
+            context,
             ids=ids,
             quota=quota,
-            accounts=accounts,
-            metrics=metrics,
             account="brand",
             hashtag=tag,
             edge="recent_media",
             interval_s=60,
             page_size=50,
             max_pages=1,
-            clock=graph.clock,
         )
         for tag in tags
     ]

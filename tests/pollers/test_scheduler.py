@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import timedelta
 
 import aiohttp
@@ -14,7 +15,6 @@ from listener.enrich.enricher import Enricher
 from listener.graph.client import GraphClient, RetryPolicy
 from listener.graph.instagram import Credentials, InstagramApi
 from listener.metrics import Metrics
-from listener.pollers.accounts import Accounts
 from listener.pollers.feed import Feed
 from listener.pollers.hashtags import HashtagFeed, HashtagIds
 from listener.pollers.ingest import Ingestor
@@ -22,7 +22,16 @@ from listener.pollers.quota import HashtagQuota
 from listener.pollers.scheduler import Pacing, Scheduler
 from listener.store.store import Store
 from tests.enrichment import FailingScorer
-from tests.graphsim import BRAND, NOW, OTHER, WHO, WHO_OTHER, Graph, stoppable_api
+from tests.graphsim import (
+    BRAND,
+    NOW,
+    OTHER,
+    WHO,
+    WHO_OTHER,
+    Graph,
+    poller_context,
+    stoppable_api,
+)
 
 FAST = Pacing(jitter_ratio=0.0, adaptive=False)
 
@@ -42,26 +51,23 @@ class Rig:
         self.api = api or graph.api
         self.store = store
         self.metrics = metrics
-        self.accounts = Accounts({c.account: c for c in who}, metrics=metrics, clock=graph.clock)
+        self.context = poller_context(graph, store, metrics, api=self.api, who=tuple(who))
+        self.accounts = self.context.accounts
         self.quota = HashtagQuota(store, metrics, graph.clock)
         self.ids = HashtagIds(self.api, store, graph.clock)
 
     def feed(self, account: str, hashtag: str, ingestor: Ingestor | None = None) -> HashtagFeed:
+        context = self.context if ingestor is None else replace(self.context, ingestor=ingestor)
         return HashtagFeed(
-            api=self.api,
-            store=self.store,
-            ingestor=ingestor or Ingestor(self.store, self.metrics),
+            context,
             ids=self.ids,
             quota=self.quota,
-            accounts=self.accounts,
-            metrics=self.metrics,
             account=account,
             hashtag=hashtag,
             edge="recent_media",
             interval_s=0.01,
             page_size=50,
             max_pages=2,
-            clock=self.graph.clock,
         )
 
     async def run_until(

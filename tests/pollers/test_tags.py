@@ -5,25 +5,18 @@ from __future__ import annotations
 from datetime import timedelta
 
 from listener.metrics import Metrics
-from listener.pollers.accounts import Accounts
-from listener.pollers.ingest import Ingestor
 from listener.pollers.tags import TagsFeed
 from listener.store.store import Store
-from tests.graphsim import BRAND, NOW, WHO, Graph
+from tests.graphsim import BRAND, NOW, Graph, poller_context
 
 
 def tags_feed(graph: Graph, store: Store, metrics: Metrics, max_pages: int = 10) -> TagsFeed:
     return TagsFeed(
-        api=graph.api,
-        store=store,
-        ingestor=Ingestor(store, metrics),
-        accounts=Accounts({"brand": WHO}, metrics=metrics, clock=graph.clock),
-        metrics=metrics,
+        poller_context(graph, store, metrics),
         account="brand",
         interval_s=600,
         page_size=25,
         max_pages=max_pages,
-        clock=graph.clock,
     )
 
 
