@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, TypeVar
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -37,6 +37,10 @@ TRANSIENT_CODES = frozenset({1, 2})
 # answer about that object; whether it hides a throttle is the choke point's call, on evidence.
 OBJECT_UNAVAILABLE = (100, 33)
 _OBJECT_ID = re.compile(r"Object with ID '(\d{1,32})'")
+
+TIMESTAMP_RESOLUTION = timedelta(seconds=1)
+"""Meta's ``timestamp`` carries whole seconds (``2026-11-29T10:15:00+0000``): a media stamped
+``s`` was published at some moment in ``[s, s + TIMESTAMP_RESOLUTION)``."""
 
 Count = Annotated[int, Field(ge=-(2**63), lt=2**63)]
 """A count as MongoDB can store it (a signed 64-bit integer)."""

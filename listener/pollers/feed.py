@@ -16,7 +16,12 @@ from datetime import datetime
 from typing import Protocol
 
 from listener.errors import LeaseLostError
+<<<<<<< HEAD
 from listener.graph.wire import MediaPage
+=======
+from listener.graph.wire import TIMESTAMP_RESOLUTION, MediaPage
+from listener.metrics import Metrics
+>>>>>>> kill-loop
 from listener.models import Media, Sighting, Source
 from listener.pollers.context import PollerContext
 from listener.ratelimit.throttle import Scope
@@ -70,9 +75,13 @@ def _settled(media: Sequence[Media], covered_to: datetime | None) -> bool:
     that recorded success: only there do known media prove that what follows was read.
 
     Above it, known media may be a poll's that was cut short (a crash, an error, a lost lease):
-    it stored the pages it read and left media it never read below them.
+    it stored the pages it read and left media it never read below them. Meta's timestamps
+    drop the fraction of a second, so a media stamped in the second that poll began may have
+    been published after it: only a stamp a whole resolution below ``covered_to`` proves it.
     """
-    return covered_to is not None and all(m.timestamp <= covered_to for m in media)
+    return covered_to is not None and all(
+        m.timestamp + TIMESTAMP_RESOLUTION <= covered_to for m in media
+    )
 
 
 def _known_tail(page: MediaPage, result: IngestResult) -> bool:

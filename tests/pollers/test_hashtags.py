@@ -159,6 +159,30 @@ async def test_state_advances_only_after_the_store_write(
     assert hashtag_feed.source.kind is SourceKind.HASHTAG_RECENT
 
 
+async def test_a_walk_cut_short_within_the_second_of_the_last_success_is_read_on(
+    graph: Graph, store: Store, metrics: Metrics
+) -> None:
+    """Media published in the same second as the last successful poll began, but after it,
+    carry Meta's whole-second timestamp at or below that start: when a later poll stored only
+    their first page before failing, the next poll still reads past that page to the rest."""
+    graph.world.add_post(hashtags=["summerdrop"], timestamp=NOW - timedelta(minutes=10))
+    graph.clock.advance(timedelta(milliseconds=300))
+    hashtag_feed = feed(graph, store, metrics, "summerdrop")
+    await hashtag_feed.poll()  # succeeds: its start, 12:00:00.3, is the feed's covered_to
+    for n in range(120):  # a burst, all within 12:00:00.4-12:00:00.64, stamped 12:00:00
+        graph.world.add_post(
+            hashtags=["summerdrop"], timestamp=NOW + timedelta(milliseconds=400 + 2 * n)
+        )
+    graph.clock.advance(timedelta(milliseconds=600))
+    graph.world.inject_faults("http_500", count=3, endpoint="recent_media", skip=1)
+    with pytest.raises(TransientError):
+        await hashtag_feed.poll()  # stores the burst's first page, then fails
+    assert await store.media.count() == 51
+    graph.clock.advance(timedelta(minutes=1))
+    await hashtag_feed.poll()
+    assert await store.media.count() == 121
+
+
 async def test_poll_stops_where_known_media_begin(
     graph: Graph, store: Store, metrics: Metrics
 ) -> None:
