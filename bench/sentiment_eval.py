@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Literal
 
 # vaderSentiment 3.3.2 ships no type hints; only polarity_scores()["compound"] is used.
-from vaderSentiment.vaderSentiment import (  # type: ignore[import-untyped]
+from vaderSentiment.vaderSentiment import (  # type: ignore[import-untyped]  # the package ships no type information
     SentimentIntensityAnalyzer,
 )
 

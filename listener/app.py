@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -31,8 +31,8 @@ from prometheus_client import CollectorRegistry
 
 from listener.assembly.cluster import leasing as build_leasing
 from listener.assembly.cluster import shared_limits
-from listener.assembly.graph import app_credentials, graph_clients
-from listener.assembly.pollers import hashtag_feeds, pacing, tags_feeds
+from listener.assembly.graph import GraphClients, app_credentials, graph_clients
+from listener.assembly.pollers import all_feeds, pacing
 from listener.assembly.pollers import inbox as build_inbox
 from listener.assembly.pollers import scheduler as build_scheduler
 from listener.assembly.ratelimit import governor as build_governor
@@ -60,6 +60,7 @@ from listener.pollers.scheduler import Scheduler
 from listener.pollers.sharing import SharedLimits
 from listener.pollers.stopping import Wait, sleep_unless_stopped, unless_stopped, wait_for_stop
 from listener.ratelimit.governor import Governor, Sleep
+from listener.ratelimit.throttle import Policy, Scope
 from listener.settings import AccountSettings, Settings
 from listener.store.store import Store
 from listener.web.webhooks import WebhookReceiver
@@ -428,45 +429,19 @@ async def build_worker(
 ) -> Worker:
     """The worker's parts on an open store and HTTP session; the web server comes after."""
     settings, store, metrics, clock = parts.settings, parts.store, parts.metrics, parts.clock
-    sleep = seams.sleep
     by_ig_id = {a.ig_user_id: a.name for a in settings.accounts}
     # The budget is shared by the live replicas, which the leasing (built below, once the
     # feeds exist) counts while it runs; nothing calls Meta before then.
     policy = policy_for(settings, replicas=lambda: leasing.live)
-    governor = build_governor(
-        metrics=metrics, policy=policy, accounts_by_ig_id=by_ig_id, clock=clock, sleep=sleep
+    governor, graph = _governed_graph(
+        parts, session=session, hosts=hosts, policy=policy, by_ig_id=by_ig_id, sleep=seams.sleep
     )
-    graph = graph_clients(
-        session=session,
-        settings=settings,
-        metrics=metrics,
-        hosts=hosts,
-        clock=clock,
-        governor=governor,
-        sleep=sleep,
-    )
-    # At once, not one after another: with MongoDB down each waits its timeout.
-    credentials = await unless_stopped(
-        stopping, asyncio.gather(*(current_credentials(a, store) for a in settings.accounts))
-    )
-    accounts = Accounts({c.account: c for c in credentials}, metrics=metrics, clock=clock)
+    context = await _poller_context(parts, graph.instagram, stopping)
     quota = HashtagQuota(store, metrics, clock)
-    context = PollerContext(
-        api=graph.instagram,
-        store=store,
-        ingestor=Ingestor(store, metrics, Enricher(sentiment_scorer(), campaigns(settings))),
-        accounts=accounts,
-        metrics=metrics,
-        clock=clock,
+    feeds = all_feeds(
+        polling=settings.polling, configured=settings.accounts, context=context, quota=quota
     )
-    feeds: list[Feed] = [
-        *hashtag_feeds(
-            polling=settings.polling, configured=settings.accounts, context=context, quota=quota
-        ),
-        *tags_feeds(polling=settings.polling, configured=settings.accounts, context=context),
-    ]
     leasing = build_leasing(settings=settings, store=store, feeds=feeds, clock=clock)
-    grace_s = settings.polling.shutdown_grace_s
     inbox = build_inbox(
         settings=settings,
         context=context,
@@ -474,32 +449,18 @@ async def build_worker(
         replica=leasing.replica,
         wait=seams.wait,
     )
-    scheduler = build_scheduler(
-        feeds=feeds,
-        store=store,
-        metrics=metrics,
-        accounts=accounts,
-        pacing=pacing(
-            polling=settings.polling,
-            budget_per_hour=lambda scope: policy(scope).budget_per_hour,
-            takeover_check_s=settings.cluster.lease_ttl_s / 2,
-        ),
-        clock=clock,
-        rng=seams.rng,
-        wait=seams.wait,
-        grace_s=grace_s / 2,
-        leasing=leasing,
-    )
     return Worker(
         settings=settings,
         store=store,
         metrics=metrics,
         registry=metrics.registry,
         api=graph.instagram,
-        accounts=accounts,
+        accounts=context.accounts,
         quota=quota,
         governor=governor,
-        scheduler=scheduler,
+        scheduler=_scheduler(
+            parts, feeds=feeds, context=context, policy=policy, leasing=leasing, seams=seams
+        ),
         feeds=len(feeds),
         webhooks=webhook_receiver(
             settings=settings, store=store, metrics=metrics, clock=clock, arrived=inbox.arrived
@@ -512,7 +473,81 @@ async def build_worker(
         leasing=leasing,
         shared_limits=shared_limits(settings=settings, governor=governor, store=store, clock=clock),
         stopping=stopping,
-        grace_s=grace_s,
+        grace_s=settings.polling.shutdown_grace_s,
+    )
+
+
+def _governed_graph(
+    parts: Parts,
+    *,
+    session: aiohttp.ClientSession,
+    hosts: Hosts,
+    policy: Callable[[Scope], Policy],
+    by_ig_id: Mapping[str, str],
+    sleep: Sleep,
+) -> tuple[Governor, GraphClients]:
+    """The governor of ``policy`` and the Graph clients that ask it before every call."""
+    metrics, clock = parts.metrics, parts.clock
+    governor = build_governor(
+        metrics=metrics, policy=policy, accounts_by_ig_id=by_ig_id, clock=clock, sleep=sleep
+    )
+    graph = graph_clients(
+        session=session,
+        settings=parts.settings,
+        metrics=metrics,
+        hosts=hosts,
+        clock=clock,
+        governor=governor,
+        sleep=sleep,
+    )
+    return governor, graph
+
+
+async def _poller_context(
+    parts: Parts, api: InstagramApi, stopping: asyncio.Event
+) -> PollerContext:
+    """What every poller shares: the accounts with their current tokens, and the ingestor."""
+    settings, store, metrics, clock = parts.settings, parts.store, parts.metrics, parts.clock
+    # At once, not one after another: with MongoDB down each waits its timeout.
+    credentials = await unless_stopped(
+        stopping, asyncio.gather(*(current_credentials(a, store) for a in settings.accounts))
+    )
+    return PollerContext(
+        api=api,
+        store=store,
+        ingestor=Ingestor(store, metrics, Enricher(sentiment_scorer(), campaigns(settings))),
+        accounts=Accounts({c.account: c for c in credentials}, metrics=metrics, clock=clock),
+        metrics=metrics,
+        clock=clock,
+    )
+
+
+def _scheduler(
+    parts: Parts,
+    *,
+    feeds: Sequence[Feed],
+    context: PollerContext,
+    policy: Callable[[Scope], Policy],
+    leasing: Leasing,
+    seams: Seams,
+) -> Scheduler:
+    """The scheduler of the feeds this replica holds; in-flight polls get half the grace."""
+    settings = parts.settings
+    return build_scheduler(
+        feeds=feeds,
+        store=parts.store,
+        metrics=parts.metrics,
+        accounts=context.accounts,
+        pacing=pacing(
+            polling=settings.polling,
+            budget_per_hour=lambda scope: policy(scope).budget_per_hour,
+            takeover_check_s=settings.cluster.lease_ttl_s / 2,
+        ),
+        clock=parts.clock,
+        rng=seams.rng,
+        wait=seams.wait,
+        grace_s=settings.polling.shutdown_grace_s / 2,
+        leasing=leasing,
     )
 
 

@@ -253,21 +253,7 @@ def _draw(args: argparse.Namespace) -> int:
     from listener.contests import commands  # noqa: PLC0415 - keeps `listener --help` fast
 
     if args.draw_command == "verify":
-        problems = commands.draw_verify(args.record, args.entrants, args.html)
-        for problem in problems:
-            print(f"problem: {problem}")
-        print(
-            "verified: the draw reproduces from the record and the list"
-            if not problems
-            else f"NOT verified: {len(problems)} problem(s)"
-        )
-        if args.html is not None:
-            print(
-                f"certificate written to {args.html}"
-                if not problems
-                else "no certificate written: the draw does not verify"
-            )
-        return EXIT_OK if not problems else EXIT_FAILURE
+        return _draw_verify(args)
     if args.draw_command == "recheck":
         from listener.contests.recheck import recheck  # noqa: PLC0415 - keeps `--help` fast
 
@@ -310,6 +296,26 @@ def _draw(args: argparse.Namespace) -> int:
         print(f"verify_author: confirm who posted {', '.join(unknown)} (see docs/contests.md)")
     print(f"record written to {output}, certificate to {commands.certificate_path(output)}")
     return EXIT_OK
+
+
+def _draw_verify(args: argparse.Namespace) -> int:
+    from listener.contests import commands  # noqa: PLC0415 - keeps `listener --help` fast
+
+    problems = commands.draw_verify(args.record, args.entrants, args.html)
+    for problem in problems:
+        print(f"problem: {problem}")
+    print(
+        "verified: the draw reproduces from the record and the list"
+        if not problems
+        else f"NOT verified: {len(problems)} problem(s)"
+    )
+    if args.html is not None:
+        print(
+            f"certificate written to {args.html}"
+            if not problems
+            else "no certificate written: the draw does not verify"
+        )
+    return EXIT_OK if not problems else EXIT_FAILURE
 
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {

@@ -115,7 +115,7 @@ class ThrottledError(GraphError):
     def __init__(
         self, message: str, *, retry_after_s: float | None = None, **kwargs: object
     ) -> None:
-        super().__init__(message, **kwargs)  # type: ignore[arg-type]
+        super().__init__(message, **kwargs)  # type: ignore[arg-type]  # the base class's keywords, passed through as given
         self.retry_after_s = retry_after_s
 
 
@@ -140,5 +140,5 @@ class ObjectUnavailableError(BadRequestError):
     """
 
     def __init__(self, message: str, *, object_id: str | None = None, **kwargs: object) -> None:
-        super().__init__(message, **kwargs)  # type: ignore[arg-type]
+        super().__init__(message, **kwargs)  # type: ignore[arg-type]  # the base class's keywords, passed through as given
         self.object_id = object_id

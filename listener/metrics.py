@@ -63,6 +63,14 @@ class Metrics:
         )
         self.build_info.info({"version": __version__})
 
+        self._graph(registry)
+        self._polls(registry)
+        self._inbox(registry)
+        self._enrichment(registry)
+        self._health(registry)
+
+    def _graph(self, registry: CollectorRegistry) -> None:
+        """Graph API calls and Meta's rate limits."""
         self.graph_requests = Counter(
             "listener_graph_requests_total",
             "Graph API requests by endpoint and outcome",
@@ -82,6 +90,9 @@ class Metrics:
             ["scope", "account", "metric"],
             registry=registry,
         )
+
+    def _polls(self, registry: CollectorRegistry) -> None:
+        """The hashtag quota and the feeds' polls."""
         self.hashtag_quota_remaining = Gauge(
             "listener_hashtag_quota_remaining",
             "Distinct hashtags the account may still query in the rolling 7 days (of 30)",
@@ -112,6 +123,9 @@ class Metrics:
             ["poller", "account"],
             registry=registry,
         )
+
+    def _inbox(self, registry: CollectorRegistry) -> None:
+        """Webhook events and the inbox worker."""
         self.webhook_events = Counter(
             "listener_webhook_events_total",
             "Webhook changes received, by field and outcome",
@@ -128,6 +142,9 @@ class Metrics:
             "Age of the oldest webhook event not yet settled (0 when none waits)",
             registry=registry,
         )
+
+    def _enrichment(self, registry: CollectorRegistry) -> None:
+        """Identity, sentiment and contest entries."""
         self.identity_known = Gauge(
             "listener_hashtag_media_author_known_ratio",
             "Share of an account's hashtag media whose author is known (seen via /tags or a "
@@ -154,6 +171,9 @@ class Metrics:
             ["campaign"],
             registry=registry,
         )
+
+    def _health(self, registry: CollectorRegistry) -> None:
+        """Pacing shortfalls, usage-header problems, token expiry and the store."""
         self.feed_possibly_missed = Counter(
             "listener_feed_possibly_missed_total",
             "Polls after which media may have been missed (page bound hit, or the oldest new "

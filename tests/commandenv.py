@@ -71,20 +71,20 @@ class Env:
     ) -> Settings:
         """Settings for ``accounts`` (default: brand) on this simulator and database."""
         return Settings(
-            graph={  # type: ignore[arg-type]
+            graph={
                 "base_url": self.base_url,
                 "instagram_base_url": self.base_url,
                 "app_id": app_id,
                 "app_secret": APP_SECRET,
                 "timeout_s": 5,
             },
-            store={  # type: ignore[arg-type]
+            store={
                 "mongodb_uri": mongodb_uri or self.mongo_uri,
                 "database": self.database.name,
                 "timeout_s": store_timeout_s,
             },
-            ratelimit={"max_attempts": 1},  # type: ignore[arg-type]
-            accounts=list(accounts or (BRAND_CONFIG,)),  # type: ignore[arg-type]
+            ratelimit={"max_attempts": 1},
+            accounts=list(accounts or (BRAND_CONFIG,)),
         )
 
     def store_down(self, settings: Settings) -> Settings:
@@ -180,8 +180,8 @@ async def env(launch: Launch) -> Env:
 def demo_settings(tmp_path: Path) -> Settings:
     """The demo: in-process simulator and embedded store, app id and secret set."""
     return Settings(
-        store={"mongodb_uri": "embedded", "embedded_path": tmp_path / "data"},  # type: ignore[arg-type]
-        simulator={"enabled": True},  # type: ignore[arg-type]
-        graph={"app_id": APP_ID, "app_secret": "demo-app-secret"},  # type: ignore[arg-type]
-        accounts=[BRAND_CONFIG],  # type: ignore[list-item]
+        store={"mongodb_uri": "embedded", "embedded_path": tmp_path / "data"},
+        simulator={"enabled": True},
+        graph={"app_id": APP_ID, "app_secret": "demo-app-secret"},
+        accounts=[BRAND_CONFIG],
     )

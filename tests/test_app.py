@@ -35,12 +35,12 @@ E2E_SECRET = "e2e-app-secret"
 
 def demo_settings(tmp_path: Path) -> Settings:
     return Settings(
-        store={"mongodb_uri": "embedded", "embedded_path": tmp_path / "data"},  # type: ignore[arg-type]
-        server={"port": 0},  # type: ignore[arg-type]
-        polling={"hashtag_interval_s": 5, "min_interval_s": 5},  # type: ignore[arg-type]
-        ratelimit={"app_users": 100},  # type: ignore[arg-type]
-        simulator={"enabled": True, "posts_per_hour": 120, "mentions_per_hour": 3600},  # type: ignore[arg-type]
-        graph={"app_secret": "demo-app-secret"},  # type: ignore[arg-type]
+        store={"mongodb_uri": "embedded", "embedded_path": tmp_path / "data"},
+        server={"port": 0},
+        polling={"hashtag_interval_s": 5, "min_interval_s": 5},
+        ratelimit={"app_users": 100},
+        simulator={"enabled": True, "posts_per_hour": 120, "mentions_per_hour": 3600},
+        graph={"app_secret": "demo-app-secret"},
         accounts=[
             {
                 "name": "brand",
@@ -48,7 +48,7 @@ def demo_settings(tmp_path: Path) -> Settings:
                 "access_token": "demo-token",
                 "hashtags": ["summerdrop", "sunset"],
             }
-        ],  # type: ignore[list-item]
+        ],
         campaigns=[
             {
                 "id": "summer",
@@ -57,7 +57,7 @@ def demo_settings(tmp_path: Path) -> Settings:
                 "starts_at": "2020-01-01T00:00:00Z",
                 "ends_at": "2100-01-01T00:00:00Z",
             }
-        ],  # type: ignore[list-item]
+        ],
     )
 
 
@@ -121,11 +121,11 @@ async def test_a_gone_post_never_pauses_the_account(
         live = world.add_post(timestamp=now - timedelta(minutes=4), caption="@brand", username="b")
         world.withdraw_post(gone)
         settings = Settings(
-            store={"mongodb_uri": mongo_uri, "database": database.name},  # type: ignore[arg-type]
-            server={"port": 0},  # type: ignore[arg-type]
-            graph={"base_url": sim.base_url, "app_secret": E2E_SECRET},  # type: ignore[arg-type]
-            polling={"tags_interval_s": 1, "min_interval_s": 0.5, "jitter_ratio": 0},  # type: ignore[arg-type]
-            accounts=[{"name": "brand", "ig_user_id": BRAND_ID, "access_token": "e2e-token"}],  # type: ignore[list-item]
+            store={"mongodb_uri": mongo_uri, "database": database.name},
+            server={"port": 0},
+            graph={"base_url": sim.base_url, "app_secret": E2E_SECRET},
+            polling={"tags_interval_s": 1, "min_interval_s": 0.5, "jitter_ratio": 0},
+            accounts=[{"name": "brand", "ig_user_id": BRAND_ID, "access_token": "e2e-token"}],
         )
         stop = asyncio.Event()
         async with start(settings) as worker:
@@ -164,9 +164,9 @@ def quiet_settings(mongo_uri: str, *, mentions: bool = True, **sections: Any) ->
     """A worker on the in-process simulator (no media, no webhooks of its own) and the test
     server, whose one account polls nothing: only what a test sends happens."""
     return Settings(
-        store={"mongodb_uri": mongo_uri, "database": f"t_{uuid.uuid4().hex[:12]}"},  # type: ignore[arg-type]
-        server={"port": 0, **sections.pop("server", {})},  # type: ignore[arg-type]
-        simulator={  # type: ignore[arg-type]
+        store={"mongodb_uri": mongo_uri, "database": f"t_{uuid.uuid4().hex[:12]}"},
+        server={"port": 0, **sections.pop("server", {})},
+        simulator={
             "enabled": True,
             "posts_per_hour": 0,
             "mentions_per_hour": 0,
@@ -180,7 +180,7 @@ def quiet_settings(mongo_uri: str, *, mentions: bool = True, **sections: Any) ->
                 "tags": False,
                 "mentions": mentions,
             }
-        ],  # type: ignore[list-item]
+        ],
         **sections,
     )
 
@@ -261,10 +261,10 @@ async def test_the_worker_refuses_compressed_webhook_bodies_unread(
 ) -> None:
     """The worker's server never inflates a body: gzip, and brotli it cannot decode, are 415."""
     settings = Settings(
-        store={"mongodb_uri": mongo_uri, "database": database.name},  # type: ignore[arg-type]
-        server={"port": 0},  # type: ignore[arg-type]
-        graph={"base_url": "http://127.0.0.1:9", "app_secret": E2E_SECRET},  # type: ignore[arg-type]
-        accounts=[{"name": "brand", "ig_user_id": BRAND_ID, "access_token": "e2e-token"}],  # type: ignore[list-item]
+        store={"mongodb_uri": mongo_uri, "database": database.name},
+        server={"port": 0},
+        graph={"base_url": "http://127.0.0.1:9", "app_secret": E2E_SECRET},
+        accounts=[{"name": "brand", "ig_user_id": BRAND_ID, "access_token": "e2e-token"}],
     )
     body = gzip.compress(
         json.dumps(
@@ -289,7 +289,7 @@ async def test_indexes_exist_before_anything_writes(tmp_path: Path, mongo_uri: s
     """Once start() returns (webhooks arriving, serve() not yet polling) every index exists."""
     name = f"t_{uuid.uuid4().hex[:12]}"
     settings = demo_settings(tmp_path).model_copy(
-        update={"store": StoreSettings(mongodb_uri=mongo_uri, database=name)}  # type: ignore[arg-type]
+        update={"store": StoreSettings(mongodb_uri=mongo_uri, database=name)}
     )
     async with connect(mongo_uri, name, timeout_s=5) as db:
         try:

@@ -73,6 +73,18 @@ def hashtag_feeds(
     ]
 
 
+def all_feeds(
+    *,
+    polling: PollingSettings,
+    configured: Sequence[AccountSettings],
+    context: PollerContext,
+    quota: HashtagQuota,
+) -> list[Feed]:
+    """Every feed of the configured accounts: the hashtag feeds, then the ``/tags`` feeds."""
+    hashtags = hashtag_feeds(polling=polling, configured=configured, context=context, quota=quota)
+    return [*hashtags, *tags_feeds(polling=polling, configured=configured, context=context)]
+
+
 def pacing(
     *,
     polling: PollingSettings,

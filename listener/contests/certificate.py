@@ -187,25 +187,34 @@ def _facts(pairs: Iterable[tuple[str, str]]) -> str:
 
 def render(record: DrawRecord) -> str:
     """The certificate of ``record`` as a complete HTML document."""
+    body = [
+        *_campaign(record),
+        *_commitment_and_draw(record),
+        "<h2>Winners</h2>",
+        _table(record, record.winners, 1),
+        "<h2>Alternates, in order</h2>",
+        _table(record, record.alternates, len(record.winners) + 1),
+        _verify_note(record),
+        *_how_to_check(record),
+        f"<footer>Generated from the draw record of <bdi>{_e(record.campaign_id)}</bdi>. "
+        "It holds everything on this page.</footer>",
+    ]
+    return (
+        "<!DOCTYPE html>\n"
+        '<html lang="en"><head><meta charset="utf-8">'
+        f'<meta http-equiv="Content-Security-Policy" content="{_e(_POLICY)}">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>Draw certificate: {_e(record.campaign_id)}</title>"
+        f"<style>{_STYLE}</style></head>\n<body>\n" + "\n".join(body) + "\n</body></html>\n"
+    )
+
+
+def _campaign(record: DrawRecord) -> list[str]:
+    """The title, and the campaign with its rules in words."""
     rules = "".join(
         f"<li>{_e(line)}</li>" for line in rules_in_words(record.rules, record.rules_version)
     )
-    record_name = f"{record.campaign_id}-draw.json"
-    list_name = f"{record.campaign_id}-entrants.csv"
-    verify_command = (
-        f"listener draw verify {shlex.quote(record_name)} --entrants {shlex.quote(list_name)}"
-    )
-    unknown = [e.entry_id for e in record.drawn if e.verify_author]
-    verify_note = (
-        '<p><span class="verify">verify author</span> Instagram does not name the author of '
-        "a post found by hashtag. Before announcing such a winner, open its permalink to see "
-        "who posted it. If that person already holds a place higher in the ranking (a "
-        "duplicate, under one entry per person), pass over this entry and move to the next "
-        "alternate, in order.</p>"
-        if unknown
-        else ""
-    )
-    body = [
+    return [
         "<header>",
         f"<h1>Draw certificate: <bdi>{_e(record.campaign_id)}</bdi></h1>",
         f'<p class="subtitle">{len(record.winners)} winner'
@@ -220,6 +229,12 @@ def render(record: DrawRecord) -> str:
             ]
         ),
         f"<ul>{rules}</ul>",
+    ]
+
+
+def _commitment_and_draw(record: DrawRecord) -> list[str]:
+    """What was committed before the draw, and what the draw revealed."""
+    return [
         "<h2>Commitment (before the draw)</h2>",
         _facts(
             [
@@ -240,11 +255,30 @@ def render(record: DrawRecord) -> str:
                 ("alternates asked", _e(record.alternates_asked)),
             ]
         ),
-        "<h2>Winners</h2>",
-        _table(record, record.winners, 1),
-        "<h2>Alternates, in order</h2>",
-        _table(record, record.alternates, len(record.winners) + 1),
-        verify_note,
+    ]
+
+
+def _verify_note(record: DrawRecord) -> str:
+    """What to do before announcing a winner whose author is unknown; empty if none is."""
+    if not any(e.verify_author for e in record.drawn):
+        return ""
+    return (
+        '<p><span class="verify">verify author</span> Instagram does not name the author of '
+        "a post found by hashtag. Before announcing such a winner, open its permalink to see "
+        "who posted it. If that person already holds a place higher in the ranking (a "
+        "duplicate, under one entry per person), pass over this entry and move to the next "
+        "alternate, in order.</p>"
+    )
+
+
+def _how_to_check(record: DrawRecord) -> list[str]:
+    """How anyone re-runs the draw: with listener, or by hand."""
+    record_name = f"{record.campaign_id}-draw.json"
+    list_name = f"{record.campaign_id}-entrants.csv"
+    verify_command = (
+        f"listener draw verify {shlex.quote(record_name)} --entrants {shlex.quote(list_name)}"
+    )
+    return [
         "<h2>How to check this draw</h2>",
         "<ol>",
         "<li>The seed hash above was published before entries closed; the SHA-256 of the "
@@ -258,14 +292,4 @@ def render(record: DrawRecord) -> str:
         "<li>Or by hand, with a shell, openssl and Python:</li>",
         "</ol>",
         f"<pre>{_e(_recipe(record))}</pre>",
-        f"<footer>Generated from the draw record of <bdi>{_e(record.campaign_id)}</bdi>. "
-        "It holds everything on this page.</footer>",
     ]
-    return (
-        "<!DOCTYPE html>\n"
-        '<html lang="en"><head><meta charset="utf-8">'
-        f'<meta http-equiv="Content-Security-Policy" content="{_e(_POLICY)}">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>Draw certificate: {_e(record.campaign_id)}</title>"
-        f"<style>{_STYLE}</style></head>\n<body>\n" + "\n".join(body) + "\n</body></html>\n"
-    )

@@ -193,21 +193,7 @@ async def _full(media: MediaRepository, campaign: Campaign, scopes: Scopes, tall
     chunk: list[Document] = []
 
     async def commit_chunk() -> None:
-        verdicts: dict[str, dict[str, Verdict]] = {}
-        for document in chunk:
-            if not rules.judgeable(document):
-                continue
-            if rules.author(document) is None or not campaign.rules.one_entry_per_user:
-                verdict = rules.judge_alone(campaign.rules, document)
-                verdicts[rules.media_id(document)] = {campaign.id: verdict}
-        by_author: dict[str, list[Document]] = {}
-        for document in chunk:
-            key = rules.author(document)
-            if key is not None and campaign.rules.one_entry_per_user:
-                by_author.setdefault(key, []).append(document)
-        for members in by_author.values():
-            for media_id, verdict in rules.judge_author(campaign.rules, members).items():
-                verdicts[media_id] = {campaign.id: verdict}
+        verdicts, by_author = _judge_chunk(campaign, chunk)
         changes = _changes(chunk, verdicts, scopes, set(), tally)
         committed = await tracker.commit(changes, scopes.names(), clear=False)
         tally.remarked += committed.remarked
@@ -237,6 +223,29 @@ async def _full(media: MediaRepository, campaign: Campaign, scopes: Scopes, tall
         group.append(document)
     chunk.extend(group)
     await commit_chunk()
+
+
+def _judge_chunk(
+    campaign: Campaign, chunk: list[Document]
+) -> tuple[dict[str, dict[str, Verdict]], dict[str, list[Document]]]:
+    """The campaign's verdicts on a chunk of whole authors, and the chunk's media by author.
+
+    Media judged alone: those without a known author, or all when the campaign keeps every
+    entry. With one entry per user, each known author's media are judged together.
+    """
+    verdicts: dict[str, dict[str, Verdict]] = {}
+    by_author: dict[str, list[Document]] = {}
+    for document in chunk:
+        key = rules.author(document)
+        if key is not None and campaign.rules.one_entry_per_user:
+            by_author.setdefault(key, []).append(document)
+        elif rules.judgeable(document):
+            verdict = rules.judge_alone(campaign.rules, document)
+            verdicts[rules.media_id(document)] = {campaign.id: verdict}
+    for members in by_author.values():
+        for media_id, verdict in rules.judge_author(campaign.rules, members).items():
+            verdicts[media_id] = {campaign.id: verdict}
+    return verdicts, by_author
 
 
 def _summary(state: State, scopes: Scopes, tally: _Tally, full: set[str]) -> SettlingPass:

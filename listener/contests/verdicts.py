@@ -126,26 +126,8 @@ def settle_changed(
     verdicts: dict[str, dict[str, Verdict]] = {}
     groups: set[tuple[str, str]] = set()
     for document in (documents[i] for i in changed_ids):
-        if not judgeable(document):
-            continue
-        seen_by = accounts(document)
-        key = author(document)
-        for campaign in campaigns:
-            if campaign.account not in seen_by:
-                continue
-            rules = campaign.rules
-            if rules.one_entry_per_user and key is not None and in_window(rules, document):
-                groups.add((campaign.id, key))
-            else:
-                verdicts.setdefault(media_id(document), {})[campaign.id] = judge_alone(
-                    rules, document
-                )
-            if rules.one_entry_per_user:
-                groups.update(
-                    (campaign.id, earlier)
-                    for earlier in document.get("authors") or []
-                    if earlier != key
-                )
+        if judgeable(document):
+            _settle_one(campaigns, document, verdicts, groups)
     by_id = {c.id: c for c in campaigns}
     by_author: dict[str, list[Document]] = {}
     for document in documents.values():
@@ -162,6 +144,32 @@ def settle_changed(
         for member_id, verdict in judge_author(campaign.rules, members).items():
             verdicts.setdefault(member_id, {})[campaign_id] = verdict
     return verdicts
+
+
+def _settle_one(
+    campaigns: Sequence[Campaign],
+    document: Document,
+    verdicts: dict[str, dict[str, Verdict]],
+    groups: set[tuple[str, str]],
+) -> None:
+    """Judge a changed media alone where it competes with no other; else, and for its earlier
+    authors, add the (campaign, author) groups to judge together to ``groups``."""
+    seen_by = accounts(document)
+    key = author(document)
+    for campaign in campaigns:
+        if campaign.account not in seen_by:
+            continue
+        rules = campaign.rules
+        if rules.one_entry_per_user and key is not None and in_window(rules, document):
+            groups.add((campaign.id, key))
+        else:
+            verdicts.setdefault(media_id(document), {})[campaign.id] = judge_alone(rules, document)
+        if rules.one_entry_per_user:
+            groups.update(
+                (campaign.id, earlier)
+                for earlier in document.get("authors") or []
+                if earlier != key
+            )
 
 
 def contribution(

@@ -490,6 +490,19 @@ def verify(
     ``exported_bytes`` in ``record.entrants_format`` (the export format is not this module's
     business): the digest check then covers them too.
     """
+    problems = [
+        *_problems_with_rules(record),
+        *_problems_with_drawn(record, entrants),
+        *_problems_with_list(record, exported_bytes, entry_ids),
+        *_problems_with_commitment(record),
+    ]
+    if not record.seed or _problems_with_ids(entry_ids):
+        return problems  # nothing to re-run: rank() would refuse
+    return problems + _problems_with_rerun(record, entry_ids)
+
+
+def _problems_with_rules(record: DrawRecord) -> list[str]:
+    """Whether this verifier knows the record's algorithm, and its rules are the version named."""
     problems: list[str] = []
     if record.algorithm != ALGORITHM:
         problems.append(f"unknown algorithm {record.algorithm!r}; this verifier knows {ALGORITHM}")
@@ -498,7 +511,14 @@ def verify(
             f"the recorded rules are version {version_of(record.rules)}, the record says "
             f"{record.rules_version}"
         )
-    problems.extend(_problems_with_drawn(record, entrants))
+    return problems
+
+
+def _problems_with_list(
+    record: DrawRecord, exported_bytes: bytes, entry_ids: Sequence[str]
+) -> list[str]:
+    """Whether the exported list is the one drawn from: its digest, its count, its ids."""
+    problems: list[str] = []
     digest = entrants_digest(exported_bytes)
     if digest != record.entrants_digest:
         problems.append(
@@ -510,6 +530,12 @@ def verify(
             f"entrant count mismatch: {len(entry_ids)} ids, the record says {record.entrant_count}"
         )
     problems.extend(_problems_with_ids(entry_ids))
+    return problems
+
+
+def _problems_with_commitment(record: DrawRecord) -> list[str]:
+    """Whether the seed matches its commitment, made before the draw, for possible counts."""
+    problems: list[str] = []
     if not record.seed:
         problems.append("the record's seed is empty")
     elif not check_commitment(record.seed, record.seed_commitment):
@@ -527,8 +553,12 @@ def verify(
             f"impossible counts: {record.winners_asked} winners and "
             f"{record.alternates_asked} alternates asked for"
         )
-    if not record.seed or _problems_with_ids(entry_ids):
-        return problems  # nothing to re-run: rank() would refuse
+    return problems
+
+
+def _problems_with_rerun(record: DrawRecord, entry_ids: Sequence[str]) -> list[str]:
+    """Whether re-running the draw on ``entry_ids`` gives the recorded winners and alternates."""
+    problems: list[str] = []
     ranked = rank(record.seed, entry_ids)
     cut = max(record.winners_asked, 0)
     expected_winners = tuple(ranked[:cut])

@@ -43,8 +43,8 @@ from typing import Final, Literal, Protocol
 
 # fasttext-predict 0.9.2.4 and vaderSentiment 3.3.2 ship no type hints; each is used in one
 # wrapper below whose results are rebuilt as typed values.
-import fasttext  # type: ignore[import-untyped]
-from vaderSentiment.vaderSentiment import (  # type: ignore[import-untyped]
+import fasttext  # type: ignore[import-untyped]  # the package ships no type information
+from vaderSentiment.vaderSentiment import (  # type: ignore[import-untyped]  # the package ships no type information
     SentimentIntensityAnalyzer,
 )
 

@@ -16,12 +16,7 @@ from datetime import datetime
 from typing import Protocol
 
 from listener.errors import LeaseLostError
-<<<<<<< HEAD
-from listener.graph.wire import MediaPage
-=======
 from listener.graph.wire import TIMESTAMP_RESOLUTION, MediaPage
-from listener.metrics import Metrics
->>>>>>> kill-loop
 from listener.models import Media, Sighting, Source
 from listener.pollers.context import PollerContext
 from listener.ratelimit.throttle import Scope

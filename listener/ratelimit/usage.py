@@ -121,23 +121,28 @@ def parse_buc_usage(raw: str | None) -> ParsedBucUsage:
             continue
         worst_seen: Usage | None = None
         for index, entry in enumerate(entries):
-            here = f"{where}[{index}]"
-            if not isinstance(entry, dict):
-                problems.append(f"{here}: expected an object, got {_describe(entry)}")
-                continue
-            kind = entry.get("type")
-            if not isinstance(kind, str):
-                problems.append(f"{here}: type is {_describe(kind)}, not a string; skipped")
-                continue
-            if kind != INSTAGRAM_TYPE:
-                # ads_management, pages, messenger… are other products' budgets, not ours.
-                continue
-            usage = _usage(entry, here, problems, regain=True)
+            usage = _instagram_usage(entry, f"{where}[{index}]", problems)
             if usage is not None:
                 worst_seen = usage if worst_seen is None else worst(worst_seen, usage)
         if worst_seen is not None:
             by_object[object_id] = worst_seen
     return ParsedBucUsage(by_object, tuple(problems))
+
+
+def _instagram_usage(entry: object, here: str, problems: list[str]) -> Usage | None:
+    """One entry's figures when it is an Instagram one; ``None`` (a problem listed if the entry
+    is malformed) otherwise."""
+    if not isinstance(entry, dict):
+        problems.append(f"{here}: expected an object, got {_describe(entry)}")
+        return None
+    kind = entry.get("type")
+    if not isinstance(kind, str):
+        problems.append(f"{here}: type is {_describe(kind)}, not a string; skipped")
+        return None
+    if kind != INSTAGRAM_TYPE:
+        # ads_management, pages, messenger… are other products' budgets, not ours.
+        return None
+    return _usage(entry, here, problems, regain=True)
 
 
 def _decode(raw: object, header: str, problems: list[str]) -> dict[str, object] | None:

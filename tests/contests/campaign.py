@@ -34,9 +34,9 @@ MENTION: Final = Source(SourceKind.MENTION_MEDIA, "brand")
 def settings_for(mongo_uri: str, database: AsyncDatabase[Document], **campaign: Any) -> Settings:
     """Campaign ``summer`` of account ``brand`` (handle ``brand``), changed by ``campaign``."""
     return Settings(
-        store={"mongodb_uri": mongo_uri, "database": database.name},  # type: ignore[arg-type]
-        accounts=[{"name": "brand", "ig_user_id": "1", "username": "brand"}],  # type: ignore[list-item]
-        campaigns=[  # type: ignore[list-item]
+        store={"mongodb_uri": mongo_uri, "database": database.name},
+        accounts=[{"name": "brand", "ig_user_id": "1", "username": "brand"}],
+        campaigns=[
             {
                 "id": "summer",
                 "account": "brand",
@@ -92,7 +92,7 @@ async def exported(
 ) -> bytes:
     """The bytes ``listener export entrants`` writes for ``campaign``."""
     out = io.BytesIO()
-    await export(settings, campaign, out, fmt=fmt, include_all=include_all)  # type: ignore[arg-type]
+    await export(settings, campaign, out, fmt=fmt, include_all=include_all)  # type: ignore[arg-type]  # the format is parametrised as a plain string
     return out.getvalue()
 
 

@@ -29,9 +29,9 @@ PERMALINK = "https://www.instagram.com/p/GiveAway1/"
 def settings_for(mongo_uri: str, database: AsyncDatabase[Document], post: str = POST) -> Settings:
     """Giveaway ``winter`` on the brand's post (a media id, or a permalink)."""
     return Settings(
-        store={"mongodb_uri": mongo_uri, "database": database.name},  # type: ignore[arg-type]
-        accounts=[{"name": "brand", "ig_user_id": "1", "username": "brand", "comments": True}],  # type: ignore[list-item]
-        campaigns=[  # type: ignore[list-item]
+        store={"mongodb_uri": mongo_uri, "database": database.name},
+        accounts=[{"name": "brand", "ig_user_id": "1", "username": "brand", "comments": True}],
+        campaigns=[
             {
                 "id": "winter",
                 "account": "brand",

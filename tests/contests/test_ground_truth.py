@@ -81,8 +81,8 @@ def sim_config() -> SimulatorConfig:
 def settings_for(mongo_uri: str, database: AsyncDatabase[Document]) -> Settings:
     """The brand listening to both hashtags, /tags and mentions; the two campaigns."""
     return Settings(
-        store={"mongodb_uri": mongo_uri, "database": database.name},  # type: ignore[arg-type]
-        accounts=[  # type: ignore[list-item]
+        store={"mongodb_uri": mongo_uri, "database": database.name},
+        accounts=[
             {
                 "name": "brand",
                 "ig_user_id": BRAND.ig_user_id,
@@ -90,7 +90,7 @@ def settings_for(mongo_uri: str, database: AsyncDatabase[Document]) -> Settings:
                 "hashtags": list(HASHTAGS),
             }
         ],
-        campaigns=[  # type: ignore[list-item]
+        campaigns=[
             {
                 "id": campaign_id,
                 "account": "brand",

@@ -68,7 +68,7 @@ def summer(variant: tuple[int, int, bool, str]) -> Rules:
         exclude_usernames=("xi",),
         one_entry_per_user=once,
         own_username="brand",
-        unknown_authors=unknown,  # type: ignore[arg-type]
+        unknown_authors=unknown,  # type: ignore[arg-type]  # the policy is drawn as a plain string
     )
 
 

@@ -18,10 +18,10 @@ def quiet_settings(
     """The worker on the test database and a quiet in-process simulator, campaign ``summer``;
     account ``brand`` polls ``hashtags``."""
     return Settings(
-        store={"mongodb_uri": mongo_uri, "database": database.name},  # type: ignore[arg-type]
-        server={"port": 0},  # type: ignore[arg-type]
-        simulator={"enabled": True, "posts_per_hour": 0, "mentions_per_hour": 0},  # type: ignore[arg-type]
-        graph={"app_secret": "demo-app-secret"},  # type: ignore[arg-type]
+        store={"mongodb_uri": mongo_uri, "database": database.name},
+        server={"port": 0},
+        simulator={"enabled": True, "posts_per_hour": 0, "mentions_per_hour": 0},
+        graph={"app_secret": "demo-app-secret"},
         accounts=[
             {
                 "name": "brand",
@@ -29,7 +29,7 @@ def quiet_settings(
                 "access_token": "demo-token",
                 "hashtags": list(hashtags),
             }
-        ],  # type: ignore[list-item]
+        ],
         campaigns=[
             {
                 "id": "summer",
@@ -38,7 +38,7 @@ def quiet_settings(
                 "starts_at": "2026-06-01T00:00:00Z",
                 "ends_at": "2026-07-01T00:00:00Z",
             }
-        ],  # type: ignore[list-item]
+        ],
     )
 
 

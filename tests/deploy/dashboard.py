@@ -88,6 +88,7 @@ def metrics_in(expr: str) -> set[str]:
 def defined_metrics() -> set[str]:
     """Every metric name ``listener/metrics.py`` registers (histograms by family name)."""
     registry = CollectorRegistry()
-    Metrics(registry)
+    # ``listener_throttled`` is registered with the governor, its source, once a worker has one.
+    Metrics(registry).register_throttled(lambda: ())
     text = generate_latest(registry).decode()
     return {line.split()[2] for line in text.splitlines() if line.startswith("# TYPE ")}

@@ -144,7 +144,7 @@ def test_every_locked_file_has_a_hash() -> None:
 def pins(path: Path) -> dict[str, tuple[str, set[str]]]:
     """name → (version, hashes) of a ``pip --require-hashes`` requirements file."""
     text = re.sub(r"\\\n", " ", path.read_text(encoding="utf-8"))
-    found = {}
+    found: dict[str, tuple[str, set[str]]] = {}
     for raw in text.splitlines():
         line = raw.split("#", 1)[0].strip()
         if not line:
@@ -160,7 +160,7 @@ def pins(path: Path) -> dict[str, tuple[str, set[str]]]:
 
 def test_bench_requirements_are_the_locks_pins() -> None:
     """bench/requirements.txt pins each package at the locked version, accepting its files."""
-    locked = {
+    locked: dict[tuple[str, str], set[str]] = {
         (canonicalize_name(p["name"]), p["version"]): {
             f["hash"] for f in [*p.get("wheels", []), *([p["sdist"]] if "sdist" in p else [])]
         }

@@ -309,7 +309,7 @@ def test_unknown_authors_ineligible_requires_a_known_author(one_entry_per_user: 
 def test_unknown_authors_refuses_other_values() -> None:
     """Only "eligible" and "ineligible" are policies."""
     with pytest.raises(ValueError, match="unknown_authors must be one of eligible, ineligible"):
-        replace(RULES, unknown_authors="maybe")
+        replace(RULES, unknown_authors="maybe")  # type: ignore[arg-type]  # the wrong value on purpose
 
 
 ONE_PER_USER_CASES = [

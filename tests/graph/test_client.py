@@ -175,7 +175,7 @@ async def test_persistent_faults_give_up_after_the_bound(
     graph: Graph, metrics: Metrics, kind: str, error: type[Exception], outcome: str
 ) -> None:
     """A fault on every attempt raises its retryable error after exactly max_attempts calls."""
-    graph.world.inject_faults(kind, count=3, endpoint="ig_hashtag_search")  # type: ignore[arg-type]
+    graph.world.inject_faults(kind, count=3, endpoint="ig_hashtag_search")  # type: ignore[arg-type]  # the fault kinds are parametrised as plain strings
     with pytest.raises(error):
         await graph.api.hashtag_id(WHO, "summerdrop")
     assert graph.world.stats.count(endpoint="ig_hashtag_search") == 3
@@ -188,7 +188,7 @@ async def test_persistent_faults_give_up_after_the_bound(
 )
 async def test_a_passing_fault_is_retried(graph: Graph, metrics: Metrics, kind: str) -> None:
     """One transient fault costs one retry after a jittered backoff, then the call succeeds."""
-    graph.world.inject_faults(kind, count=1, endpoint="ig_hashtag_search")  # type: ignore[arg-type]
+    graph.world.inject_faults(kind, count=1, endpoint="ig_hashtag_search")  # type: ignore[arg-type]  # the fault kinds are parametrised as plain strings
     assert await graph.api.hashtag_id(WHO, "summerdrop")
     assert requests(metrics, "ig_hashtag_search", "ok") == 1
     assert len(graph.sleeps) == 1

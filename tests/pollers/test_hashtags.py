@@ -56,12 +56,13 @@ async def test_one_document_with_three_sources(
         hashtags=["summerdrop", "sunset"], timestamp=NOW - timedelta(hours=1), like_count=500
     )
     ids = HashtagIds(graph.api, store, graph.clock)
-    for tag, edge in [
+    polled: list[tuple[str, HashtagEdge]] = [
         ("summerdrop", "recent_media"),
         ("summerdrop", "top_media"),
         ("sunset", "recent_media"),
-    ]:
-        await feed(graph, store, metrics, tag, edge, ids=ids).poll()  # type: ignore[arg-type]
+    ]
+    for tag, edge in polled:
+        await feed(graph, store, metrics, tag, edge, ids=ids).poll()
     assert await store.media.count() == 1
     doc = await store.media.get(media_id)
     assert doc is not None

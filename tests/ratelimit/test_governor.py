@@ -9,7 +9,7 @@ from __future__ import annotations
 import itertools
 import json
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from structlog.testing import capture_logs
@@ -22,11 +22,13 @@ from listener.simulator.clock import ManualClock
 from tests.graphsim import BRAND, NOW, WHO, WHO_OTHER, Graph
 
 
-def calls_between(graph: Graph, start: object, end: object, ig_user_id: str | None = None) -> int:
+def calls_between(
+    graph: Graph, start: datetime, end: datetime, ig_user_id: str | None = None
+) -> int:
     return sum(
         1
         for call in graph.world.stats.log
-        if start < call.at < end and (ig_user_id is None or call.ig_user_id == ig_user_id)  # type: ignore[operator]
+        if start < call.at < end and (ig_user_id is None or call.ig_user_id == ig_user_id)
     )
 
 

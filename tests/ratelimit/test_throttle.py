@@ -257,7 +257,7 @@ def test_buc_budget_is_the_day_spread_per_hour(impressions: int, per_hour: float
         pytest.param(lambda: Policy(budget_per_hour=1, default_pause_s=0), id="zero-pause"),
         pytest.param(lambda: Scope("app", "acct"), id="app-with-account"),
         pytest.param(lambda: Scope("buc"), id="buc-without-account"),
-        pytest.param(lambda: Scope("nope"), id="unknown-kind"),  # type: ignore[arg-type]
+        pytest.param(lambda: Scope("nope"), id="unknown-kind"),  # type: ignore[arg-type]  # an unknown scope kind, on purpose
         pytest.param(lambda: Scope.parse("buc"), id="parse-buc-without-account"),
         pytest.param(lambda: Scope.parse("platform"), id="parse-unknown"),
     ],

@@ -391,6 +391,6 @@ def test_fuzzed_headers_never_raise_and_yield_sane_numbers(seed: int) -> None:
 def test_non_text_header_is_a_problem() -> None:
     """A caller passing bytes by mistake gets a problem, not an exception."""
     raw: object = APP_SAMPLE.encode()
-    parsed = parse_app_usage(raw)  # type: ignore[arg-type]
+    parsed = parse_app_usage(raw)  # type: ignore[arg-type]  # a value of the wrong type, on purpose
     assert parsed.usage is None
     assert parsed.problems == ("X-App-Usage: expected text, got bytes",)

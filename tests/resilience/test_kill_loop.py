@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import random
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -169,6 +170,11 @@ def check_feed_states(loop: KillLoop, worker: Worker) -> None:
         )
 
 
+def polled_after(feed: str, cut: datetime) -> Callable[[dict[str, Any]], bool]:
+    """Whether a ``poll.done`` event is ``feed``'s, logged after ``cut``."""
+    return lambda event: event["feed"] == feed and parse_time(event["timestamp"]) > cut
+
+
 def catch_up(loop: KillLoop) -> datetime:
     """Run a last worker until every feed polled twice after the cut and every mention is in;
     stop it cleanly. The cut."""
@@ -179,7 +185,7 @@ def catch_up(loop: KillLoop) -> datetime:
         for key in FEEDS:
             final.wait_for(
                 "poll.done",
-                where=lambda e, key=key: e["feed"] == key and parse_time(e["timestamp"]) > cut,
+                where=polled_after(key, cut),
                 count=2,
                 timeout_s=CATCH_UP_S,
             )

@@ -30,7 +30,7 @@ def envelope_of(sim: Client, comment_id: str) -> Any:
 
 async def read_all(sim: Client, media_id: str, **params: str) -> list[dict[str, Any]]:
     """Every page of ``/{media}/comments``, following ``next``."""
-    reply = await sim.get(f"/{media_id}/comments", fields=FIELDS, **params)
+    reply = await sim.get(f"/{media_id}/comments", {"fields": FIELDS, **params})
     found: list[dict[str, Any]] = []
     while True:
         assert reply.status == 200, reply.text

@@ -96,7 +96,7 @@ async def test_debug_token_describes_a_valid_token(app: Client) -> None:
     assert data["issued_at"] == epoch(0)
     assert data["expires_at"] == epoch(60)
     assert data["data_access_expires_at"] == epoch(90)
-    assert "instagram_basic" in data["scopes"]  # type: ignore[operator]
+    assert "instagram_basic" in data["scopes"]  # type: ignore[operator]  # the JSON body's values are typed object
     assert "error" not in data
 
 
@@ -106,7 +106,7 @@ async def test_debug_token_reports_expiry_by_time(app: Client) -> None:
     data = await debug(app, BRAND.access_token)
     assert data["is_valid"] is False
     assert data["expires_at"] == epoch(60)
-    assert data["error"]["subcode"] == 463  # type: ignore[index]
+    assert data["error"]["subcode"] == 463  # type: ignore[index]  # the JSON body's values are typed object
     reply = await app.get(f"/{BRAND.ig_user_id}/tags", appsecret_proof=proof(BRAND.access_token))
     assert (reply.error["code"], reply.error["error_subcode"]) == (190, 463)
 
@@ -116,7 +116,7 @@ async def test_debug_token_reports_a_world_expired_token(app: Client) -> None:
     app.world.expire_token(BRAND.ig_user_id)
     data = await debug(app, BRAND.access_token)
     assert data["is_valid"] is False
-    assert data["error"]["code"] == 190  # type: ignore[index]
+    assert data["error"]["code"] == 190  # type: ignore[index]  # the JSON body's values are typed object
 
 
 async def test_debug_token_of_an_unknown_token_is_invalid_not_an_error(app: Client) -> None:
@@ -124,7 +124,7 @@ async def test_debug_token_of_an_unknown_token_is_invalid_not_an_error(app: Clie
     data = await debug(app, "EAA-nobody")
     assert data["is_valid"] is False
     assert data["scopes"] == []
-    assert data["error"]["code"] == 190  # type: ignore[index]
+    assert data["error"]["code"] == 190  # type: ignore[index]  # the JSON body's values are typed object
     assert "user_id" not in data
 
 
@@ -229,7 +229,7 @@ async def test_exchange_of_an_expired_token_is_190(app: Client) -> None:
     app.clock.advance(timedelta(days=61))
     status, body = await exchange(app, BRAND.access_token)
     assert status == 400
-    assert (body["error"]["code"], body["error"]["error_subcode"]) == (190, 463)  # type: ignore[index]
+    assert (body["error"]["code"], body["error"]["error_subcode"]) == (190, 463)  # type: ignore[index]  # the JSON body's values are typed object
 
 
 @pytest.mark.parametrize(
@@ -249,7 +249,7 @@ async def test_exchange_refuses_bad_input(app: Client, override: dict[str, str],
     """Wrong app credentials, a missing token, another grant or a non-Facebook token are refused."""
     status, body = await exchange(app, BRAND.access_token, **override)
     assert status == 400
-    assert body["error"]["code"] == code  # type: ignore[index]
+    assert body["error"]["code"] == code  # type: ignore[index]  # the JSON body's values are typed object
     assert app.world.current_token(BRAND.ig_user_id).value == BRAND.access_token
 
 
@@ -260,8 +260,8 @@ async def test_refresh_before_24_hours_is_refused_with_code_100(app: Client) -> 
     """An Instagram token younger than 24 hours cannot be refreshed (code 100) and still works."""
     app.clock.advance(timedelta(hours=23, minutes=59))
     body = await refresh(app, IG_ACCOUNT.access_token)
-    assert body["error"]["code"] == 100  # type: ignore[index]
-    assert "24 hours" in body["error"]["message"]  # type: ignore[index]
+    assert body["error"]["code"] == 100  # type: ignore[index]  # the JSON body's values are typed object
+    assert "24 hours" in body["error"]["message"]  # type: ignore[index]  # the JSON body's values are typed object
     assert await tags_status(app, IG_ACCOUNT.access_token, IG_ACCOUNT) == 200
 
 
@@ -282,15 +282,15 @@ async def test_refresh_of_an_expired_token_is_190_463(app: Client) -> None:
     """An expired Instagram token cannot be refreshed: 190/463."""
     app.clock.advance(timedelta(days=60))
     body = await refresh(app, IG_ACCOUNT.access_token)
-    assert (body["error"]["code"], body["error"]["error_subcode"]) == (190, 463)  # type: ignore[index]
+    assert (body["error"]["code"], body["error"]["error_subcode"]) == (190, 463)  # type: ignore[index]  # the JSON body's values are typed object
 
 
 async def test_refresh_refuses_a_facebook_token_and_another_grant(app: Client) -> None:
     """ig_refresh_token is for Instagram tokens (190 otherwise) and needs its grant_type (100)."""
     app.clock.advance(timedelta(days=2))
-    assert (await refresh(app, BRAND.access_token))["error"]["code"] == 190  # type: ignore[index]
+    assert (await refresh(app, BRAND.access_token))["error"]["code"] == 190  # type: ignore[index]  # the JSON body's values are typed object
     wrong = await refresh(app, IG_ACCOUNT.access_token, grant_type="fb_exchange_token")
-    assert wrong["error"]["code"] == 100  # type: ignore[index]
+    assert wrong["error"]["code"] == 100  # type: ignore[index]  # the JSON body's values are typed object
 
 
 async def test_refresh_needs_appsecret_proof_when_the_app_has_a_secret(app: Client) -> None:

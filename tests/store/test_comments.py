@@ -24,7 +24,7 @@ def comment(comment_id: str = "c1", **kw: object) -> Comment:
         "like_count": 2,
     }
     fields.update(kw)
-    return Comment(id=comment_id, **fields)  # type: ignore[arg-type]
+    return Comment(id=comment_id, **fields)  # type: ignore[arg-type]  # each case's fields, typed as a plain mapping
 
 
 async def test_first_sighting_stores_the_contract_document(store: Store) -> None:

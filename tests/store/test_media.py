@@ -22,7 +22,7 @@ OTHER_TAG = Source(SourceKind.HASHTAG_RECENT, "brand", "sunset")
 def media(media_id: str = "1", **kw: object) -> Media:
     fields: dict[str, object] = {"timestamp": T0 - timedelta(hours=1), "caption": "hi #summerdrop"}
     fields.update(kw)
-    return Media(id=media_id, **fields)  # type: ignore[arg-type]
+    return Media(id=media_id, **fields)  # type: ignore[arg-type]  # each case's fields, typed as a plain mapping
 
 
 class Commands(monitoring.CommandListener):

@@ -199,16 +199,15 @@ class Hostile:
 
     def _unstorable(self) -> Json:
         rng = self._rng
-        return rng.choice(
-            [
-                lambda: rng.choice([1, -1]) * (2**63 + rng.randrange(2**80)),
-                lambda: self._text() + "\ud83d",
-                lambda: {"\udc00" + self._text(): 1},
-                lambda: {"k\x00" + self._text(): 1},
-                lambda: _nested(rng.randrange(100, 300)),
-                lambda: [_nested(rng.randrange(99, 200))],
-            ]
-        )()
+        makers: list[Callable[[], Json]] = [
+            lambda: rng.choice([1, -1]) * (2**63 + rng.randrange(2**80)),
+            lambda: self._text() + "\ud83d",
+            lambda: {"\udc00" + self._text(): 1},
+            lambda: {"k\x00" + self._text(): 1},
+            lambda: _nested(rng.randrange(100, 300)),
+            lambda: [_nested(rng.randrange(99, 200))],
+        ]
+        return rng.choice(makers)()
 
     # Whole bodies that are not deliveries -----------------------------------------------------
 
@@ -247,33 +246,31 @@ class Hostile:
     def _not_json(self) -> bytes:
         rng = self._rng
         body = _dumps(self._delivery().document)
-        return rng.choice(
-            [
-                lambda: body[: rng.randrange(1, len(body))],
-                lambda: b'{"object": "instagram", "entry": [' + b"9" * 5000 + b"]}",
-                lambda: b"",
-                lambda: b"{'object': 'instagram'}",
-                lambda: body + b"}",
-            ]
-        )()
+        makers: list[Callable[[], bytes]] = [
+            lambda: body[: rng.randrange(1, len(body))],
+            lambda: b'{"object": "instagram", "entry": [' + b"9" * 5000 + b"]}",
+            lambda: b"",
+            lambda: b"{'object': 'instagram'}",
+            lambda: body + b"}",
+        ]
+        return rng.choice(makers)()
 
     def _too_deep(self) -> bytes:
         rng = self._rng
         levels = rng.randrange(1000, 4000)
-        return rng.choice(
-            [
-                lambda: b"[" * levels + b"]" * levels,
-                lambda: (
-                    b'{"object": "instagram", "entry": [{"id": "1", "changes": [{"field": '
-                    + b'"mentions", "value": '
-                    + b'{"a": ' * levels
-                    + b"1"
-                    + b"}" * levels
-                    + b"}]}]}"
-                ),
-                lambda: b"[" * levels + _dumps(self._delivery().document) + b"]" * levels,
-            ]
-        )()
+        makers: list[Callable[[], bytes]] = [
+            lambda: b"[" * levels + b"]" * levels,
+            lambda: (
+                b'{"object": "instagram", "entry": [{"id": "1", "changes": [{"field": '
+                + b'"mentions", "value": '
+                + b'{"a": ' * levels
+                + b"1"
+                + b"}" * levels
+                + b"}]}]}"
+            ),
+            lambda: b"[" * levels + _dumps(self._delivery().document) + b"]" * levels,
+        ]
+        return rng.choice(makers)()
 
     def _too_large(self) -> bytes:
         return _dumps({"object": "instagram", "entry": [], "pad": "x" * (MAX_BYTES + 1)})

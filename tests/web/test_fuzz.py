@@ -7,10 +7,10 @@ exactly. The server runs as the worker runs it: bodies are never inflated.
 from __future__ import annotations
 
 import asyncio
-from collections import Counter
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
+from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from prometheus_client import CollectorRegistry
 from pymongo.asynchronous.database import AsyncDatabase
@@ -30,7 +30,7 @@ ALLOWED = frozenset({200, 400, 403, 413, 415})
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 
 
-async def send_all(http: TestClient, cases: list[Case]) -> list[int]:
+async def send_all(http: TestClient[web.Request, web.Application], cases: list[Case]) -> list[int]:
     """POST every case, a few at a time, as Meta and strangers would; the statuses in order."""
     slots = asyncio.Semaphore(IN_FLIGHT)
 
@@ -46,7 +46,7 @@ async def send_all(http: TestClient, cases: list[Case]) -> list[int]:
 
 
 async def test_hostile_requests_get_no_5xx_and_every_valid_change_is_stored_once(
-    aiohttp_client: Callable[..., Awaitable[TestClient]],
+    aiohttp_client: Callable[..., Awaitable[TestClient[web.Request, web.Application]]],
     store: Store,
     database: AsyncDatabase[Document],
 ) -> None:
@@ -83,7 +83,7 @@ async def test_hostile_requests_get_no_5xx_and_every_valid_change_is_stored_once
     pending = set().union(*(case.pending for case in answered))
     dead = set().union(*(case.dead for case in answered))
     inbox = database["inbox"]
-    stored = Counter({d["_id"]: d["status"] async for d in inbox.find({}, {"status": 1})})
+    stored = {d["_id"]: d["status"] async for d in inbox.find({}, {"status": 1})}
     assert {key for key, status in stored.items() if status == "pending"} == pending
     assert dead <= {key for key, status in stored.items() if status == "dead"}
     assert not [e for e in logs if e["log_level"] in ("error", "critical")]

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+from aiohttp import web
 from aiohttp.test_utils import TestClient
 from prometheus_client import CollectorRegistry
 from pytest_aiohttp import AiohttpClient
@@ -22,7 +23,7 @@ from testbed import Secantus
 @asynccontextmanager
 async def readiness(
     aiohttp_client: AiohttpClient, data_dir: Path
-) -> AsyncIterator[tuple[Secantus, TestClient]]:
+) -> AsyncIterator[tuple[Secantus, TestClient[web.Request, web.Application]]]:
     """A MongoDB the test stops and starts, and a client of a web app whose /readyz asks it."""
     server = Secantus(data_dir)
     server.start()

@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 import pytest
+from aiohttp import web
 from aiohttp.test_utils import TestClient
 from prometheus_client import CollectorRegistry
 
@@ -64,7 +65,9 @@ Post = Callable[[bytes], Awaitable[tuple[int, CollectorRegistry]]]
 
 
 @pytest.fixture
-def post(aiohttp_client: Callable[..., Awaitable[TestClient]], store: Store) -> Post:
+def post(
+    aiohttp_client: Callable[..., Awaitable[TestClient[web.Request, web.Application]]], store: Store
+) -> Post:
     """POST a signed body to a fresh receiver on the test's store: (status, its registry)."""
 
     async def send(body: bytes) -> tuple[int, CollectorRegistry]:

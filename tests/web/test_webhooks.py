@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Protocol
 
 import pytest
+from aiohttp import web
 from aiohttp.test_utils import TestClient
 from prometheus_client import CollectorRegistry
 from pymongo.asynchronous.database import AsyncDatabase
@@ -43,17 +44,23 @@ DELIVERY = json.dumps(
 class Client(Protocol):
     """Makes a test client on the worker's web app for a store."""
 
-    def __call__(self, store: Store, *, max_bytes: int = 4096) -> Awaitable[TestClient]: ...
+    def __call__(
+        self, store: Store, *, max_bytes: int = 4096
+    ) -> Awaitable[TestClient[web.Request, web.Application]]: ...
 
 
 Db = AsyncDatabase[Document]
 
 
 @pytest.fixture
-def client(aiohttp_client: Callable[..., Awaitable[TestClient]]) -> Client:
+def client(
+    aiohttp_client: Callable[..., Awaitable[TestClient[web.Request, web.Application]]],
+) -> Client:
     """A test client on the worker's web app with the receiver, for a given store."""
 
-    async def make(store: Store, *, max_bytes: int = 4096) -> TestClient:
+    async def make(
+        store: Store, *, max_bytes: int = 4096
+    ) -> TestClient[web.Request, web.Application]:
         registry = CollectorRegistry()
         metrics = Metrics(registry)
         receiver = WebhookReceiver(
