@@ -59,10 +59,10 @@ RETRY_DELAYS_S: Final = (0.25, 0.5, 1.0, 2.0)  # then 2 s each time; Meta's gaps
 BUDGET_PER_HOUR: Final = (
     100_000  # the account's business-use-case calls (Meta: 4,800 × impressions / 24 h)
 )
-INBOX_WORKERS: Final = 8
+INBOX_WORKERS: Final = 2  # the default
 SAMPLE_S: Final = 2.0  # a read of the truth costs the size of the inbox index on SecantusDB
 SCRAPE_S: Final = 1.0
-DRAIN_LIMIT_S: Final = 300.0  # the drain is watched this long at most (see the section)
+DRAIN_LIMIT_S: Final = 120.0  # the drain is watched this long at most (see the section)
 QUICK_DRAIN_LIMIT_S: Final = 90.0
 SLACK_S: Final = 1.0  # clock slack when matching a scrape to the truth
 RATIO_GOAL: Final = 0.7
@@ -259,6 +259,7 @@ class Run:
     max_depth: int = 0
     max_age_s: float = 0.0
     raw_rate: float = 0.0
+    claim_plan: str = ""
 
     @property
     def rate(self) -> float:
@@ -417,7 +418,31 @@ def _settled(uri: str, run: Run, bodies: Sequence[bytes], media_ids: Sequence[st
         run.media_doubled += len(mentions) > 1
     run.media_stored = len(stored)
     run.done_without_media = len(done - stored)
+    run.claim_plan = _claim_plan(db)
     db.client.close()
+
+
+def _claim_plan(db: Any) -> str:
+    """How the server runs the inbox claim's query (as ``InboxRepository.claim`` sends it)."""
+    now = datetime.now(UTC)
+    query = {
+        "$or": [
+            {"status": "pending", "available_at": {"$lte": now}},
+            {"status": "claimed", "claim_expires_at": {"$lte": now}},
+        ]
+    }
+    plan = db.command(
+        {
+            "explain": {"find": "inbox", "filter": query, "sort": {"available_at": 1}, "limit": 1},
+            "verbosity": "executionStats",
+        }
+    )
+    stage, stages = plan["queryPlanner"]["winningPlan"], []
+    while stage:
+        stages.append(stage["stage"])
+        stage = stage.get("inputStage")
+    examined = plan["executionStats"]["totalDocsExamined"]
+    return f"{' ← '.join(stages)}, {examined:,} documents examined"
 
 
 def _drain(watch: Watch, worker: list[Worker], limit_s: float) -> tuple[float, bool]:
@@ -561,7 +586,8 @@ def _render(runs: Sequence[Run]) -> str:
             f"worker found already stored (retried deliveries) {run.duplicate_changes:,.0f}; "
             f"senders' attempts {run.attempts:,} for {run.deliveries:,} deliveries, refusals "
             f"{run.refused or 'none'}; deepest inbox {run.max_depth:,}, oldest wait "
-            f"{run.max_age_s:.0f} s; Graph calls {run.graph_calls}."
+            f"{run.max_age_s:.0f} s; Graph calls {run.graph_calls}; the inbox claim's plan at "
+            f"the end: {run.claim_plan}."
         )
     lost_all = sum(r.acked_missing + r.done_without_media for r in runs)
     drained_all = all(r.drained for r in runs)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -45,7 +46,9 @@ from listener.store.store import Store
 from testbed import Secantus, secantus
 from testbed.processes import ROOT
 
-SIZES: Final = (10_000, 1_000_000)
+SIZES: Final = tuple(
+    int(n) for n in os.environ.get("LISTENER_BENCH_HISTORY_SIZES", "10000,1000000").split(",")
+)
 QUICK_SIZES: Final = (2_000, 20_000)
 ARRIVALS: Final = 100  # new media between two passes in the "with arrivals" case
 REPEATS: Final = 11
@@ -131,6 +134,7 @@ class Export:
     rows: int
     written: int
     peak_rss_kib: int
+    error: str = ""  # why the read failed, if it did
 
 
 @dataclass
@@ -253,13 +257,16 @@ def _hwm() -> int:
 
 def _child(uri: str, database: str, what: str) -> Export:
     """Run :func:`_read` in a fresh process: its time, and its peak resident set."""
-    output = subprocess.run(
+    done = subprocess.run(
         [sys.executable, "-m", "bench.history", "--read", uri, database, what],
         cwd=ROOT,
-        stdout=subprocess.PIPE,
-        check=True,
-    ).stdout
-    result = json.loads(output)
+        capture_output=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        last = done.stderr.decode(errors="replace").strip().splitlines()[-1:]
+        return Export(what, float("nan"), 0, 0, 0, error=" ".join(last)[:300])
+    result = json.loads(done.stdout)
     return Export(what, result["seconds"], result["rows"], result["written"], result["hwm"])
 
 
@@ -394,28 +401,39 @@ def _periodic(small: Size, large: Size) -> list[str]:
     ]
 
 
+def _speed(export: Export, raw: Export) -> float:
+    """Entrants per second of ``export`` ÷ those of the raw read (NaN if either failed)."""
+    if export.error or raw.error:
+        return float("nan")
+    return (export.rows / export.seconds) / (raw.rows / raw.seconds)
+
+
+def _row(export: Export, stored: int, raw: Export) -> str:
+    what = "raw cursor read" if export is raw else export.what
+    if export.error:
+        return f"| {what} | {stored:,} | failed: {export.error} | | | | |"
+    speed = "" if export is raw else f"**{_speed(export, raw):.2f}**"
+    written = "" if export is raw else f"{export.written / 1e6:,.1f} MB"
+    return (
+        f"| {what} | {stored:,} | {written} | {export.seconds:.1f} s | "
+        f"{export.rows / export.seconds:,.0f} | {speed} | {export.peak_rss_kib / 1024:.1f} MiB |"
+    )
+
+
 def _export_table(sizes: Sequence[Size]) -> list[str]:
     rows = []
     for size in sizes:
         assert size.raw is not None
-        raw = size.raw
-        rows.append(
-            f"| raw cursor read | {size.stored:,} | | {raw.seconds:.1f} s | "
-            f"{raw.rows / raw.seconds:,.0f} | | {raw.peak_rss_kib / 1024:.1f} MiB |"
-        )
-        for export in size.exports:
-            speed = (export.rows / export.seconds) / (raw.rows / raw.seconds)
-            rows.append(
-                f"| {export.what} | {size.stored:,} | {export.written / 1e6:,.1f} MB | "
-                f"{export.seconds:.1f} s | {export.rows / export.seconds:,.0f} | **{speed:.2f}** | "
-                f"{export.peak_rss_kib / 1024:.1f} MiB |"
-            )
+        rows += [_row(e, size.stored, size.raw) for e in (size.raw, *size.exports)]
     small, large = sizes[0], sizes[-1]
     by_fmt_small = {e.what: e for e in small.exports}
     verdicts = []
     for export in large.exports:
         assert large.raw is not None
-        speed = (export.rows / export.seconds) / (large.raw.rows / large.raw.seconds)
+        if export.error or large.raw.error or by_fmt_small[export.what].error:
+            verdicts.append(f"- {export.what} at {large.stored:,}: **not met** (a read failed).")
+            continue
+        speed = _speed(export, large.raw)
         growth = export.peak_rss_kib / by_fmt_small[export.what].peak_rss_kib
         verdicts.append(
             f"- {export.what} at {large.stored:,}: {speed:.2f} × the raw read's speed (goal ≥ "
