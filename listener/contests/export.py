@@ -301,16 +301,21 @@ def _documents(
     return media.stream(
         {f"contests.{campaign}.eligible": eligible},
         sort=[("timestamp", 1), ("_id", 1)],
-        projection={
-            "caption": 1,
-            "permalink": 1,
-            "username": 1,
-            "username_source": 1,
-            "timestamp": 1,
-            "sentiment": 1,
-            f"contests.{campaign}": 1,
-        },
+        projection=projection(campaign),
     )
+
+
+def projection(campaign: str) -> dict[str, Any]:
+    """The fields an export reads of each media."""
+    return {
+        "caption": 1,
+        "permalink": 1,
+        "username": 1,
+        "username_source": 1,
+        "timestamp": 1,
+        "sentiment": 1,
+        f"contests.{campaign}": 1,
+    }
 
 
 def read_entry_ids(data: bytes) -> list[str]:

@@ -93,3 +93,61 @@ def test_results_header_says_when_where_and_how_to_reproduce() -> None:
     assert "2026-11-30" in text
     assert "CPUs" in text
     assert "`make bench`" in text
+
+
+OLD_RESULTS = """# Benchmark results
+
+- **Date**: 2026-11-29 04:36 UTC
+
+## Rate limits: Graph calls
+
+| a | b |
+| --- | --- |
+| 1 | 2 |
+
+## Entrant export: memory stays flat
+
+old figures
+## Scale: 1,000 feeds
+
+old scale
+"""
+
+
+@pytest.mark.parametrize(
+    ("new", "expected", "kept"),
+    [
+        (
+            {"scale": "## Scale: 6,100 feeds\n\nnew scale\n"},
+            [
+                "## Rate limits: Graph calls\n\n| a | b |\n| --- | --- |\n| 1 | 2 |\n",
+                "## Scale: 6,100 feeds\n\nnew scale\n",
+            ],
+            ["ratelimit"],
+        ),
+        (
+            {"burst": "## Webhook burst\n\nnew\n"},
+            [
+                "## Rate limits: Graph calls\n\n| a | b |\n| --- | --- |\n| 1 | 2 |\n",
+                "## Webhook burst\n\nnew\n",
+                "## Scale: 1,000 feeds\n\nold scale\n",
+            ],
+            ["ratelimit", "scale"],
+        ),
+    ],
+)
+def test_partial_run_keeps_the_other_sections_byte_for_byte(
+    new: dict[str, str], expected: list[str], kept: list[str]
+) -> None:
+    """A partial run replaces its own sections, keeps the others as written, in registry order,
+    and drops sections no benchmark owns any more."""
+    parts, names = runner.merged(OLD_RESULTS, new)
+    assert (parts, names) == (expected, kept)
+
+
+def test_partial_run_header_names_what_it_kept_and_from_when() -> None:
+    """The header of a partial run says which sections come from an earlier run, and its date."""
+    text = runner.header(
+        datetime(2026, 12, 5, tzinfo=UTC), 1.0, ["burst"], kept=["ratelimit"], kept_from="X"
+    )
+    assert "Kept from the run of X** (not re-run): ratelimit" in text
