@@ -19,11 +19,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import partial
+from typing import get_args
 
 import aiohttp
 import structlog
@@ -40,10 +41,17 @@ from listener.assembly.ratelimit import policy_for
 from listener.assembly.store import open_store
 from listener.assembly.web import web_server, webhook_receiver
 from listener.contests.campaigns import campaigns, scopes
+from listener.contests.commands import settle_comment_giveaways
+from listener.contests.comments import CommentSettlement
 from listener.contests.settle import SettlingPass, settle
 from listener.demo import Hosts, graph_hosts
 from listener.enrich.enricher import Enricher, Scorer
-from listener.enrich.sentiment import FastTextIdentifier, SentimentPipeline, VaderAnalyzer
+from listener.enrich.sentiment import (
+    FastTextIdentifier,
+    Label,
+    SentimentPipeline,
+    VaderAnalyzer,
+)
 from listener.errors import ConfigError, GraphError, StoppingError, StoreUnavailableError
 from listener.graph.instagram import Credentials, InstagramApi
 from listener.graph.tokens import TokenApi, current_token, token_expiries
@@ -242,6 +250,9 @@ class Worker:
         (:mod:`listener.contests.settle`).
         """
         result = await settle(self.store.media, scopes(self.settings), now=self.clock())
+        self._count_comment_giveaways(
+            await settle_comment_giveaways(self.store, self.settings, strict=False)
+        )
         for campaign in result.campaigns:
             self.metrics.contest_author_known.labels(campaign.campaign).set(
                 campaign.author_known_ratio
@@ -259,6 +270,16 @@ class Worker:
                 identity = result.identities[account.name]
                 self.metrics.identity_known.labels(account.name).set(identity.ratio)
         return result
+
+    def _count_comment_giveaways(self, giveaways: Iterable[CommentSettlement]) -> None:
+        """Comment giveaways in the contest metrics: entries now, and first verdicts given."""
+        for giveaway in giveaways:
+            entries = self.metrics.comment_contest_entries
+            entries.labels(giveaway.campaign, "true").set(giveaway.eligible)
+            entries.labels(giveaway.campaign, "false").set(giveaway.judged - giveaway.eligible)
+            verdicts = self.metrics.contest_entries
+            verdicts.labels(giveaway.campaign, "true").inc(giveaway.first_eligible)
+            verdicts.labels(giveaway.campaign, "false").inc(giveaway.first_ineligible)
 
     async def _reloads(self, stop: asyncio.Event, reload: asyncio.Event) -> None:
         while not stop.is_set():
@@ -367,7 +388,11 @@ async def start(
         hosts = await stack.enter_async_context(graph_hosts(settings, media=True))
         store = await stack.enter_async_context(_ready_store(settings, stopping))
         session = await stack.enter_async_context(aiohttp.ClientSession())
-        parts = Parts(settings=settings, store=store, metrics=Metrics(registry), clock=clock)
+        metrics = Metrics(registry)
+        metrics.start_comment_series(
+            (a.name for a in settings.accounts if a.comments), get_args(Label)
+        )
+        parts = Parts(settings=settings, store=store, metrics=metrics, clock=clock)
         worker = await build_worker(
             parts, session=session, hosts=hosts, loader=loader, stopping=stopping, seams=seams
         )

@@ -2,21 +2,29 @@
 
 With ``[simulator] enabled`` (``make run``), :func:`graph_hosts` starts the project's Graph API
 simulator in-process and points both hosts at it; otherwise it yields the configured hosts and
-the simulator is never imported.
+the simulator is never imported. A comment giveaway whose posts are permalinks gets those posts
+published as the account's own, a few comments already under them and, while the worker runs,
+a steady stream of new ones with their signed ``comments`` webhooks.
 """
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from functools import partial
+from typing import TYPE_CHECKING
 
 import structlog
 
 from listener.ratelimit.throttle import buc_budget_per_hour, platform_budget_per_hour
-from listener.settings import Settings
+from listener.settings import Settings, shortcode
+
+if TYPE_CHECKING:
+    from listener.simulator import World
 
 log = structlog.get_logger("listener.demo")
 
@@ -28,7 +36,8 @@ class Hosts:
     facebook: str
     instagram: str
     deliver_webhooks: Callable[[str], object] | None = None
-    """Demo only: start the simulator's signed ``mentions`` deliveries to a URL."""
+    """Demo only: start the simulator's signed ``mentions`` and ``comments`` deliveries to a
+    URL."""
 
 
 @asynccontextmanager
@@ -73,5 +82,53 @@ async def graph_hosts(settings: Settings, *, media: bool = False) -> AsyncIterat
     )
     async with simulator.serve(config) as running:
         log.info("simulator.started", base_url=running.base_url)
-        deliver = partial(running.deliver_webhooks, mentions_per_hour=demo.mentions_per_hour)
+        giveaways = _publish_giveaways(running.world, settings, backfill=media)
+        deliver = partial(
+            running.deliver_webhooks,
+            mentions_per_hour=demo.mentions_per_hour,
+            comments_per_hour=demo.comments_per_hour,
+            giveaways=giveaways,
+        )
         yield Hosts(running.base_url, running.base_url, deliver if media else None)
+
+
+GIVEAWAY_CAPTION = "🎁 GIVEAWAY! Comment and tag two friends to enter. Winner drawn Friday."
+GIVEAWAY_BACKFILL = 12
+"""Comments already under a demo giveaway post when the demo starts (one a minute before)."""
+
+
+def _publish_giveaways(world: World, settings: Settings, *, backfill: bool) -> list[str]:
+    """Publish, as the account's own posts, the posts the comment giveaways name by permalink;
+    with ``backfill`` (the worker) each already carries a few comments. Their media ids.
+
+    A post's id follows from its shortcode, so every demo run publishes it under the id a
+    previous run may have resolved and kept.
+    """
+    now = world.start
+    published: list[str] = []
+    for campaign in settings.campaigns:
+        if campaign.kind != "comments":
+            continue
+        account = settings.account(campaign.account)
+        for post in campaign.posts:
+            code = shortcode(post)
+            if code is None:
+                continue  # a media id: the demo world cannot publish a post under it
+            digest = int(hashlib.sha256(code.encode()).hexdigest(), 16)
+            media_id = world.add_post(
+                timestamp=now - timedelta(hours=1),
+                caption=GIVEAWAY_CAPTION,
+                username=account.username or account.name,
+                owner=account.ig_user_id,
+                shortcode=code,
+                media_id=f"17{digest % 10**16:016d}",
+            )
+            if backfill:
+                world.publish_comments(
+                    media_id,
+                    GIVEAWAY_BACKFILL,
+                    start=now - timedelta(minutes=GIVEAWAY_BACKFILL),
+                    spacing_s=60,
+                )
+            published.append(media_id)
+    return published

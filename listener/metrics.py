@@ -8,6 +8,7 @@ metrics are a promise to dashboards; add new ones rather than change those.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from itertools import product
 
 from prometheus_client import (
     CollectorRegistry,
@@ -21,6 +22,9 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from listener import __version__
+from listener.models import CommentSource
+
+_INGEST_RESULTS = ("new", "duplicate")
 
 # ``*_created`` series double every counter's series and no dashboard reads them.
 disable_created_metrics()  # type: ignore[no-untyped-call]  # untyped in prometheus-client
@@ -68,6 +72,7 @@ class Metrics:
         self._inbox(registry)
         self._enrichment(registry)
         self._health(registry)
+        self._comments(registry)
 
     def _graph(self, registry: CollectorRegistry) -> None:
         """Graph API calls and Meta's rate limits."""
@@ -172,6 +177,28 @@ class Metrics:
             registry=registry,
         )
 
+    def _comments(self, registry: CollectorRegistry) -> None:
+        """Comments on the account's own posts and comment giveaways."""
+        self.comments_ingested = Counter(
+            "listener_comments_ingested_total",
+            "Comments on the account's own posts stored, new versus already known, by source",
+            ["account", "source", "result"],
+            registry=registry,
+        )
+        self.comment_sentiment = Counter(
+            "listener_comment_sentiment_total",
+            "Sentiment labels given to new comments on the account's own posts",
+            ["account", "label"],
+            registry=registry,
+        )
+        self.comment_contest_entries = Gauge(
+            "listener_comment_contest_entries",
+            "Top-level comments of a comment giveaway's posts, eligible or not, as of the last "
+            "settling pass",
+            ["campaign", "eligible"],
+            registry=registry,
+        )
+
     def _health(self, registry: CollectorRegistry) -> None:
         """Pacing shortfalls, usage-header problems, token expiry and the store."""
         self.feed_possibly_missed = Counter(
@@ -218,3 +245,17 @@ class Metrics:
                 paused,
             )
         )
+
+    def start_comment_series(self, accounts: Iterable[str], labels: Iterable[str]) -> None:
+        """Give each account that reads comments its comment series at 0 from the start.
+
+        A counter's labelled series exists only once incremented: without this, a quiet
+        account would show "no data" on the dashboard rather than no comments, and a rate
+        over the first comment would miss it.
+        """
+        sentiment_labels = tuple(labels)
+        for account in accounts:
+            for source, result in product(CommentSource, _INGEST_RESULTS):
+                self.comments_ingested.labels(account, source.value, result)
+            for label in sentiment_labels:
+                self.comment_sentiment.labels(account, label)

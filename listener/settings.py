@@ -257,6 +257,8 @@ class SimulatorSettings(_Section):
     seed: int | None = None  # None: a new world every run; a number: the same world every run
     posts_per_hour: float = Field(default=120.0, ge=0)
     mentions_per_hour: float = Field(default=120.0, ge=0)
+    comments_per_hour: float = Field(default=120.0, ge=0)
+    """Comments entering each comment giveaway's posts, each with its signed webhook."""
     backfill_hours: float = Field(default=30.0, ge=0)
 
 

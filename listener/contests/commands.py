@@ -82,10 +82,28 @@ async def settled(store: Store, settings: Settings, full: Iterable[str] = ()) ->
     Comment giveaways are judged whole each time (:func:`comment_giveaways.settle`).
     """
     result = await settle(store.media, scopes(settings), now=_utcnow(), full=full)
-    for config in comment_campaigns(settings):
-        rules = await comment_rules(store, settings, config)
-        await comment_giveaways.settle(store.comments, config.id, rules)
+    await settle_comment_giveaways(store, settings)
     return result.campaigns
+
+
+async def settle_comment_giveaways(
+    store: Store, settings: Settings, *, strict: bool = True
+) -> list[comment_giveaways.CommentSettlement]:
+    """Judge every comment giveaway whole (:func:`comment_giveaways.settle`).
+
+    A campaign post given as a permalink nobody resolved yet is a :class:`ContestError`;
+    ``strict=False`` (the worker, which resolves them as it polls) skips that campaign instead.
+    """
+    found: list[comment_giveaways.CommentSettlement] = []
+    for config in comment_campaigns(settings):
+        try:
+            rules = await comment_rules(store, settings, config)
+        except ContestError:
+            if strict:
+                raise
+            continue
+        found.append(await comment_giveaways.settle(store.comments, config.id, rules))
+    return found
 
 
 async def comment_rules(store: Store, settings: Settings, config: CampaignSettings) -> Rules:

@@ -84,12 +84,15 @@ def verdicts(rules: Rules, documents: Sequence[Mapping[str, Any]]) -> dict[str, 
 
 @dataclass(frozen=True)
 class CommentSettlement:
-    """What judging a comment campaign found: entries, eligible ones, verdicts written."""
+    """What judging a comment campaign found: entries, eligible ones, verdicts written, and of
+    those the first ones comments got for the campaign (eligible, not eligible)."""
 
     campaign: str
     judged: int
     eligible: int
     written: int
+    first_eligible: int = 0
+    first_ineligible: int = 0
 
 
 async def settle(comments: CommentRepository, campaign: str, rules: Rules) -> CommentSettlement:
@@ -110,7 +113,19 @@ async def settle(comments: CommentRepository, campaign: str, rules: Rules) -> Co
     }
     await comments.set_many(changed)
     eligible = sum(v.eligible for v in judged.values())
-    return CommentSettlement(campaign, len(judged), eligible, len(changed))
+    first = [
+        judged[str(d["_id"])].eligible
+        for d in documents
+        if campaign not in (d.get("contests") or {})
+    ]
+    return CommentSettlement(
+        campaign,
+        len(judged),
+        eligible,
+        len(changed),
+        first_eligible=sum(first),
+        first_ineligible=len(first) - sum(first),
+    )
 
 
 def row(document: Mapping[str, Any], campaign: str, entry_number: int | None) -> dict[str, Any]:

@@ -1,23 +1,31 @@
 """``listener draw recheck``: before announcing, ask Meta whether each drawn entry still stands.
 
+A drawn media is looked for in the feeds it came from; a drawn comment is read again from its
+node (``GET /{comment-id}``): deleted (100/33) or hidden, it is withdrawn with that reason, and
+its text, author and time are judged again by the campaign's rules. The draw's record is never
+changed: the results are kept beside it.
+
 It prints like the operator commands (:mod:`listener.commands.report`) and opens what they open
 (:mod:`listener.commands.tools`).
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping, Sequence
 from contextlib import aclosing
 from datetime import datetime
+from functools import partial
 from typing import Any, TextIO
 
 from listener.commands.report import Report
 from listener.commands.tools import Tools, open_tools, reachable, utcnow
+from listener.contests.commands import ContestError, comment_rules
+from listener.enrich.contests import Entry, Rules, judge
 from listener.enrich.contests import hashtags as caption_hashtags
 from listener.enrich.draw import DrawRecord
 from listener.errors import BadRequestError, GraphError, ObjectUnavailableError
 from listener.graph.instagram import Credentials
-from listener.graph.wire import MediaPage
+from listener.graph.wire import CommentState, MediaPage
 from listener.settings import Settings
 
 RECHECK_PAGES = 10
@@ -33,12 +41,17 @@ async def recheck(
 ) -> int:
     """``listener draw recheck``: before announcing, ask Meta whether each drawn entry still stands.
 
-    For each winner and alternate, in drawn order: is the media still reachable through a feed
-    it came from (its mention, ``/tags``, or its hashtag's ``top_media``/``recent_media``), and
-    does its caption still carry the campaign's hashtags? An entry Meta no longer serves, or
-    whose caption lost a hashtag, is marked withdrawn with the reason — never silently dropped.
-    An entry no feed can show any more (older than recent_media's 24 hours, not in top media)
-    is "unconfirmed": nothing proves it was withdrawn. The results are kept with the draw.
+    A drawn media is looked for in the feeds it came from; a drawn comment is read again from its
+    node (``GET /{comment-id}``): deleted (100/33) or hidden, it is withdrawn with that reason, and
+    its text, author and time are judged again by the campaign's rules. The draw's record is never
+    changed: the results are kept beside it.
+
+        For each winner and alternate, in drawn order: is the media still reachable through a feed
+        it came from (its mention, ``/tags``, or its hashtag's ``top_media``/``recent_media``), and
+        does its caption still carry the campaign's hashtags? An entry Meta no longer serves, or
+        whose caption lost a hashtag, is marked withdrawn with the reason — never silently dropped.
+        An entry no feed can show any more (older than recent_media's 24 hours, not in top media)
+        is "unconfirmed": nothing proves it was withdrawn. The results are kept with the draw.
     """
     config = settings.campaign(campaign_id)
     account = settings.account(config.account)
@@ -52,16 +65,27 @@ async def recheck(
             return report.finish("recheck")
         record = DrawRecord.from_json(stored["record"])
         who = await tools.credentials(account)
+        check: Callable[[str], Awaitable[tuple[str, str]]]
+        if config.kind == "comments":
+            try:
+                rules = await comment_rules(tools.store, settings, config)
+            except ContestError as exc:
+                report.problem(config.id, str(exc))
+                return report.finish("recheck")
+            check = partial(_recheck_comment, tools, who, rules)
+        else:
+            check = partial(_recheck_one, tools, who, config.hashtags)
+        key = "comment_id" if config.kind == "comments" else "media_id"
         results: list[dict[str, str]] = []
         winners_left = record.winners_asked
         for rank, media_id in enumerate((*record.winners, *record.alternates), start=1):
-            status, reason = await _recheck_one(tools, who, config.hashtags, media_id)
-            results.append({"media_id": media_id, "status": status, "reason": reason})
+            status, reason = await check(media_id)
+            results.append({key: media_id, "status": status, "reason": reason})
             role = "winner" if rank <= len(record.winners) else "alternate"
             text = f"{status}" + (f": {reason}" if reason else "")
             line = report.warning if status == "withdrawn" else report.ok
             line(f"{role} {rank} {media_id}", text)
-        final = [r["media_id"] for r in results if r["status"] != "withdrawn"][:winners_left]
+        final = [r[key] for r in results if r["status"] != "withdrawn"][:winners_left]
         out.write(f"winners after the re-check, in drawn order: {', '.join(final) or 'none'}\n")
         await tools.store.draws.save_recheck(config.id, {"checked_at": clock(), "results": results})
     return report.finish("recheck")
@@ -90,6 +114,47 @@ async def _recheck_one(
     missing = [tag for tag in hashtags if tag.casefold() not in present]
     if missing:
         return "withdrawn", f"the caption no longer carries #{', #'.join(missing)}"
+    return "ok", ""
+
+
+async def _recheck_comment(
+    tools: Tools, who: Credentials, rules: Rules, comment_id: str
+) -> tuple[str, str]:
+    """(status, reason) of one drawn comment: ok, withdrawn (deleted, hidden, or no longer
+    within the rules) or unconfirmed (Meta did not answer)."""
+    try:
+        now = await tools.instagram.comment_state(who, comment_id)
+    except ObjectUnavailableError as exc:
+        return "withdrawn", f"deleted at Meta (or its post is): {exc.message}"
+    except BadRequestError as exc:
+        return "withdrawn", f"Meta no longer serves it: {exc.message}"
+    except GraphError as exc:
+        return "unconfirmed", f"Meta did not answer: {exc}"
+    if now.hidden:
+        return "withdrawn", "hidden by the account"
+    assert tools.store is not None
+    return _within_rules(rules, now, await tools.store.comments.get(comment_id) or {})
+
+
+def _within_rules(rules: Rules, now: CommentState, stored: Mapping[str, Any]) -> tuple[str, str]:
+    """(status, reason) of a comment Meta still serves, judged again by the rules; what Meta
+    left out (its time, its author) is taken from the store."""
+    timestamp = now.timestamp or stored.get("timestamp")
+    if timestamp is None:
+        return "unconfirmed", "Meta gave no time for it and the store has none"
+    verdict = judge(
+        rules,
+        Entry.from_comment(
+            comment_id=now.id,
+            media_id=now.media_id or str(stored.get("media_id") or ""),
+            timestamp=timestamp,
+            text=now.text,
+            username=now.username or stored.get("username"),
+            parent_id=now.parent_id,
+        ),
+    )
+    if not verdict.eligible:
+        return "withdrawn", f"no longer within the rules: {', '.join(verdict.reasons)}"
     return "ok", ""
 
 

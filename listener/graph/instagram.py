@@ -19,9 +19,11 @@ from listener.errors import MalformedResponseError
 from listener.graph.client import GraphClient
 from listener.graph.paging import PageWalk
 from listener.graph.wire import (
+    CommentState,
     MediaPage,
     MentionedComment,
     parse_comment_media,
+    parse_comment_state,
     parse_id_list,
     parse_media_page,
     parse_mentioned_comment,
@@ -36,6 +38,8 @@ HASHTAG_MEDIA_FIELDS = "id,caption,media_type,permalink,timestamp,like_count,com
 AUTHORED_MEDIA_FIELDS = f"{HASHTAG_MEDIA_FIELDS},username"
 """``/tags`` and mention expansions do give the author."""
 COMMENT_FIELDS = f"id,text,timestamp,username,media{{{AUTHORED_MEDIA_FIELDS}}}"
+COMMENT_STATE_FIELDS = "id,text,timestamp,username,hidden,parent_id,media{id}"
+"""A comment on the account's own post, as ``draw recheck`` reads it again."""
 HashtagEdge = Literal["recent_media", "top_media"]
 
 
@@ -197,5 +201,18 @@ class InstagramApi:
             endpoint="comment",
             account=who.account,
             parse=lambda body: parse_comment_media(body, endpoint="comment"),
+            subject=comment_id,
+        )
+
+    async def comment_state(self, who: Credentials, comment_id: str) -> CommentState:
+        """A comment on the account's own post as Meta serves it now; a deleted comment is
+        :class:`~listener.errors.ObjectUnavailableError` (100/33)."""
+        return await self._client.get(
+            comment_id,
+            {"fields": COMMENT_STATE_FIELDS},
+            token=who.token,
+            endpoint="comment",
+            account=who.account,
+            parse=lambda body: parse_comment_state(body, endpoint="comment"),
             subject=comment_id,
         )

@@ -182,6 +182,47 @@ def parse_comment_media(body: Any, *, endpoint: str) -> Media:
     return _validated(_CommentMedia, body, endpoint).media.to_media()
 
 
+class _MediaRef(_Wire):
+    id: str
+
+
+class _CommentNode(_Wire):
+    id: str
+    text: str | None = None
+    timestamp: AwareDatetime | None = None
+    username: str | None = None
+    hidden: bool | None = None
+    parent_id: str | None = None
+    media: _MediaRef | None = None
+
+
+@dataclass(frozen=True)
+class CommentState:
+    """A comment on the account's own post as Meta serves it now (``GET /{comment-id}``)."""
+
+    id: str
+    text: str
+    timestamp: datetime | None
+    username: str | None
+    hidden: bool
+    parent_id: str | None
+    media_id: str | None
+
+
+def parse_comment_state(body: Any, *, endpoint: str) -> CommentState:
+    """The comment node asked for its text, author, time, ``hidden``, parent and media id."""
+    node = _validated(_CommentNode, body, endpoint)
+    return CommentState(
+        id=node.id,
+        text=node.text or "",
+        timestamp=node.timestamp,
+        username=node.username,
+        hidden=bool(node.hidden),
+        parent_id=node.parent_id,
+        media_id=None if node.media is None else node.media.id,
+    )
+
+
 def _validated(model: type[_M], body: Any, endpoint: str) -> _M:
     try:
         return model.model_validate(body)

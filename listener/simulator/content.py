@@ -230,3 +230,34 @@ class PostStream:
 
     def _gap(self) -> timedelta:
         return timedelta(hours=self._rng.expovariate(self._rate))
+
+
+_GIVEAWAY_LINES: Final = (
+    "Count me in!",
+    "Pick me please",
+    "Love this 😍😍",
+    "🔥🔥🔥",
+    "Me encanta, ojalá gane",
+    "Je participe !",
+    "Bellissimo, partecipo",
+    "参加します！",
+    "Eu quero muito",
+    "Not sure about this one…",
+    "Shipping was slow last time 😕",
+)
+"""What people write under a giveaway: eager, emoji-only, non-English, now and then unhappy."""
+
+
+def giveaway_comment(rng: random.Random, brand: str, fans: int = 400) -> tuple[str, str]:
+    """(username, text) of one comment under a brand's giveaway post (seeded by ``rng``).
+
+    Zero to three friends tagged (so some entries tag too few), now and then the brand's own
+    handle or the commenter's (which do not count), a repeat commenter from a pool of ``fans``.
+    """
+    user = f"fan.{rng.randrange(fans)}"
+    friends = [f"@friend.{rng.randrange(fans)}" for _ in range(rng.choice((0, 1, 2, 2, 3)))]
+    if rng.random() < 0.1:
+        friends.append(f"@{brand}")
+    if rng.random() < 0.05:
+        friends.append(f"@{user}")
+    return user, " ".join((rng.choice(_GIVEAWAY_LINES), *friends))

@@ -11,6 +11,7 @@
 - ``POST /__sim/webhooks`` ``{drop_ratio}``: drop that share of queued ``comments`` webhooks at
   random; ``GET /__sim/webhooks`` → ``{"queued", "dropped"}``
 - ``POST /__sim/comments_enabled`` ``{media_id, enabled}`` → `World.set_comments_enabled`
+- ``POST /__sim/comments/hide`` ``{comment_id}`` → `World.hide_comment` (the account hid it)
 - ``POST /__sim/throttle`` ``{scope: "app" | ig_user_id, code, minutes, disguised?}``
   → `World.throttle`, ``{"until"}``
 - ``POST /__sim/withdraw`` ``{media_id}`` or ``{comment_id}`` → `World.withdraw_post` /
@@ -53,6 +54,7 @@ def routes() -> list[web.RouteDef]:
         web.post("/__sim/comments", _guard(add_comment)),
         web.post("/__sim/comments/bulk", _guard(add_comments)),
         web.post("/__sim/comments_enabled", _guard(comments_enabled)),
+        web.post("/__sim/comments/hide", _guard(hide_comment)),
         web.post("/__sim/webhooks", _guard(webhooks)),
         web.get("/__sim/webhooks", _guard(webhooks)),
         web.post("/__sim/throttle", _guard(throttle)),
@@ -171,6 +173,14 @@ async def throttle(request: web.Request) -> web.Response:
         disguised=_flag(body, "disguised"),
     )
     return web.json_response({"until": graph_timestamp(until)})
+
+
+async def hide_comment(request: web.Request) -> web.Response:
+    """The account hides a comment: the owner still reads it, marked ``hidden``."""
+    sim = request.app[SIMULATION]
+    comment_id = _required_text(await _body(request), "comment_id")
+    sim.world.hide_comment(comment_id)
+    return web.json_response({"hidden": comment_id})
 
 
 async def withdraw(request: web.Request) -> web.Response:

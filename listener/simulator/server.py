@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from typing import Final
@@ -69,19 +69,32 @@ class RunningSimulator:
     clock: Clock
     deliveries: list[asyncio.Task[None]] = field(default_factory=list)
 
-    def deliver_webhooks(self, url: str, *, mentions_per_hour: float) -> Deliverer:
+    def deliver_webhooks(
+        self,
+        url: str,
+        *,
+        mentions_per_hour: float,
+        comments_per_hour: float = 0.0,
+        giveaways: Sequence[str] = (),
+    ) -> Deliverer:
         """Start publishing mentions and delivering their signed webhooks to ``url``, and the
-        queued ``comments`` webhooks of comments published through the control API."""
+        queued ``comments`` webhooks: of comments published through the control API, and of
+        comments entering the ``giveaways`` (the account's posts) at ``comments_per_hour``."""
         deliverer = Deliverer(
             self.world,
             self.clock,
             url,
             mentions_per_hour=mentions_per_hour,
             seed=self.world.config.seed,
+            comments_per_hour=comments_per_hour,
+            giveaways=giveaways,
         )
         self.deliveries.append(asyncio.create_task(deliverer.run(), name="simulator:webhooks"))
         self.deliveries.append(
             asyncio.create_task(deliverer.drain(), name="simulator:comment-webhooks")
+        )
+        self.deliveries.append(
+            asyncio.create_task(deliverer.giveaway_comments(), name="simulator:giveaways")
         )
         return deliverer
 

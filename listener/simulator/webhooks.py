@@ -18,13 +18,13 @@ import hmac
 import json
 import logging
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
 import aiohttp
 
-from listener.simulator.content import Comment, scoped_user_id
+from listener.simulator.content import Comment, giveaway_comment, scoped_user_id
 from listener.simulator.world import World
 
 logger = logging.getLogger("listener.simulator")
@@ -132,6 +132,8 @@ class Deliverer:
         mentions_per_hour: float,
         comment_share: float = 0.3,
         seed: int = 7,
+        comments_per_hour: float = 0.0,
+        giveaways: Sequence[str] = (),
     ) -> None:
         self._world = world
         self._clock = clock
@@ -139,6 +141,9 @@ class Deliverer:
         self._rate = mentions_per_hour
         self._comment_share = comment_share
         self._rng = random.Random(f"{seed}|webhooks")
+        self._comment_rate = comments_per_hour
+        self._giveaways = tuple(giveaways)
+        self._comment_rng = random.Random(f"{seed}|giveaways")
         self.delivered = 0
         self.failed = 0
 
@@ -163,6 +168,27 @@ class Deliverer:
         return self._world.add_post(
             timestamp=now, caption=caption, username=fan, hashtags=tags
         ), None
+
+    def comment_on_giveaway(self, media_id: str) -> str:
+        """Someone enters the giveaway on the account's post ``media_id``: a comment now, and
+        its ``comments`` webhook queued for the account; the comment's id."""
+        post = self._world.post(media_id)
+        owner = None if post is None or post.owner is None else self._world.account(post.owner)
+        if post is None or owner is None:
+            raise ValueError(f"media {media_id} is not an account's own post")
+        user, text = giveaway_comment(self._comment_rng, owner.username)
+        comment_id = self._world.add_comment(media_id, text, user, self._clock())
+        self._world.queue_webhook(owner.ig_user_id, comment_id)
+        return comment_id
+
+    async def giveaway_comments(self) -> None:
+        """Comment on the giveaway posts at ``comments_per_hour`` (Poisson) until cancelled;
+        :meth:`drain` delivers the webhooks."""
+        if not self._giveaways or self._comment_rate <= 0:
+            return
+        while True:
+            await asyncio.sleep(self._comment_rng.expovariate(self._comment_rate / 3600.0))
+            self.comment_on_giveaway(self._comment_rng.choice(self._giveaways))
 
     async def deliver(self, session: aiohttp.ClientSession, payload: Any) -> bool:
         """POST one signed delivery, retrying as Meta would; whether it was accepted."""

@@ -222,10 +222,13 @@ class World:
         hide_like_count: bool = False,
         owner: str | None = None,
         comments_enabled: bool = True,
+        shortcode: str | None = None,
+        media_id: str | None = None,
     ) -> str:
         """Publish an explicit post (visible to queries once ``now >= timestamp``); its id.
 
-        ``owner``: the IG user id of the account that published it (listed by its ``/media``).
+        ``owner``: the IG user id of the account that published it (listed by its ``/media``);
+        ``shortcode`` and ``media_id``: its permalink's and its id (random when not given).
         """
         if owner is not None and owner not in self._accounts:
             raise ValueError(f"unknown account {owner}")
@@ -240,11 +243,11 @@ class World:
         if media_type == "CAROUSEL_ALBUM":
             children = tuple(random_media_id(self._rng, "17") for _ in range(2))
         post = Post(
-            id=random_media_id(self._rng, "17"),
+            id=media_id or random_media_id(self._rng, "17"),
             timestamp=timestamp.replace(microsecond=0),
             caption=caption if caption is not None else " ".join(f"#{tag}" for tag in tags),
             media_type=media_type,
-            shortcode=random_shortcode(self._rng),
+            shortcode=shortcode or random_shortcode(self._rng),
             like_count=like_count,
             comments_count=comments_count,
             username=username,

@@ -101,6 +101,15 @@ access_token = "deploy-test-token"
 hashtags = ["summerdrop", "sunset"]
 tags = true
 mentions = true
+comments = true      # the comment series, at 0 until comments arrive
+
+[[campaigns]]        # listener_comment_contest_entries from the settling pass
+id = "giveaway"
+account = "brand"
+kind = "comments"
+posts = ["17900000000000001"]
+starts_at = "2020-01-01T00:00:00Z"
+ends_at = "2100-01-01T00:00:00Z"
 
 [[campaigns]]        # contest verdicts for listener_contest_entries_total
 id = "summerdrop"

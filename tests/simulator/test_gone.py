@@ -118,3 +118,13 @@ async def test_withdraw_control_needs_exactly_one_id(sim: Client) -> None:
     both = await sim.control("withdraw", {"media_id": "1", "comment_id": "2"})
     assert both.status == 400
     assert (await sim.control("withdraw", {"media_id": "17999"})).status == 400
+
+
+async def test_a_comment_hidden_through_the_control_api_reads_hidden(sim: Client) -> None:
+    """POST /__sim/comments/hide marks the comment hidden; its node still answers."""
+    media_id = sim.world.add_post(timestamp=START, caption="giveaway", owner=BRAND.ig_user_id)
+    comment_id = sim.world.add_comment(media_id, "me @ana", "cy", START)
+    assert (await sim.control("comments/hide", {"comment_id": comment_id})).status == 200
+    reply = await sim.get(f"/{comment_id}", fields="id,hidden")
+    assert reply.body == {"id": comment_id, "hidden": True}
+    assert (await sim.control("comments/hide", {"comment_id": "1"})).status == 400
