@@ -158,6 +158,18 @@ class Metrics:
             ["label", "hashtag"],
             registry=registry,
         )
+        self.comments_ingested = Counter(
+            "listener_comments_ingested_total",
+            "Comment sightings stored (own posts), by source and result (new, duplicate, refused)",
+            ["account", "source", "result"],
+            registry=registry,
+        )
+        self.comment_sentiment = Counter(
+            "listener_comment_sentiment_total",
+            "Sentiment labels given to new comments on the account's own posts",
+            ["account", "label"],
+            registry=registry,
+        )
         self.contest_entries = Counter(
             "listener_contest_entries_total",
             "Contest verdicts given to new media",
