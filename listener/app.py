@@ -32,7 +32,7 @@ from prometheus_client import CollectorRegistry
 from listener.assembly.cluster import leasing as build_leasing
 from listener.assembly.cluster import shared_limits
 from listener.assembly.graph import GraphClients, app_credentials, graph_clients
-from listener.assembly.pollers import all_feeds, pacing
+from listener.assembly.pollers import all_feeds, comment_feeds, pacing
 from listener.assembly.pollers import inbox as build_inbox
 from listener.assembly.pollers import scheduler as build_scheduler
 from listener.assembly.ratelimit import governor as build_governor
@@ -40,6 +40,7 @@ from listener.assembly.ratelimit import policy_for
 from listener.assembly.store import open_store
 from listener.assembly.web import web_server, webhook_receiver
 from listener.contests.campaigns import campaigns, scopes
+from listener.contests.comment_settling import CommentSettling
 from listener.contests.settle import SettlingPass, settle
 from listener.demo import Hosts, graph_hosts
 from listener.enrich.enricher import Enricher, Scorer
@@ -50,6 +51,8 @@ from listener.graph.tokens import TokenApi, current_token, token_expiries
 from listener.logs import remember_secret
 from listener.metrics import Metrics
 from listener.pollers.accounts import Accounts
+from listener.pollers.comment_ingest import CommentIngestor
+from listener.pollers.comments import refuse_foreign_posts
 from listener.pollers.context import PollerContext
 from listener.pollers.feed import Feed
 from listener.pollers.inbox import InboxWorker
@@ -127,6 +130,7 @@ class Worker:
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
     """Set once :meth:`serve`'s stop is: the event the worker's own waits end on."""
     grace_s: float = 5.0
+    comment_settling: CommentSettling | None = None
 
     async def serve(self, stop: asyncio.Event, reload: asyncio.Event | None = None) -> None:
         """Poll until ``stop`` is set; re-read tokens whenever ``reload`` is set.
@@ -258,6 +262,15 @@ class Worker:
             if account.hashtags:
                 identity = result.identities[account.name]
                 self.metrics.identity_known.labels(account.name).set(identity.ratio)
+        if self.comment_settling is not None:
+            for giveaway in await self.comment_settling.settle():
+                if giveaway.written:
+                    log.info(
+                        "contests.settled",
+                        campaign=giveaway.campaign,
+                        changed=giveaway.written,
+                        eligible=giveaway.eligible,
+                    )
         return result
 
     async def _reloads(self, stop: asyncio.Event, reload: asyncio.Event) -> None:
@@ -436,12 +449,16 @@ async def build_worker(
     governor, graph = _governed_graph(
         parts, session=session, hosts=hosts, policy=policy, by_ig_id=by_ig_id, sleep=seams.sleep
     )
-    context = await _poller_context(parts, graph.instagram, stopping)
+    scorer = sentiment_scorer()
+    context = await _poller_context(parts, graph.instagram, stopping, scorer)
     quota = HashtagQuota(store, metrics, clock)
+    comment_ingestor = CommentIngestor(store, metrics, scorer)
     feeds = all_feeds(
         polling=settings.polling, configured=settings.accounts, context=context, quota=quota
-    )
+    ) + comment_feeds(settings=settings, context=context, ingestor=comment_ingestor)
     leasing = build_leasing(settings=settings, store=store, feeds=feeds, clock=clock)
+    # Permalinks resolved (or refused, exit 2) before anything else calls Meta.
+    await unless_stopped(stopping, refuse_foreign_posts(feeds))
     inbox = build_inbox(
         settings=settings,
         context=context,
@@ -474,6 +491,7 @@ async def build_worker(
         shared_limits=shared_limits(settings=settings, governor=governor, store=store, clock=clock),
         stopping=stopping,
         grace_s=settings.polling.shutdown_grace_s,
+        comment_settling=CommentSettling(store, settings, comment_ingestor.take_changed),
     )
 
 
@@ -504,7 +522,7 @@ def _governed_graph(
 
 
 async def _poller_context(
-    parts: Parts, api: InstagramApi, stopping: asyncio.Event
+    parts: Parts, api: InstagramApi, stopping: asyncio.Event, scorer: Scorer
 ) -> PollerContext:
     """What every poller shares: the accounts with their current tokens, and the ingestor."""
     settings, store, metrics, clock = parts.settings, parts.store, parts.metrics, parts.clock
@@ -515,7 +533,7 @@ async def _poller_context(
     return PollerContext(
         api=api,
         store=store,
-        ingestor=Ingestor(store, metrics, Enricher(sentiment_scorer(), campaigns(settings))),
+        ingestor=Ingestor(store, metrics, Enricher(scorer, campaigns(settings))),
         accounts=Accounts({c.account: c for c in credentials}, metrics=metrics, clock=clock),
         metrics=metrics,
         clock=clock,

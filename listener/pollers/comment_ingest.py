@@ -7,7 +7,9 @@ pipeline as media (:mod:`listener.enrich`), and the same counters:
 ``listener_comments_ingested_total{account,source,result}`` for every sighting and
 ``listener_comment_sentiment_total{account,label}`` for each new comment. Contest verdicts are
 not given here: one entry per user needs every comment of a post, so the settling pass judges
-them (:mod:`listener.contests.comments`). A comment the store refuses is logged with its reason.
+them (:mod:`listener.contests.comments`); the ingestor remembers which posts got new comments
+(:meth:`CommentIngestor.take_changed`) so that pass judges only their giveaways. A comment the
+store refuses is logged with its reason.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ class CommentIngestor:
     def __init__(self, store: Store, metrics: Metrics, scorer: Scorer | None = None) -> None:
         self._store = store
         self._metrics = metrics
+        self._changed: set[str] = set()
         # A comment is seen again by every poll that reads its page, and by its webhook.
         self._score: Callable[[str], Scored] | None = None if scorer is None else remembered(scorer)
 
@@ -56,7 +59,15 @@ class CommentIngestor:
             reason = next(iter(result.refused.values()))
             log.warning("comment.refused", count=len(result.refused), reason=reason)
         self._count(comments, source, result, labels)
+        # A webhook sighting of a known comment may be an edit; a poll's is a re-read.
+        touched = set(result.new if source is CommentSource.POLL else result.new + result.duplicate)
+        self._changed.update(c.media_id for c in comments if c.id in touched)
         return result
+
+    def take_changed(self) -> set[str]:
+        """The posts with new (or edited) comments since the last call, which it forgets."""
+        changed, self._changed = self._changed, set()
+        return changed
 
     def _count(
         self,
