@@ -465,6 +465,7 @@ async def build_worker(
         accounts_by_ig_id=by_ig_id,
         replica=leasing.replica,
         wait=seams.wait,
+        comment_ingestor=comment_ingestor,
     )
     return Worker(
         settings=settings,

@@ -10,6 +10,7 @@ from datetime import datetime
 from listener.graph.instagram import HashtagEdge
 from listener.metrics import Metrics
 from listener.pollers.accounts import Accounts
+from listener.pollers.comment_events import CommentEvents
 from listener.pollers.comment_ingest import CommentIngestor
 from listener.pollers.comments import CommentsFeed
 from listener.pollers.context import PollerContext
@@ -140,11 +141,23 @@ def inbox(
     accounts_by_ig_id: Mapping[str, str],
     replica: str,
     wait: Wait = wait_for_stop,
+    comment_ingestor: CommentIngestor | None = None,
 ) -> InboxWorker:
-    """The mention inbox worker; in-flight events get half the shutdown grace to finish.
+    """The webhook inbox worker (mentions; comments on the accounts' own posts when
+    ``comment_ingestor`` is given); in-flight events get half the shutdown grace to finish.
 
     ``wait`` waits between claims (and for the stop)."""
     polling = settings.polling
+    comments = (
+        None
+        if comment_ingestor is None
+        else CommentEvents(
+            api=context.api,
+            ingestor=comment_ingestor,
+            accounts=context.accounts,
+            comments_on=[a.name for a in settings.accounts if a.comments],
+        )
+    )
     return InboxWorker(
         context,
         accounts_by_ig_id=accounts_by_ig_id,
@@ -156,6 +169,7 @@ def inbox(
         replica=replica,
         heartbeat_ttl_s=settings.cluster.lease_ttl_s,
         wait=wait,
+        comments=comments,
     )
 
 
