@@ -167,7 +167,8 @@ class PollingSettings(_Section):
     hashtag_interval_s: float = Field(default=300.0, gt=0)
     tags_interval_s: float = Field(default=600.0, gt=0)
     comments_interval_s: float = Field(default=300.0, gt=0)
-    """Target interval of each ``comments = true`` account's comments poller."""
+    """Target interval of each ``comments = true`` account's comments poller. Not checked
+    against the interval bounds: configs written before it existed must stay valid."""
     min_interval_s: float = Field(default=60.0, gt=0)
     max_interval_s: float = Field(default=3600.0, gt=0)
     adaptive: bool = True
@@ -191,7 +192,7 @@ class PollingSettings(_Section):
                 f"{self._shown('min_interval_s')} is above {self._shown('max_interval_s')}: "
                 "no interval can satisfy both"
             )
-        for target in ("hashtag_interval_s", "tags_interval_s", "comments_interval_s"):
+        for target in ("hashtag_interval_s", "tags_interval_s"):
             value = getattr(self, target)
             if value < self.min_interval_s:
                 raise ValueError(
