@@ -33,7 +33,7 @@ from prometheus_client import CollectorRegistry
 from listener.assembly.cluster import leasing as build_leasing
 from listener.assembly.cluster import shared_limits
 from listener.assembly.graph import GraphClients, app_credentials, graph_clients
-from listener.assembly.pollers import all_feeds, pacing
+from listener.assembly.pollers import all_feeds, comment_feeds, pacing
 from listener.assembly.pollers import inbox as build_inbox
 from listener.assembly.pollers import scheduler as build_scheduler
 from listener.assembly.ratelimit import governor as build_governor
@@ -41,7 +41,7 @@ from listener.assembly.ratelimit import policy_for
 from listener.assembly.store import open_store
 from listener.assembly.web import web_server, webhook_receiver
 from listener.contests.campaigns import campaigns, scopes
-from listener.contests.commands import settle_comment_giveaways
+from listener.contests.comment_settling import CommentSettling
 from listener.contests.comments import CommentSettlement
 from listener.contests.settle import SettlingPass, settle
 from listener.demo import Hosts, graph_hosts
@@ -58,6 +58,8 @@ from listener.graph.tokens import TokenApi, current_token, token_expiries
 from listener.logs import remember_secret
 from listener.metrics import Metrics
 from listener.pollers.accounts import Accounts
+from listener.pollers.comment_ingest import CommentIngestor
+from listener.pollers.comments import refuse_foreign_posts
 from listener.pollers.context import PollerContext
 from listener.pollers.feed import Feed
 from listener.pollers.inbox import InboxWorker
@@ -135,6 +137,9 @@ class Worker:
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
     """Set once :meth:`serve`'s stop is: the event the worker's own waits end on."""
     grace_s: float = 5.0
+    comment_settling: CommentSettling | None = None
+    comment_ingestor: CommentIngestor | None = None
+    """Where polled and delivered comments are stored; it tells the settling what changed."""
 
     async def serve(self, stop: asyncio.Event, reload: asyncio.Event | None = None) -> None:
         """Poll until ``stop`` is set; re-read tokens whenever ``reload`` is set.
@@ -250,9 +255,6 @@ class Worker:
         (:mod:`listener.contests.settle`).
         """
         result = await settle(self.store.media, scopes(self.settings), now=self.clock())
-        self._count_comment_giveaways(
-            await settle_comment_giveaways(self.store, self.settings, strict=False)
-        )
         for campaign in result.campaigns:
             self.metrics.contest_author_known.labels(campaign.campaign).set(
                 campaign.author_known_ratio
@@ -269,6 +271,17 @@ class Worker:
             if account.hashtags:
                 identity = result.identities[account.name]
                 self.metrics.identity_known.labels(account.name).set(identity.ratio)
+        if self.comment_settling is not None:
+            giveaways = await self.comment_settling.settle()
+            self._count_comment_giveaways(giveaways)
+            for giveaway in giveaways:
+                if giveaway.written:
+                    log.info(
+                        "contests.settled",
+                        campaign=giveaway.campaign,
+                        changed=giveaway.written,
+                        eligible=giveaway.eligible,
+                    )
         return result
 
     def _count_comment_giveaways(self, giveaways: Iterable[CommentSettlement]) -> None:
@@ -455,24 +468,25 @@ async def build_worker(
     """The worker's parts on an open store and HTTP session; the web server comes after."""
     settings, store, metrics, clock = parts.settings, parts.store, parts.metrics, parts.clock
     by_ig_id = {a.ig_user_id: a.name for a in settings.accounts}
-    # The budget is shared by the live replicas, which the leasing (built below, once the
-    # feeds exist) counts while it runs; nothing calls Meta before then.
+    # The budget is shared by the live replicas the leasing (built below) counts as it runs.
     policy = policy_for(settings, replicas=lambda: leasing.live)
     governor, graph = _governed_graph(
         parts, session=session, hosts=hosts, policy=policy, by_ig_id=by_ig_id, sleep=seams.sleep
     )
-    context = await _poller_context(parts, graph.instagram, stopping)
+    scorer = sentiment_scorer()
+    context = await _poller_context(parts, graph.instagram, stopping, scorer)
     quota = HashtagQuota(store, metrics, clock)
-    feeds = all_feeds(
-        polling=settings.polling, configured=settings.accounts, context=context, quota=quota
-    )
+    comment_ingestor = CommentIngestor(store, metrics, scorer)
+    feeds = _feeds(settings, context=context, quota=quota, comment_ingestor=comment_ingestor)
     leasing = build_leasing(settings=settings, store=store, feeds=feeds, clock=clock)
+    await unless_stopped(stopping, refuse_foreign_posts(feeds))  # before other calls to Meta
     inbox = build_inbox(
         settings=settings,
         context=context,
         accounts_by_ig_id=by_ig_id,
         replica=leasing.replica,
         wait=seams.wait,
+        comment_ingestor=comment_ingestor,
     )
     return Worker(
         settings=settings,
@@ -499,7 +513,22 @@ async def build_worker(
         shared_limits=shared_limits(settings=settings, governor=governor, store=store, clock=clock),
         stopping=stopping,
         grace_s=settings.polling.shutdown_grace_s,
+        comment_settling=CommentSettling(store, settings, comment_ingestor.take_changed),
+        comment_ingestor=comment_ingestor,
     )
+
+
+def _feeds(
+    settings: Settings,
+    *,
+    context: PollerContext,
+    quota: HashtagQuota,
+    comment_ingestor: CommentIngestor,
+) -> list[Feed]:
+    """Every feed: hashtags and ``/tags`` of each account, then its comments poller."""
+    return all_feeds(
+        polling=settings.polling, configured=settings.accounts, context=context, quota=quota
+    ) + comment_feeds(settings=settings, context=context, ingestor=comment_ingestor)
 
 
 def _governed_graph(
@@ -529,7 +558,7 @@ def _governed_graph(
 
 
 async def _poller_context(
-    parts: Parts, api: InstagramApi, stopping: asyncio.Event
+    parts: Parts, api: InstagramApi, stopping: asyncio.Event, scorer: Scorer
 ) -> PollerContext:
     """What every poller shares: the accounts with their current tokens, and the ingestor."""
     settings, store, metrics, clock = parts.settings, parts.store, parts.metrics, parts.clock
@@ -540,7 +569,7 @@ async def _poller_context(
     return PollerContext(
         api=api,
         store=store,
-        ingestor=Ingestor(store, metrics, Enricher(sentiment_scorer(), campaigns(settings))),
+        ingestor=Ingestor(store, metrics, Enricher(scorer, campaigns(settings))),
         accounts=Accounts({c.account: c for c in credentials}, metrics=metrics, clock=clock),
         metrics=metrics,
         clock=clock,

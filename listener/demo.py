@@ -102,10 +102,14 @@ def _publish_giveaways(world: World, settings: Settings, *, backfill: bool) -> l
     with ``backfill`` (the worker) each already carries a few comments. Their media ids.
 
     A post's id follows from its shortcode, so every demo run publishes it under the id a
-    previous run may have resolved and kept.
+    previous run may have resolved and kept. With ``simulator.comments_per_hour = 0`` the demo
+    has no comment giveaway, and publishes nothing: a permalink is then the account's only if
+    the world holds it anyway.
     """
     now = world.start
     published: list[str] = []
+    if settings.simulator.comments_per_hour <= 0:
+        return published
     for campaign in settings.campaigns:
         if campaign.kind != "comments":
             continue

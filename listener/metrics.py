@@ -24,7 +24,7 @@ from prometheus_client.registry import Collector
 from listener import __version__
 from listener.models import CommentSource
 
-_INGEST_RESULTS = ("new", "duplicate")
+_INGEST_RESULTS = ("new", "duplicate", "refused")
 
 # ``*_created`` series double every counter's series and no dashboard reads them.
 disable_created_metrics()  # type: ignore[no-untyped-call]  # untyped in prometheus-client

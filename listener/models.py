@@ -21,6 +21,8 @@ class SourceKind(StrEnum):
     TAGS = "tags"
     MENTION_MEDIA = "mention_media"
     MENTION_COMMENT = "mention_comment"
+    COMMENTS = "comments"
+    """The comments poller's feed (its poll state and lease); never a media's source."""
 
 
 @dataclass(frozen=True, slots=True)

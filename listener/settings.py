@@ -166,6 +166,9 @@ class PollingSettings(_Section):
 
     hashtag_interval_s: float = Field(default=300.0, gt=0)
     tags_interval_s: float = Field(default=600.0, gt=0)
+    comments_interval_s: float = Field(default=300.0, gt=0)
+    """Target interval of each ``comments = true`` account's comments poller. Not checked
+    against the interval bounds: configs written before it existed must stay valid."""
     min_interval_s: float = Field(default=60.0, gt=0)
     max_interval_s: float = Field(default=3600.0, gt=0)
     adaptive: bool = True

@@ -1,4 +1,5 @@
-"""The pollers as the worker runs them: the feeds, the mention inbox and the scheduler."""
+"""The pollers as the worker runs them: the feeds (hashtags, tags, comments), the webhook inbox
+and the scheduler."""
 
 from __future__ import annotations
 
@@ -9,6 +10,9 @@ from datetime import datetime
 from listener.graph.instagram import HashtagEdge
 from listener.metrics import Metrics
 from listener.pollers.accounts import Accounts
+from listener.pollers.comment_events import CommentEvents
+from listener.pollers.comment_ingest import CommentIngestor
+from listener.pollers.comments import CommentsFeed
 from listener.pollers.context import PollerContext
 from listener.pollers.feed import Feed
 from listener.pollers.hashtags import HashtagFeed, HashtagIds
@@ -19,7 +23,7 @@ from listener.pollers.scheduler import Pacing, Scheduler
 from listener.pollers.stopping import Wait, wait_for_stop
 from listener.pollers.tags import TagsFeed
 from listener.ratelimit.throttle import Scope
-from listener.settings import AccountSettings, PollingSettings, Settings
+from listener.settings import AccountSettings, PollingSettings, Settings, shortcode
 from listener.store.store import Store
 
 
@@ -137,11 +141,23 @@ def inbox(
     accounts_by_ig_id: Mapping[str, str],
     replica: str,
     wait: Wait = wait_for_stop,
+    comment_ingestor: CommentIngestor | None = None,
 ) -> InboxWorker:
-    """The mention inbox worker; in-flight events get half the shutdown grace to finish.
+    """The webhook inbox worker (mentions; comments on the accounts' own posts when
+    ``comment_ingestor`` is given); in-flight events get half the shutdown grace to finish.
 
     ``wait`` waits between claims (and for the stop)."""
     polling = settings.polling
+    comments = (
+        None
+        if comment_ingestor is None
+        else CommentEvents(
+            api=context.api,
+            ingestor=comment_ingestor,
+            accounts=context.accounts,
+            comments_on=[a.name for a in settings.accounts if a.comments],
+        )
+    )
     return InboxWorker(
         context,
         accounts_by_ig_id=accounts_by_ig_id,
@@ -153,4 +169,31 @@ def inbox(
         replica=replica,
         heartbeat_ttl_s=settings.cluster.lease_ttl_s,
         wait=wait,
+        comments=comments,
     )
+
+
+def comment_feeds(
+    *, settings: Settings, context: PollerContext, ingestor: CommentIngestor
+) -> list[Feed]:
+    """One comments poller per account with ``comments = true``: its comment campaigns' posts
+    (media ids as given, permalinks by shortcode) and its ``polling.comment_posts`` newest."""
+    feeds: list[Feed] = []
+    for account in settings.accounts:
+        if not account.comments:
+            continue
+        posts = [p for c in settings.campaigns if c.account == account.name for p in c.posts]
+        codes = {p: shortcode(p) for p in posts}
+        feeds.append(
+            CommentsFeed(
+                context,
+                ingestor=ingestor,
+                account=account.name,
+                posts=[p for p, code in codes.items() if code is None],
+                permalinks={code: p for p, code in codes.items() if code is not None},
+                recent=settings.polling.comment_posts,
+                interval_s=settings.polling.comments_interval_s,
+                listing_pages=settings.polling.max_pages,
+            )
+        )
+    return feeds

@@ -1,4 +1,5 @@
-"""``listener check``: MongoDB answers, and per account the token works, lives, suffices.
+"""``listener check``: MongoDB answers, and per account the token works, lives, suffices, and
+its comment campaigns name only its own posts.
 
 ``debug_token`` (expiry and scopes) is asked for Facebook Login accounts only: whether it reads
 Instagram Login tokens is unverified. Their expiry is known from their last refresh.
@@ -13,7 +14,7 @@ from typing import TextIO
 
 from listener.assembly.graph import app_credentials
 from listener.commands.report import Report, describe_expiry
-from listener.commands.tools import open_tools, reachable, utcnow
+from listener.commands.tools import Tools, open_tools, reachable, utcnow
 from listener.errors import (
     AuthError,
     GraphError,
@@ -24,7 +25,8 @@ from listener.errors import (
 from listener.graph.instagram import Credentials
 from listener.graph.tokens import TokenApi, current_token
 from listener.pollers.accounts import PERMISSIONS
-from listener.settings import AccountSettings, Settings
+from listener.pollers.comments import foreign_permalinks, not_theirs
+from listener.settings import AccountSettings, Settings, shortcode
 from listener.store.tokens import TokenRepository
 
 EXPIRY_WARNING = timedelta(days=7)
@@ -43,6 +45,7 @@ def missing_scopes(account: AccountSettings, scopes: tuple[str, ...]) -> dict[st
         return {}
     switched_on = {"hashtags": bool(account.hashtags), "tags": account.tags}
     switched_on["mentions"] = account.mentions
+    switched_on["comments"] = account.comments
     missing: dict[str, list[str]] = {}
     for permission in PERMISSIONS.values():
         if not switched_on[permission.switch] or permission.scope in scopes:
@@ -69,7 +72,35 @@ async def check(settings: Settings, out: TextIO, *, clock: Callable[[], datetime
         checker = _Checker(settings, tools.api, tokens, report, clock)
         for account in settings.accounts:
             await checker.check_account(account)
+            await _campaign_posts(settings, account, tools, report)
     return report.finish("check")
+
+
+async def _campaign_posts(
+    settings: Settings, account: AccountSettings, tools: Tools, report: Report
+) -> None:
+    """The account's comment campaigns name only its own posts (permalinks, by its listing)."""
+    permalinks = [
+        post
+        for campaign in settings.campaigns
+        if campaign.account == account.name and campaign.kind == "comments"
+        for post in campaign.posts
+        if shortcode(post) is not None
+    ]
+    if not permalinks or not account.access_token.get_secret_value():
+        return
+    try:
+        foreign = await foreign_permalinks(
+            tools.instagram,
+            await tools.credentials(account),
+            permalinks,
+            max_pages=settings.polling.max_pages,
+        )
+    except GraphError as exc:
+        report.problem(account.name, f"could not list its media for the campaign posts: {exc}")
+        return
+    if foreign:
+        report.problem(account.name, not_theirs(account.name, foreign))
 
 
 @dataclass(frozen=True)

@@ -61,6 +61,16 @@ class Campaign:
     rules: Rules
 
 
+def sentiment_document(scored: Scored) -> dict[str, Any]:
+    """The stored ``sentiment`` of a media or a comment: label, rounded score, model."""
+    return {"label": scored.label, "score": round(scored.score, 4), "model": scored.model}
+
+
+def remembered(scorer: Scorer, texts: int = REMEMBERED_CAPTIONS) -> Callable[[str], Scored]:
+    """``scorer.score`` remembering the ``texts`` used most recently (scoring is deterministic)."""
+    return functools.lru_cache(texts)(scorer.score)
+
+
 @dataclass(frozen=True)
 class Enrichment:
     """The derived fields of one media."""
@@ -84,11 +94,7 @@ class Enrichment:
         when this sighting knows the author (one that does not must not undo one that did)."""
         out: dict[str, Any] = {}
         if self.sentiment is not None:
-            out["sentiment"] = {
-                "label": self.sentiment.label,
-                "score": round(self.sentiment.score, 4),
-                "model": self.sentiment.model,
-            }
+            out["sentiment"] = sentiment_document(self.sentiment)
         if self.author_known:
             out.update(self._verdict_fields())
         return out
@@ -112,7 +118,7 @@ class Enricher:
         remembered_captions: int = REMEMBERED_CAPTIONS,
     ) -> None:
         self._score: Callable[[str], Scored] | None = (
-            None if scorer is None else functools.lru_cache(remembered_captions)(scorer.score)
+            None if scorer is None else remembered(scorer, remembered_captions)
         )
         self._campaigns = tuple(campaigns)
 

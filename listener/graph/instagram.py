@@ -19,17 +19,22 @@ from listener.errors import MalformedResponseError
 from listener.graph.client import GraphClient
 from listener.graph.paging import PageWalk
 from listener.graph.wire import (
+    CommentPage,
     CommentState,
     MediaPage,
     MentionedComment,
+    OwnMediaPage,
     parse_comment_media,
+    parse_comment_page,
     parse_comment_state,
     parse_id_list,
     parse_media_page,
     parse_mentioned_comment,
     parse_mentioned_media,
+    parse_own_comment,
+    parse_own_media_page,
 )
-from listener.models import Media
+from listener.models import Comment, Media
 
 log = structlog.get_logger("listener.graph")
 
@@ -40,6 +45,10 @@ AUTHORED_MEDIA_FIELDS = f"{HASHTAG_MEDIA_FIELDS},username"
 COMMENT_FIELDS = f"id,text,timestamp,username,media{{{AUTHORED_MEDIA_FIELDS}}}"
 COMMENT_STATE_FIELDS = "id,text,timestamp,username,hidden,parent_id,media{id}"
 """A comment on the account's own post, as ``draw recheck`` reads it again."""
+OWN_MEDIA_FIELDS = "id,permalink,timestamp,comments_count,is_comment_enabled"
+"""What the comments poller needs of the account's own media (reference §10)."""
+OWN_COMMENT_FIELDS = "id,text,timestamp,username,from,like_count,parent_id,hidden"
+"""A comment on the account's own media; ``username``/``from`` need manage-comments."""
 HashtagEdge = Literal["recent_media", "top_media"]
 
 
@@ -214,5 +223,59 @@ class InstagramApi:
             endpoint="comment",
             account=who.account,
             parse=lambda body: parse_comment_state(body, endpoint="comment"),
+            subject=comment_id,
+        )
+
+    async def own_media(
+        self, who: Credentials, *, page_size: int, max_pages: int
+    ) -> AsyncGenerator[OwnMediaPage, None]:
+        """Pages of the account's own media (``/{ig-user-id}/media``), following ``next``."""
+        url = self._client.url(f"{who.ig_user_id}/media")
+        walk = PageWalk()
+        request: str | None = walk.first(url, {"fields": OWN_MEDIA_FIELDS, "limit": str(page_size)})
+        pages = 0
+        while request is not None and pages < max_pages:
+            page = await self._client.request(
+                request,
+                {},
+                token=who.token,
+                endpoint="media",
+                account=who.account,
+                parse=lambda body: parse_own_media_page(body, endpoint="media"),
+            )
+            pages += 1
+            yield page
+            request = walk.after_next_link(page.paging)
+
+    async def comment_page(
+        self, who: Credentials, media_id: str, *, page_size: int, after: str | None = None
+    ) -> CommentPage:
+        """One page of the media's top-level comments (``/{ig-media-id}/comments``), from the
+        ``after`` cursor of the page before it (the first page without one)."""
+        params = {"fields": OWN_COMMENT_FIELDS, "limit": str(page_size)}
+        if after is not None:
+            params["after"] = after
+        return await self._client.get(
+            f"{media_id}/comments",
+            params,
+            token=who.token,
+            endpoint="comments",
+            account=who.account,
+            parse=lambda body: parse_comment_page(
+                body, endpoint="comments", account=who.account, media_id=media_id
+            ),
+            subject=media_id,
+        )
+
+    async def own_comment(self, who: Credentials, comment_id: str) -> Comment:
+        """A comment on the account's own media, with the media it is on (``GET /{comment-id}``):
+        how a ``comments`` change on an album, which names no media, finds its album."""
+        return await self._client.get(
+            comment_id,
+            {"fields": f"{OWN_COMMENT_FIELDS},media{{id}}"},
+            token=who.token,
+            endpoint="comment",
+            account=who.account,
+            parse=lambda body: parse_own_comment(body, endpoint="comment", account=who.account),
             subject=comment_id,
         )

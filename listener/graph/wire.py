@@ -25,7 +25,7 @@ from listener.errors import (
     ThrottledError,
     TransientError,
 )
-from listener.models import Media
+from listener.models import Comment, Media
 
 # Meta's throttle codes: platform (4 app, 17 user, 32 pages, 613 custom) and the business
 # use case family 80000-80014 (80002 = Instagram).
@@ -221,6 +221,114 @@ def parse_comment_state(body: Any, *, endpoint: str) -> CommentState:
         parent_id=node.parent_id,
         media_id=None if node.media is None else node.media.id,
     )
+
+
+class WireOwnMedia(WireMedia):
+    """One of the account's own media (``/{ig-user-id}/media``): whether comments are on."""
+
+    is_comment_enabled: bool | None = None
+
+
+@dataclass(frozen=True)
+class OwnMediaPage:
+    """One page of the account's own media, newest first as Meta lists them."""
+
+    media: list[Media]
+    comments_enabled: dict[str, bool]
+    """Media id → ``is_comment_enabled``, where Meta said."""
+    paging: Paging
+
+
+def parse_own_media_page(body: Any, *, endpoint: str) -> OwnMediaPage:
+    """A page of ``/{ig-user-id}/media``; items of the wrong shape are left out."""
+    envelope = _validated(_Envelope, body, endpoint)
+    media: list[Media] = []
+    enabled: dict[str, bool] = {}
+    for item in envelope.data:
+        try:
+            own = WireOwnMedia.model_validate(item)
+        except ValidationError:
+            continue
+        media.append(own.to_media())
+        if own.is_comment_enabled is not None:
+            enabled[own.id] = own.is_comment_enabled
+    return OwnMediaPage(media, enabled, envelope.paging or Paging())
+
+
+class _Author(_Wire):
+    id: str | None = None
+    username: str | None = None
+
+
+class _MediaId(_Wire):
+    id: str
+
+
+class WireOwnComment(_Wire):
+    """A comment on the account's own media (the comments edge, the comment node)."""
+
+    id: str
+    text: str | None = None
+    timestamp: AwareDatetime | None = None
+    username: str | None = None
+    author: _Author | None = Field(default=None, alias="from")
+    like_count: Count | None = None
+    parent_id: str | None = None
+    hidden: bool | None = None
+    media: _MediaId | None = None
+
+    @field_validator("timestamp")
+    @classmethod
+    def _utc(cls, value: datetime | None) -> datetime | None:
+        return None if value is None else value.astimezone(UTC)
+
+    def to_comment(self, *, account: str, media_id: str) -> Comment:
+        """The domain value, on ``media_id`` (the page's media, or the node's own ``media``)."""
+        author = self.author or _Author()
+        return Comment(
+            id=self.id,
+            media_id=media_id,
+            account=account,
+            text=self.text or "",
+            username=self.username or author.username,
+            user_id=author.id,
+            timestamp=self.timestamp,
+            like_count=self.like_count,
+            parent_id=self.parent_id,
+            hidden=self.hidden,
+        )
+
+
+@dataclass(frozen=True)
+class CommentPage:
+    """One page of a media's top-level comments; how many items were of the wrong shape."""
+
+    comments: list[Comment]
+    paging: Paging
+    rejected: int = 0
+
+
+def parse_comment_page(body: Any, *, endpoint: str, account: str, media_id: str) -> CommentPage:
+    """A page of ``/{ig-media-id}/comments``; items of the wrong shape are counted, not kept."""
+    envelope = _validated(_Envelope, body, endpoint)
+    comments: list[Comment] = []
+    rejected = 0
+    for item in envelope.data:
+        try:
+            wire = WireOwnComment.model_validate(item)
+        except ValidationError:
+            rejected += 1
+            continue
+        comments.append(wire.to_comment(account=account, media_id=media_id))
+    return CommentPage(comments, envelope.paging or Paging(), rejected)
+
+
+def parse_own_comment(body: Any, *, endpoint: str, account: str) -> Comment:
+    """A comment node asked for its ``media{id}``: the comment on that media."""
+    wire = _validated(WireOwnComment, body, endpoint)
+    if wire.media is None:
+        raise MalformedResponseError("comment answered without its media", endpoint=endpoint)
+    return wire.to_comment(account=account, media_id=wire.media.id)
 
 
 def _validated(model: type[_M], body: Any, endpoint: str) -> _M:

@@ -26,7 +26,7 @@ log = structlog.get_logger("listener.pollers")
 class Permission:
     """What one feature of the pollers needs from Meta."""
 
-    switch: Literal["hashtags", "tags", "mentions"]
+    switch: Literal["hashtags", "tags", "mentions", "comments"]
     """The account setting that turns the feature on."""
     scope: str
     """The scope ``debug_token`` must list for a Facebook Login token (``listener check``)."""
@@ -45,11 +45,13 @@ PERMISSIONS: Final[Mapping[str, Permission]] = {
     "tags": Permission("tags", "instagram_manage_comments", _COMMENTS),
     "mention_media": Permission("mentions", "instagram_manage_comments", _COMMENTS),
     "mention_comment": Permission("mentions", "instagram_manage_comments", _COMMENTS),
+    "comments": Permission("comments", "instagram_manage_comments", _COMMENTS),
 }
 """Feature → what it needs from Meta (reference §1a, §2a, §2b); the one table of permissions.
 
-Hashtag search needs ``instagram_basic`` (reference §1); ``/tags`` and mention lookups need
-``instagram_manage_comments`` (§2). ``scope`` is a short list, not Meta's full requirements.
+Hashtag search needs ``instagram_basic`` (reference §1); ``/tags``, mention lookups and the
+comments of the account's own posts (with their ``username``, since August 2024) need
+``instagram_manage_comments`` (§2, §10). ``scope`` is a short list, not Meta's full requirements.
 """
 
 

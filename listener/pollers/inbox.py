@@ -1,5 +1,9 @@
 """The inbox worker: turns stored webhook changes into media, within the account's budget.
 
+A ``comments`` change of an account with ``comments = true`` is a comment on its own post: it is
+stored in ``comments`` (:mod:`listener.pollers.comment_events`), without a Graph call when the
+change carries the whole comment. For the other accounts the rest of this paragraph applies.
+
 A ``mentions`` change carries only ids (reference §2e); the media (and, for a comment, the
 comment) is fetched through ``mentioned_media`` / ``mentioned_comment`` — calls that spend the
 account's business-use-case pool like any other, through the governor. When Meta's comment
@@ -50,6 +54,7 @@ from listener.errors import (
     ThrottledError,
 )
 from listener.models import Media, Sighting, Source, SourceKind
+from listener.pollers.comment_events import CommentEvents
 from listener.pollers.context import PollerContext
 from listener.pollers.stopping import Wait, unless_stopped, wait_for_stop
 from listener.store.inbox import Claimed
@@ -86,6 +91,7 @@ class InboxWorker:
         wait: Wait = wait_for_stop,
         replica: str | None = None,
         heartbeat_ttl_s: float = 60.0,
+        comments: CommentEvents | None = None,
     ) -> None:
         self._api = context.api
         self._store = context.store
@@ -108,6 +114,7 @@ class InboxWorker:
         self.settled = 0
         self._progress = asyncio.Condition()
         self._store_failing = False  # shared by the loops: an outage is logged once, not per loop
+        self._comments = comments
 
     async def wait_for(self, predicate: Callable[[], bool]) -> None:
         """Return once ``predicate()`` holds, checked after every settled event."""
@@ -211,6 +218,8 @@ class InboxWorker:
         if refusal is not None:
             return await self._dead(claimed, *refusal)
         account = self._by_ig_id[claimed.ig_user_id]
+        if self._comments is not None and self._comments.handles(claimed.field, account):
+            return await self._own_comment(claimed, account, self._comments)
         kind = SourceKind.MENTION_COMMENT if claimed.comment_id else SourceKind.MENTION_MEDIA
         blocked = self._accounts.blocked(account, kind.value)
         if blocked is not None:
@@ -237,9 +246,34 @@ class InboxWorker:
             return "skipped", f"field {claimed.field!r} is not listened to"
         if account is None:
             return "dead", f"no configured account has id {claimed.ig_user_id}"
-        if account not in self._mentions_on:
+        own = self._comments is not None and self._comments.handles(claimed.field, account)
+        if account not in self._mentions_on and not own:
             return "skipped", f"mentions are off for account {account!r}"
         return None
+
+    async def _own_comment(self, claimed: Claimed, account: str, comments: CommentEvents) -> str:
+        """Store a comment on the account's own post (:mod:`listener.pollers.comment_events`)."""
+        feature = SourceKind.COMMENTS
+        blocked = self._accounts.blocked(account, feature.value)
+        if blocked is not None:
+            return await self._retry(claimed, "deferred", BLOCKED_RETRY_S, blocked, count=False)
+        assert claimed.comment_id is not None  # a comments change without an id is stored dead
+        try:
+            stored = await comments.store(
+                claimed.value or {}, claimed.comment_id, account, self._clock()
+            )
+        except GraphError as exc:
+            return await self._failed(claimed, account, feature, exc)
+        if stored.refused is not None:
+            reason = f"comment {stored.comment_id} cannot be stored: {stored.refused}"
+            return await self._dead(claimed, "dead", reason)
+        result = {
+            "comment_id": stored.comment_id,
+            "media_id": stored.media_id,
+            "result": "new" if stored.new else "duplicate",
+        }
+        await self._store.inbox.done(claimed, self.name, self._clock(), result)
+        return self._count(claimed, "hydrated" if stored.fetched else "as_delivered")
 
     async def _failed(
         self, claimed: Claimed, account: str, kind: SourceKind, exc: GraphError

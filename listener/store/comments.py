@@ -147,6 +147,11 @@ class CommentRepository:
         query = {"media_id": media_id, "parent_id": {"$exists": False}}
         return await guarded("comment count", lambda: self._collection.count_documents(query))
 
+    async def count_on(self, media_id: str) -> int:
+        """How many comments of ``media_id`` are stored, replies included."""
+        query = {"media_id": media_id}
+        return await guarded("comment count", lambda: self._collection.count_documents(query))
+
     async def get(self, comment_id: str) -> Document | None:
         """The stored document of ``comment_id``."""
         return await guarded("comment read", lambda: self._collection.find_one({"_id": comment_id}))

@@ -77,6 +77,8 @@ class Claimed:
     comment_id: str | None
     username: str | None
     attempts: int
+    value: Mapping[str, Any] | None = None
+    """The change's ``value`` as Meta sent it."""
 
 
 @dataclass(frozen=True)
@@ -243,6 +245,7 @@ class InboxRepository:
             comment_id=doc.get("comment_id"),
             username=doc.get("username"),
             attempts=int(doc.get("attempts", 1)),
+            value=doc["value"] if isinstance(doc.get("value"), Mapping) else None,
         )
 
     async def release_orphans(

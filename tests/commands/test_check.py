@@ -42,6 +42,11 @@ from tests.commandenv import (
         ),
         ({**BRAND_CONFIG, "tags": False, "mentions": False}, ("instagram_basic",), {}),
         ({**BRAND_CONFIG, "hashtags": []}, ("instagram_manage_comments",), {}),
+        (
+            {**BRAND_CONFIG, "tags": False, "mentions": False, "comments": True},
+            ("instagram_basic",),
+            {"instagram_manage_comments": ["comments"]},
+        ),
         (IGBRAND_CONFIG, (), {}),
     ],
 )
@@ -170,3 +175,47 @@ async def test_check_in_demo_mode_starts_the_simulator_and_the_embedded_store(
     lines = out.getvalue().splitlines()
     assert lines[0] == "ok: store: MongoDB answers"
     assert lines[1].startswith("ok: brand: token valid, expires ")
+
+
+def giveaway_settings(env: Env, post: str) -> Any:
+    """The brand with comments on, and a comment giveaway on ``post``."""
+    settings = env.settings({**BRAND_CONFIG, "comments": True})
+    return settings.model_validate(
+        {
+            **settings.model_dump(),
+            "campaigns": [
+                {
+                    "id": "giveaway",
+                    "account": "brand",
+                    "kind": "comments",
+                    "posts": [post],
+                    "starts_at": "2026-11-01T00:00:00Z",
+                    "ends_at": "2026-12-31T00:00:00Z",
+                }
+            ],
+        }
+    )
+
+
+async def test_check_names_a_campaign_permalink_that_is_not_the_accounts(env: Env) -> None:
+    """A comment campaign's permalink missing from the account's media is one problem line."""
+    env.world.add_post(timestamp=env.clock() - timedelta(hours=1), owner=BRAND.ig_user_id)
+    foreign = "https://www.instagram.com/p/NotTheBrands/"
+    code, lines = await env.check(giveaway_settings(env, foreign))
+    assert (
+        f"problem: brand: campaign post {foreign} is not among account 'brand''s media: give "
+        "one of its own posts (a permalink or a media id)"
+    ) in lines
+    assert code == 1
+
+
+async def test_check_accepts_the_accounts_own_permalink(env: Env) -> None:
+    """A comment campaign on one of the account's own posts adds no problem."""
+    media_id = env.world.add_post(
+        timestamp=env.clock() - timedelta(hours=1), owner=BRAND.ig_user_id
+    )
+    post = env.world.post(media_id)
+    assert post is not None
+    code, lines = await env.check(giveaway_settings(env, post.permalink))
+    assert not [line for line in lines if line.startswith("problem")]
+    assert code == 0
