@@ -44,7 +44,7 @@ from pymongo import AsyncMongoClient, MongoClient
 
 from listener.pollers.inbox import STATS_EVERY_S
 from listener.simulator import SimAccount, SimulatorConfig
-from listener.store.inbox import DEFAULT_RETENTION, InboxRepository, _document
+from listener.store.inbox import DEFAULT_RETENTION, InboxRepository, _document, claim_queries
 from listener.web.payload import parse_delivery
 from listener.web.signature import sign
 from testbed import Scrape, Simulator, Worker, free_port, secantus, write_config
@@ -423,25 +423,27 @@ def _settled(uri: str, run: Run, bodies: Sequence[bytes], media_ids: Sequence[st
 
 
 def _claim_plan(db: Any) -> str:
-    """How the server runs the inbox claim's query (as ``InboxRepository.claim`` sends it)."""
-    now = datetime.now(UTC)
-    query = {
-        "$or": [
-            {"status": "pending", "available_at": {"$lte": now}},
-            {"status": "claimed", "claim_expires_at": {"$lte": now}},
-        ]
-    }
-    plan = db.command(
-        {
-            "explain": {"find": "inbox", "filter": query, "sort": {"available_at": 1}, "limit": 1},
-            "verbosity": "executionStats",
-        }
-    )
-    stage, stages = plan["queryPlanner"]["winningPlan"], []
-    while stage:
-        stages.append(stage["stage"])
-        stage = stage.get("inputStage")
-    examined = plan["executionStats"]["totalDocsExamined"]
+    """How the server runs the inbox claim's queries (``claim_queries``, as the claim sends
+    them): the plan of the events-due query, and the documents both examine."""
+    stages: list[str] = []
+    examined = 0
+    for query, order in claim_queries(datetime.now(UTC)):
+        plan = db.command(
+            {
+                "explain": {
+                    "find": "inbox",
+                    "filter": query,
+                    "sort": {"status": 1, order: 1},
+                    "limit": 1,
+                },
+                "verbosity": "executionStats",
+            }
+        )
+        stage, stages = plan["queryPlanner"]["winningPlan"], []
+        while stage:
+            stages.append(stage["stage"])
+            stage = stage.get("inputStage")
+        examined += plan["executionStats"]["totalDocsExamined"]
     return f"{' ← '.join(stages)}, {examined:,} documents examined"
 
 

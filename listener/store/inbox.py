@@ -99,6 +99,17 @@ class InboxStats:
     oldest_pending_at: datetime | None
 
 
+def claim_queries(now: datetime) -> tuple[tuple[Document, str], ...]:
+    """What a claim asks, in order: expired claims, then events due; each with the field it
+    takes the oldest by. Each is served by its own index (``expired_claims``, ``work_queue``):
+    one ``$or`` of the two would make SecantusDB scan the whole inbox, settled events included,
+    on every claim."""
+    return (
+        ({"status": CLAIMED, "claim_expires_at": {"$lte": now}}, "claim_expires_at"),
+        ({"status": PENDING, "available_at": {"$lte": now}}, "available_at"),
+    )
+
+
 def _document(event: WebhookEvent, now: datetime, retention: Retention) -> Document:
     doc: Document = {
         "_id": event.key,
@@ -212,29 +223,25 @@ class InboxRepository:
         return Added(len(result.inserted_ids), repeats, refused)
 
     async def claim(self, worker: str, now: datetime, lease: timedelta) -> Claimed | None:
-        """Take the oldest event due now (or whose claim expired); ``None`` when there is none."""
-        doc = await guarded(
-            "inbox claim",
-            lambda: self._collection.find_one_and_update(
-                {
-                    "$or": [
-                        {"status": PENDING, "available_at": {"$lte": now}},
-                        {"status": CLAIMED, "claim_expires_at": {"$lte": now}},
-                    ]
-                },
-                {
-                    "$set": {
-                        "status": CLAIMED,
-                        "claimed_by": worker,
-                        "claimed_at": now,
-                        "claim_expires_at": now + lease,
-                    },
-                    "$inc": {"attempts": 1},
-                },
-                sort=[("available_at", ASCENDING)],
-                return_document=ReturnDocument.AFTER,
-            ),
-        )
+        """Take an event whose claim expired, else the oldest event due now; ``None`` when there
+        is none.
+
+        The queries are :func:`claim_queries`.
+        """
+        taken = {
+            "$set": {
+                "status": CLAIMED,
+                "claimed_by": worker,
+                "claimed_at": now,
+                "claim_expires_at": now + lease,
+            },
+            "$inc": {"attempts": 1},
+        }
+        doc = None
+        for query, order in claim_queries(now):
+            doc = await self._take(query, order, taken)
+            if doc is not None:
+                break
         if doc is None:
             return None
         return Claimed(
@@ -246,6 +253,19 @@ class InboxRepository:
             username=doc.get("username"),
             attempts=int(doc.get("attempts", 1)),
             value=doc["value"] if isinstance(doc.get("value"), Mapping) else None,
+        )
+
+    async def _take(self, query: Document, order: str, taken: Document) -> Document | None:
+        """The first event of ``query`` by ``order``, updated by ``taken``; the index that
+        leads with ``status`` then ``order`` serves it."""
+        return await guarded(
+            "inbox claim",
+            lambda: self._collection.find_one_and_update(
+                query,
+                taken,
+                sort=[("status", ASCENDING), (order, ASCENDING)],
+                return_document=ReturnDocument.AFTER,
+            ),
         )
 
     async def release_orphans(

@@ -10,6 +10,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError
 
 from listener.models import WebhookEvent
+from listener.store.inbox import DONE, claim_queries
 from listener.store.mongo import MAX_DEPTH, Document, describe, unstorable
 from listener.store.store import Store
 from listener.web.payload import event_key
@@ -162,3 +163,30 @@ async def test_a_restarted_replica_releases_what_its_previous_run_held(store: St
     taken = await store.inbox.claim("fixed", restart, CLAIM)
     assert taken is not None
     assert taken.attempts == 2
+
+
+async def test_a_claim_examines_only_the_events_it_could_take(
+    store: Store, database: AsyncDatabase[Document]
+) -> None:
+    """200 settled events and 1 due: each claim query examines at most the 1 due event (its
+    index leads with the status), never the settled history."""
+    await store.inbox.add([mention(str(n)) for n in range(201)], T0)
+    await database.inbox.update_many({"value.media_id": {"$ne": "7"}}, {"$set": {"status": DONE}})
+    examined = 0
+    for query, order in claim_queries(T0 + TTL):
+        plan = await database.command(
+            {
+                "explain": {
+                    "find": "inbox",
+                    "filter": query,
+                    "sort": {"status": 1, order: 1},
+                    "limit": 1,
+                },
+                "verbosity": "executionStats",
+            }
+        )
+        examined += plan["executionStats"]["totalDocsExamined"]
+    assert examined <= 1
+    claimed = await store.inbox.claim("w", T0 + TTL, CLAIM)
+    assert claimed is not None
+    assert claimed.media_id == "7"
