@@ -3,8 +3,8 @@
 A comment campaign's entries are the top-level comments of its posts (``posts`` resolved to
 media ids, see :func:`resolve_posts`). They are judged by the same pure rules as media
 (:mod:`listener.enrich.contests`), with the comment's text as the caption; one entry per user
-needs every comment of the posts at once, so a settling pass reads them all (a projection of a
-few fields: tens of MB for a million comments) and writes only the verdicts that changed.
+needs the comments in order of time, so a settling pass streams them in that order (keeping
+only the authors entered) and writes only the verdicts that changed, a batch at a time.
 
 The export lists ``entry_number, comment_id, media_id, username, timestamp, text, sentiment,
 sentiment_score`` (``--all``: then ``eligible`` and ``reasons``), Excel-safe as the media export
@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Final
 
 from listener.contests.export import Listing, judged_cells, timestamp_cell
-from listener.enrich.contests import Entry, Rules, Verdict, judge_all
+from listener.enrich.contests import Entry, InOrder, Rules
 from listener.settings import CampaignSettings, shortcode
 from listener.store.comments import CommentRepository, top_level_of
 
@@ -77,11 +77,6 @@ def entry(document: Mapping[str, Any]) -> Entry:
     )
 
 
-def verdicts(rules: Rules, documents: Sequence[Mapping[str, Any]]) -> dict[str, Verdict]:
-    """Comment id → verdict, for a campaign's comments judged together (one entry per user)."""
-    return judge_all(rules, [entry(d) for d in documents])
-
-
 @dataclass(frozen=True)
 class CommentSettlement:
     """What judging a comment campaign found: entries, eligible ones, verdicts written, and of
@@ -95,37 +90,53 @@ class CommentSettlement:
     first_ineligible: int = 0
 
 
+SETTLE_BATCH: Final = 1000
+"""Changed verdicts written per bulk write while settling."""
+
+
 async def settle(comments: CommentRepository, campaign: str, rules: Rules) -> CommentSettlement:
-    """Judge every top-level comment of the campaign's posts; write the changed verdicts."""
-    documents = [
-        d
-        async for d in comments.stream(
-            top_level_of(rules.posts),
-            sort=[("_id", 1)],
-            projection={**_JUDGED_FIELDS, f"contests.{campaign}": 1},
-        )
-    ]
-    judged = verdicts(rules, documents)
-    changed = {
-        str(d["_id"]): {f"contests.{campaign}": judged[str(d["_id"])].as_document()}
-        for d in documents
-        if (d.get("contests") or {}).get(campaign) != judged[str(d["_id"])].as_document()
-    }
-    await comments.set_many(changed)
-    eligible = sum(v.eligible for v in judged.values())
-    first = [
-        judged[str(d["_id"])].eligible
-        for d in documents
-        if campaign not in (d.get("contests") or {})
-    ]
+    """Judge every top-level comment of the campaign's posts; write the changed verdicts.
+
+    The comments stream in ``(timestamp, _id)`` order (the ``media_time`` index), so one entry
+    per user needs only the set of authors entered, and the changes are written a batch at a
+    time: memory follows the number of entrants' handles, not the comments' text.
+    """
+    judge = InOrder(rules)
+    judged = eligible = written = first_eligible = first_ineligible = 0
+    changed: dict[str, dict[str, Any]] = {}
+    async for document in comments.stream(
+        top_level_of(rules.posts),
+        sort=[("timestamp", 1), ("_id", 1)],
+        projection={**_JUDGED_FIELDS, f"contests.{campaign}": 1},
+    ):
+        verdict = judge.judge(entry(document)).as_document()
+        judged += 1
+        eligible += bool(verdict["eligible"])
+        before = (document.get("contests") or {}).get(campaign)
+        if before is None:
+            first_eligible += bool(verdict["eligible"])
+            first_ineligible += not verdict["eligible"]
+        if before != verdict:
+            changed[str(document["_id"])] = {f"contests.{campaign}": verdict}
+        if len(changed) >= SETTLE_BATCH:
+            written += await _write(comments, changed)
+    written += await _write(comments, changed)
     return CommentSettlement(
         campaign,
-        len(judged),
+        judged,
         eligible,
-        len(changed),
-        first_eligible=sum(first),
-        first_ineligible=len(first) - sum(first),
+        written,
+        first_eligible=first_eligible,
+        first_ineligible=first_ineligible,
     )
+
+
+async def _write(comments: CommentRepository, changed: dict[str, dict[str, Any]]) -> int:
+    """Write the changed verdicts and empty ``changed``; how many were written."""
+    count = len(changed)
+    await comments.set_many(changed)
+    changed.clear()
+    return count
 
 
 def row(document: Mapping[str, Any], campaign: str, entry_number: int | None) -> dict[str, Any]:

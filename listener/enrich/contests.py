@@ -43,7 +43,8 @@ until the author is learned and the media judged again.)
 entries that pass every per-media rule, each known author keeps only the earliest (by
 timestamp, then media id as a string), and the later ones get ``duplicate_user``. Entries that
 already fail a per-media rule do not compete and keep their own reasons. The result does not
-depend on the order of the input.
+depend on the order of the input. :class:`InOrder` judges the same way one entry at a time,
+for a caller that streams the entries in that order and keeps only the authors entered.
 
 **Comment campaigns** (``kind = "comments"``). The entries are comments on the brand's own
 posts (``posts``, as media ids), and the same rules judge them: the comment's text stands for the
@@ -430,6 +431,37 @@ def judge(rules: Rules, entry: Entry) -> Verdict:
     return _verdict(_reasons(rules, entry), rules_version(rules))
 
 
+class InOrder:
+    """Judges a campaign's entries one at a time, in ``(timestamp, id)`` order (pure).
+
+    One entry per user only needs the authors already entered, so a caller streaming a
+    campaign's entries from an index in that order keeps a set of handles, not the entries:
+    the memory of judging follows the number of authors. ``ValueError`` if an entry does not
+    come strictly after the previous one (out of order, or listed twice).
+    """
+
+    def __init__(self, rules: Rules) -> None:
+        self._rules = rules
+        self._version = rules_version(rules)
+        self._entered: set[str] = set()
+        self._last: tuple[datetime, str] | None = None
+
+    def judge(self, entry: Entry) -> Verdict:
+        """The entry's verdict, ``duplicate_user`` included."""
+        key = (entry.timestamp, entry.media_id)
+        if self._last is not None and key <= self._last:
+            raise ValueError(f"media {entry.media_id} is out of (timestamp, id) order")
+        self._last = key
+        reasons = _reasons(self._rules, entry)
+        author = _author(entry)
+        if self._rules.one_entry_per_user and not reasons and author is not None:
+            if author in self._entered:
+                reasons.append(Reason.DUPLICATE_USER)
+            else:
+                self._entered.add(author)
+        return _verdict(reasons, self._version)
+
+
 def judge_all(rules: Rules, entries: Iterable[Entry]) -> dict[str, Verdict]:
     """Verdicts for a whole campaign, by media id (sorted), one-entry-per-user included.
 
@@ -440,19 +472,12 @@ def judge_all(rules: Rules, entries: Iterable[Entry]) -> dict[str, Verdict]:
         if entry.media_id in by_id:
             raise ValueError(f"media {entry.media_id} is listed twice")
         by_id[entry.media_id] = entry
-    version = rules_version(rules)
-    reasons = {media_id: _reasons(rules, entry) for media_id, entry in by_id.items()}
-    if rules.one_entry_per_user:
-        first_by_author: dict[str, Entry] = {}
-        for entry in sorted(by_id.values(), key=lambda e: (e.timestamp, e.media_id)):
-            author = _author(entry)
-            if reasons[entry.media_id] or author is None:
-                continue
-            if author in first_by_author:
-                reasons[entry.media_id].append(Reason.DUPLICATE_USER)
-            else:
-                first_by_author[author] = entry
-    return {media_id: _verdict(reasons[media_id], version) for media_id in sorted(by_id)}
+    judge_next = InOrder(rules)
+    verdicts = {
+        entry.media_id: judge_next.judge(entry)
+        for entry in sorted(by_id.values(), key=lambda e: (e.timestamp, e.media_id))
+    }
+    return {media_id: verdicts[media_id] for media_id in sorted(verdicts)}
 
 
 def eligible_ids(verdicts: Mapping[str, Verdict]) -> list[str]:

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import random
 from datetime import timedelta
 
+import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 
+from listener.contests import comments as comment_giveaways
+from listener.contests.commands import comment_rules
 from listener.contests.comment_settling import CommentSettling
+from listener.enrich.contests import Entry, judge_all
 from listener.metrics import Metrics
 from listener.models import Comment, CommentSource
 from listener.pollers.comment_ingest import CommentIngestor
@@ -57,3 +62,55 @@ async def test_comments_on_other_posts_judge_nothing(
         [entry("201", "hi", media_id="17900000000000009")], CommentSource.POLL, T0
     )
     assert await settling.settle() == []
+
+
+async def test_a_streamed_settle_equals_judging_all_comments_at_once(
+    mongo_uri: str,
+    database: AsyncDatabase[Document],
+    store: Store,
+    metrics: Metrics,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Settling streams the comments in time order, a few verdicts per write; the verdicts are
+    judge_all's over the same comments, repeated authors, tied times and replies included."""
+    monkeypatch.setattr(comment_giveaways, "SETTLE_BATCH", 7)
+    rng = random.Random(20261205)
+    users = [f"fan{n}" for n in range(9)]
+    comments = [
+        Comment(
+            str(300 + n),
+            rng.choice([POST, POST, "17900000000000009"]),
+            "brand",
+            rng.choice(["me @ana @bo", "me @ana", "@ana @bo @cy", "nice"]),
+            rng.choice(users),
+            "9",
+            T0 + timedelta(minutes=rng.randrange(5)),
+            parent_id=rng.choice([None, None, None, "300"]),
+        )
+        for n in range(80)
+    ]
+    ingestor = CommentIngestor(store, metrics)
+    for start in range(0, len(comments), 25):
+        await ingestor.ingest(comments[start : start + 25], CommentSource.POLL, T0)
+    settings = settings_for(mongo_uri, database)
+    rules = await comment_rules(store, settings, settings.campaigns[0])
+    settled = await comment_giveaways.settle(store.comments, "winter", rules)
+    ours = [c for c in comments if c.media_id == POST and c.parent_id is None]
+    expected = judge_all(
+        rules,
+        [
+            Entry.from_comment(
+                comment_id=c.id,
+                media_id=c.media_id,
+                timestamp=c.timestamp,
+                text=c.text,
+                username=c.username,
+            )
+            for c in ours
+        ],
+    )
+    assert (settled.judged, settled.written) == (len(ours), len(ours))
+    assert settled.eligible == sum(v.eligible for v in expected.values())
+    assert {c.id: await verdict(store, c.id) for c in ours} == {
+        i: v.as_document() for i, v in expected.items()
+    }

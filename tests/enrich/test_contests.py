@@ -14,6 +14,7 @@ from listener.enrich.contests import (
     RULES_SCHEMA,
     UNKNOWN_AUTHORS_DEFAULT,
     Entry,
+    InOrder,
     Reason,
     Rules,
     Verdict,
@@ -367,6 +368,32 @@ def test_judge_all_is_independent_of_input_order(
     """Every permutation of the entries gives the same verdicts."""
     results = [judge_all(RULES, list(order)) for order in itertools.permutations(entries)]
     assert all(result == results[0] for result in results)
+
+
+@pytest.mark.parametrize(("entries", "expected"), ONE_PER_USER_CASES)
+def test_judging_in_order_one_at_a_time_equals_judging_all(
+    entries: list[Entry], expected: dict[str, tuple[str, ...]]
+) -> None:
+    """InOrder, fed the entries by (timestamp, id), gives judge_all's verdicts."""
+    judge_next = InOrder(RULES)
+    ordered = sorted(entries, key=lambda e: (e.timestamp, e.media_id))
+    assert {e.media_id: judge_next.judge(e) for e in ordered} == judge_all(RULES, entries)
+
+
+@pytest.mark.parametrize(
+    "second",
+    [
+        pytest.param(entry("0"), id="earlier-id-same-time"),
+        pytest.param(entry("9", timestamp=MID - timedelta(seconds=1)), id="earlier-time"),
+        pytest.param(entry("5"), id="same-entry-again"),
+    ],
+)
+def test_judging_in_order_refuses_an_entry_out_of_order(second: Entry) -> None:
+    """An entry that does not come strictly after the previous one is refused, not misjudged."""
+    judge_next = InOrder(RULES)
+    judge_next.judge(entry("5"))
+    with pytest.raises(ValueError, match="out of \\(timestamp, id\\) order"):
+        judge_next.judge(second)
 
 
 def test_one_entry_per_user_off_keeps_everything() -> None:
