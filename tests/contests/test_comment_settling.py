@@ -64,6 +64,17 @@ async def test_comments_on_other_posts_judge_nothing(
     assert await settling.settle() == []
 
 
+def as_entry(comment: Comment) -> Entry:
+    assert comment.timestamp is not None
+    return Entry.from_comment(
+        comment_id=comment.id,
+        media_id=comment.media_id,
+        timestamp=comment.timestamp,
+        text=comment.text,
+        username=comment.username,
+    )
+
+
 async def test_a_streamed_settle_equals_judging_all_comments_at_once(
     mongo_uri: str,
     database: AsyncDatabase[Document],
@@ -96,19 +107,7 @@ async def test_a_streamed_settle_equals_judging_all_comments_at_once(
     rules = await comment_rules(store, settings, settings.campaigns[0])
     settled = await comment_giveaways.settle(store.comments, "winter", rules)
     ours = [c for c in comments if c.media_id == POST and c.parent_id is None]
-    expected = judge_all(
-        rules,
-        [
-            Entry.from_comment(
-                comment_id=c.id,
-                media_id=c.media_id,
-                timestamp=c.timestamp,
-                text=c.text,
-                username=c.username,
-            )
-            for c in ours
-        ],
-    )
+    expected = judge_all(rules, [as_entry(c) for c in ours])
     assert (settled.judged, settled.written) == (len(ours), len(ours))
     assert settled.eligible == sum(v.eligible for v in expected.values())
     assert {c.id: await verdict(store, c.id) for c in ours} == {
