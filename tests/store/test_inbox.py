@@ -10,7 +10,8 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError
 
 from listener.models import WebhookEvent
-from listener.store.inbox import DONE, claim_queries
+from listener.store import inbox
+from listener.store.inbox import DONE, InboxRepository, claim_queries
 from listener.store.mongo import MAX_DEPTH, Document, describe, unstorable
 from listener.store.store import Store
 from listener.web.payload import event_key
@@ -190,3 +191,45 @@ async def test_a_claim_examines_only_the_events_it_could_take(
     claimed = await store.inbox.claim("w", T0 + TTL, CLAIM)
     assert claimed is not None
     assert claimed.media_id == "7"
+
+
+async def test_two_replicas_claim_a_queue_once_each_oldest_first_a_batch_of_ids_a_look(
+    store: Store, database: AsyncDatabase[Document], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each look reads a few due ids; two replicas racing for the same ids each take an event
+    once, a lost claim moves on to the next id, and events come out oldest first."""
+    monkeypatch.setattr(inbox, "DUE_BATCH", 3)
+    for n in range(10):
+        await store.inbox.add([mention(str(n))], T0 + timedelta(seconds=n))
+    other = InboxRepository(database.inbox)
+    taken: list[tuple[str, str | None]] = []
+    for turn in range(12):
+        replica, name = (store.inbox, "a") if turn % 2 else (other, "b")
+        claimed = await replica.claim(name, T0 + TTL, CLAIM)
+        if claimed is not None:
+            taken.append((name, claimed.media_id))
+    order = [media_id for _, media_id in taken]
+    assert order == [str(n) for n in range(10)]
+    assert {name for name, _ in taken} == {"a", "b"}
+    assert await store.inbox.count("claimed") == 10
+
+
+async def test_an_id_from_an_earlier_look_is_claimed_only_while_its_event_is_due(
+    store: Store, database: AsyncDatabase[Document], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Replica a's look reads both ids; replica b takes the second and puts it back for later:
+    a's next claim does not take it from its earlier look."""
+    monkeypatch.setattr(inbox, "DUE_BATCH", 5)
+    await store.inbox.add([mention(str(n)) for n in range(2)], T0)
+    first = await store.inbox.claim("a", T0 + TTL, CLAIM)
+    other = InboxRepository(database.inbox)
+    second = await other.claim("b", T0 + TTL, CLAIM)
+    assert first is not None
+    assert second is not None
+    assert (first.media_id, second.media_id) == ("0", "1")
+    later = T0 + TTL + timedelta(seconds=1)
+    assert await other.retry(second, "b", later, "later")
+    assert await store.inbox.claim("a", T0 + TTL, CLAIM) is None
+    again = await store.inbox.claim("a", later, CLAIM)
+    assert again is not None
+    assert (again.media_id, again.attempts) == ("1", 2)
