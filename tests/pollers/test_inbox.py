@@ -17,7 +17,7 @@ from listener.contests.verdicts import Scopes
 from listener.enrich.enricher import Enricher
 from listener.metrics import Metrics
 from listener.models import Sighting, Source, SourceKind, WebhookEvent
-from listener.pollers.inbox import InboxWorker
+from listener.pollers.inbox import STATS_EVERY_S, InboxWorker
 from listener.pollers.ingest import Ingestor
 from listener.ratelimit.disguise import RUN_OBJECTS
 from listener.ratelimit.throttle import Scope
@@ -434,3 +434,28 @@ async def test_a_dead_replicas_claim_is_taken_over_at_the_heartbeat_ttl(
     event = await store.inbox.get(mention(media_id).key)
     assert event is not None
     assert (event["status"], event["attempts"]) == ("done", 2)
+
+
+async def test_the_gauges_refresh_on_a_fixed_period_however_long_their_read_takes(
+    graph: Graph, store: Store, metrics: Metrics, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A read of the inbox's stats that takes 4 s is followed by a wait of the period's other
+    11 s, not 15: the gauges are as fresh as STATS_EVERY_S promises."""
+    read = store.inbox.stats
+
+    async def slow_read() -> Any:
+        graph.clock.advance(timedelta(seconds=4))
+        return await read()
+
+    monkeypatch.setattr(store.inbox, "stats", slow_read)
+    stop = asyncio.Event()
+    waits: list[float] = []
+
+    async def record(stopping: asyncio.Event, seconds: float) -> None:
+        waits.append(seconds)
+        stopping.set()
+
+    await store.inbox.add([mention("17900000000000001")], graph.clock())
+    await worker(graph, store, metrics, wait=record)._watch(stop)
+    assert waits == [STATS_EVERY_S - 4]
+    assert metrics.registry.get_sample_value("listener_inbox_depth") == 1
