@@ -8,7 +8,8 @@ its own process:
 1. The comments are published, a second apart, each with its signed ``comments`` webhook, of
    which :data:`DROP_RATIO` are dropped at random (``World.webhook_drop_ratio``).
 2. The first half of the webhooks left are POSTed to the worker's own web server (its real
-   receiver, signature checked, stored in the inbox) and worked off by its inbox worker.
+   receiver, signature checked, stored in the inbox) and worked off by the inbox worker's own
+   handler, claimed in batches rather than one by one (see :func:`work_off` for why).
 3. The comments poller (``CommentsFeed``, built by ``listener.assembly``, under the worker's
    scheduler and governor on :class:`~listener.simulator.clock.VirtualTime`, so pacing costs
    no real time) reads the post until a poll ends without hitting its page bound.
@@ -85,6 +86,7 @@ ALTERNATES: Final = 2
 DELIVERIES_AT_ONCE: Final = 8  # webhook POSTs in flight together, as Meta sends them
 CLAIM_BATCH: Final = 100  # inbox events claimed together (see work_off)
 WORKER: Final = "bench-inbox"
+PROGRESS_EVERY: Final = 5_000  # inbox events between two progress lines
 WHO: Final = Credentials(ACCOUNT_NAME, ACCOUNT.ig_user_id, ACCOUNT.access_token)
 
 
@@ -112,7 +114,7 @@ class Giveaway:
     export_peak_kib: int = 0
     entrants: int = 0
     draw_verified: bool = False
-    problems: list[str] = field(default_factory=list)  # commands that failed, and why
+    problems: list[str] = field(default_factory=list)  # what went wrong, if anything did
 
     @property
     def bound(self) -> int:
@@ -275,6 +277,7 @@ async def deliver(
     ) as port:
         url = f"http://127.0.0.1:{port}/webhooks/instagram"
         accepted = await _post_all(session, url, world, outbox)
+    _say(f"  {accepted:,} webhooks stored in the inbox")
     return accepted, await work_off(parts)
 
 
@@ -301,7 +304,7 @@ async def work_off(parts: Parts) -> Counter[str]:
     while True:
         now = context.clock()
         due = {"status": PENDING, "available_at": {"$lte": now}}
-        docs = await events.find(due).to_list(CLAIM_BATCH)
+        docs = await events.find(due, limit=CLAIM_BATCH).to_list()
         if not docs:
             return outcomes
         claim = {
@@ -317,6 +320,9 @@ async def work_off(parts: Parts) -> Counter[str]:
         for doc in docs:
             claimed = Claimed.of({**doc, "attempts": int(doc.get("attempts", 0)) + 1})
             outcomes[await worker.process(claimed)] += 1
+        settled = outcomes.total()
+        if settled % PROGRESS_EVERY < CLAIM_BATCH:
+            _say(f"  {settled:,} inbox events settled")
 
 
 class Watched:
@@ -347,6 +353,7 @@ class Watched:
         finally:
             if self.polls >= self._max_polls:
                 self._done.set()
+        _say(f"  poll {self.polls}: {result.pages} calls, {result.new:,} new")
         if not result.hit_bound:
             self.complete = True
             self._done.set()
@@ -599,8 +606,11 @@ def render(results: Sequence[Giveaway], wall_s: float) -> str:
             "",
             f"One giveaway post of the brand account, {sizes} comments a second apart, each "
             f"with its signed `comments` webhook, {DROP_RATIO:.0%} of them dropped at random. "
-            "Half of the webhooks left are POSTed to the worker's own web server and worked off "
-            "by its inbox worker before the read, the other half after it (late deliveries). "
+            "Half of the webhooks left are POSTed to the worker's own web server (signature "
+            "checked, stored in the inbox) and worked off by the inbox worker's handler before "
+            "the read, the other half after it (late deliveries); events are claimed 100 at a "
+            "time, because SecantusDB answers the worker's one-event `findAndModify` claim by "
+            "scanning the whole inbox. "
             "The comments poller, under the worker's scheduler and governor on virtual time, "
             "reads the post (given by permalink) until a poll reaches its end. Then the stored "
             "`comments` are compared with the simulator's truth, and `listener export "
