@@ -14,12 +14,13 @@ its own process:
    scheduler and governor on :class:`~listener.simulator.clock.VirtualTime`, so pacing costs
    no real time) reads the post until a poll ends without hitting its page bound.
 4. The second half of the webhooks arrive late (Meta retries for 36 hours), after the read.
-5. The stored ``comments`` are compared with the simulator's truth (``World.truth``): missing,
+5. The worker's settling pass judges the giveaway (as it does every minute), and the stored
+   ``comments`` are compared with the simulator's truth (``World.truth``): missing,
    duplicated (documents beyond the truth's, or not in it), and fields that differ.
 6. ``listener export entrants``, ``listener draw commit``, ``listener draw`` and ``listener draw
    verify`` run as the organiser would, each in a fresh process (:mod:`bench.peak`), on a
-   config file written for the database: the export's wall time and peak resident memory, and
-   whether the draw verifies.
+   config file written for the database: the export's wall time and peak resident memory (its
+   own settling pass included, which finds nothing changed), and whether the draw verifies.
 
 Graph calls are counted by the simulator (every endpoint, every outcome); the bound of a full
 read is ⌈comments ÷ 50⌉ comment pages plus one media listing per poll.
@@ -52,6 +53,7 @@ from listener.assembly.graph import graph_client, retry_policy
 from listener.assembly.pollers import comment_feeds, inbox, pacing, scheduler
 from listener.assembly.ratelimit import governor, policy_for
 from listener.assembly.web import web_server, webhook_receiver
+from listener.contests.comment_settling import CommentSettling
 from listener.graph.instagram import Credentials, InstagramApi
 from listener.logs import configure_logging
 from listener.metrics import Metrics
@@ -110,6 +112,7 @@ class Giveaway:
     polls: int = 0
     webhook_s: float = 0.0
     read_s: float = 0.0
+    settle_s: float = 0.0  # the worker's settling pass after the read: every verdict written
     export_s: float = 0.0
     export_peak_kib: int = 0
     entrants: int = 0
@@ -536,7 +539,11 @@ async def _run(
     started = time.perf_counter()
     late, late_outcomes = await deliver(parts, world, outbox[half:], session)
     webhook_s += time.perf_counter() - started
+    started = time.perf_counter()
+    await CommentSettling(parts.store, parts.settings, parts.ingestor.take_changed).settle()
+    settle_s = time.perf_counter() - started
     result = await compare(parts.database, world, media_id)
+    result.settle_s = settle_s
     if not complete:
         result.problems.append(f"no poll read the post to its end in {polls} polls")
     unsettled = (outcomes + late_outcomes) - Counter({"as_delivered": delivered + late})
@@ -597,34 +604,42 @@ def _verdicts(results: Sequence[Giveaway]) -> list[str]:
     return lines
 
 
+def _method(results: Sequence[Giveaway]) -> list[str]:
+    sizes = " and ".join(f"{r.comments:,}" for r in results)
+    settles = ", ".join(f"{r.settle_s:.1f} s at {r.comments:,}" for r in results)
+    return [
+        f"One giveaway post of the brand account, {sizes} comments a second apart, each with "
+        f"its signed `comments` webhook, {DROP_RATIO:.0%} of them dropped at random. Half of the "
+        "webhooks left are POSTed to the worker's own web server (signature checked, stored in "
+        "the inbox) and worked off by the inbox worker's handler before the read, the other "
+        "half after it (late deliveries); events are claimed 100 at a time, because SecantusDB "
+        "answers the worker's one-event `findAndModify` claim by scanning the whole inbox. The "
+        "comments poller, under the worker's scheduler and governor on virtual time, reads the "
+        "post (given by permalink) until a poll reaches its end. Then the worker's settling "
+        f"pass judges the giveaway (every verdict written: {settles}), the stored `comments` are "
+        "compared with the simulator's truth, and `listener export entrants`, `draw commit`, "
+        "`draw` and `draw verify` run as the organiser would, each in a fresh process, on a "
+        "SecantusDB server in its own process.",
+        "",
+        "Calls are every Graph call the simulator answered in the run; the bound is "
+        f"⌈comments ÷ {COMMENTS_PAGE}⌉ comment pages plus one media listing per poll. "
+        "Duplicated counts documents beyond the truth's (stored twice, or not in it); fields ≠ "
+        "truth counts stored comments whose text, author or time (a webhook's is its delivery "
+        "time until a poll gives the real one) differ. Export time is the command's wall time "
+        "(start-up included, and the settling pass it runs first, which reads every comment of "
+        "the giveaway and finds nothing changed); its memory is the process's peak resident set "
+        "(`VmHWM`).",
+        "",
+    ]
+
+
 def render(results: Sequence[Giveaway], wall_s: float) -> str:
     """The markdown section for RESULTS.md."""
-    sizes = " and ".join(f"{r.comments:,}" for r in results)
     return "\n".join(
         [
             f"## Comment giveaway: {results[-1].comments:,} comments read completely",
             "",
-            f"One giveaway post of the brand account, {sizes} comments a second apart, each "
-            f"with its signed `comments` webhook, {DROP_RATIO:.0%} of them dropped at random. "
-            "Half of the webhooks left are POSTed to the worker's own web server (signature "
-            "checked, stored in the inbox) and worked off by the inbox worker's handler before "
-            "the read, the other half after it (late deliveries); events are claimed 100 at a "
-            "time, because SecantusDB answers the worker's one-event `findAndModify` claim by "
-            "scanning the whole inbox. "
-            "The comments poller, under the worker's scheduler and governor on virtual time, "
-            "reads the post (given by permalink) until a poll reaches its end. Then the stored "
-            "`comments` are compared with the simulator's truth, and `listener export "
-            "entrants`, `draw commit`, `draw` and `draw verify` run as the organiser would, "
-            "each in a fresh process, on a SecantusDB server in its own process.",
-            "",
-            "Calls are every Graph call the simulator answered in the run; the bound is "
-            f"⌈comments ÷ {COMMENTS_PAGE}⌉ comment pages plus one media listing per poll. "
-            "Duplicated counts documents beyond the truth's (stored twice, or not in it); "
-            "fields ≠ truth counts stored comments whose text, author or time (a webhook's is "
-            "its delivery time until a poll gives the real one) differ. Export time is the "
-            "command's wall time (start-up and the settling pass it runs first included); its "
-            "memory is the process's peak resident set (`VmHWM`).",
-            "",
+            *_method(results),
             "| comments | webhooks dropped | delivered | stored | missing | duplicated | "
             "fields ≠ truth | polls | Graph calls | bound | calls ÷ bound (goal ≤ 1.10) | "
             "webhooks / read (wall) | export | export peak | entrants | draw verified |",
