@@ -14,8 +14,9 @@ its own process:
    scheduler and governor on :class:`~listener.simulator.clock.VirtualTime`, so pacing costs
    no real time) reads the post until a poll ends without hitting its page bound.
 4. The second half of the webhooks arrive late (Meta retries for 36 hours), after the read.
-5. The worker's settling pass judges the giveaway (as it does every minute), and the stored
-   ``comments`` are compared with the simulator's truth (``World.truth``): missing,
+5. The worker's settling pass, which judged the giveaway all along (every
+   :data:`SETTLE_EVERY` comments stored, see :class:`SettlingIngestor`), judges it once more,
+   and the stored ``comments`` are compared with the simulator's truth (``World.truth``): missing,
    duplicated (documents beyond the truth's, or not in it), and fields that differ.
 6. ``listener export entrants``, ``listener draw commit``, ``listener draw`` and ``listener draw
    verify`` run as the organiser would, each in a fresh process (:mod:`bench.peak`), on a
@@ -54,9 +55,11 @@ from listener.assembly.pollers import comment_feeds, inbox, pacing, scheduler
 from listener.assembly.ratelimit import governor, policy_for
 from listener.assembly.web import web_server, webhook_receiver
 from listener.contests.comment_settling import CommentSettling
+from listener.enrich.enricher import Scorer
 from listener.graph.instagram import Credentials, InstagramApi
 from listener.logs import configure_logging
 from listener.metrics import Metrics
+from listener.models import Comment, CommentSource
 from listener.pollers.accounts import Accounts
 from listener.pollers.comment_ingest import CommentIngestor
 from listener.pollers.context import PollerContext
@@ -67,6 +70,7 @@ from listener.settings import Settings, load_settings
 from listener.simulator import SimulatorConfig, World, serve
 from listener.simulator.clock import ManualClock, VirtualTime
 from listener.simulator.webhooks import comment_envelope, signature
+from listener.store.comments import CommentIngest
 from listener.store.inbox import CLAIMED, PENDING, Claimed
 from listener.store.mongo import Document
 from listener.store.store import Store
@@ -89,6 +93,8 @@ DELIVERIES_AT_ONCE: Final = 8  # webhook POSTs in flight together, as Meta sends
 CLAIM_BATCH: Final = 100  # inbox events claimed together (see work_off)
 WORKER: Final = "bench-inbox"
 PROGRESS_EVERY: Final = 5_000  # inbox events between two progress lines
+SETTLE_EVERY: Final = 2_500  # comments stored between two settling passes (SettlingIngestor)
+STORE_TIMEOUT_S: Final = 120.0  # the most settings allow: SecantusDB writes a bulk slowly
 WHO: Final = Credentials(ACCOUNT_NAME, ACCOUNT.ig_user_id, ACCOUNT.access_token)
 
 
@@ -112,7 +118,9 @@ class Giveaway:
     polls: int = 0
     webhook_s: float = 0.0
     read_s: float = 0.0
-    settle_s: float = 0.0  # the worker's settling pass after the read: every verdict written
+    settle_passes: int = 0
+    settle_s: float = 0.0  # the worker's settling passes, all of them
+    last_settle_s: float = 0.0  # the last one, after the late webhooks
     export_s: float = 0.0
     export_peak_kib: int = 0
     entrants: int = 0
@@ -148,7 +156,7 @@ def worker_config(mongo_uri: str, database: str) -> dict[str, Any]:
     the giveaway on its post, given by permalink."""
     return {
         "graph": {"api_version": API_VERSION, "app_secret": APP_SECRET},
-        "store": {"mongodb_uri": mongo_uri, "database": database, "timeout_s": 30},
+        "store": {"mongodb_uri": mongo_uri, "database": database, "timeout_s": STORE_TIMEOUT_S},
         "server": {"host": "127.0.0.1", "port": 0, "webhook_verify_token": "bench"},
         "polling": {"comment_posts": 0},
         "ratelimit": {"account_calls_per_hour": 4800},  # the simulator's BUC budget
@@ -179,6 +187,43 @@ def worker_config(mongo_uri: str, database: str) -> dict[str, Any]:
     }
 
 
+class SettlingIngestor(CommentIngestor):
+    """The worker's comment ingestor, and its settling pass run inline every
+    :data:`SETTLE_EVERY` comments stored (the worker runs it every minute, beside the ingest).
+
+    A pass judges the whole giveaway and writes only the verdicts that changed, in one bulk:
+    run once over everything at the end, it would write every verdict at once, which on
+    SecantusDB takes longer than any store timeout at 50,000 comments.
+    """
+
+    def __init__(self, store: Store, metrics: Metrics, scorer: Scorer, settings: Settings) -> None:
+        super().__init__(store, metrics, scorer)
+        self._settling = CommentSettling(store, settings, self.take_changed)
+        self._since = 0
+        self.passes = 0
+        self.seconds = 0.0
+        self.last_s = 0.0  # the last pass
+
+    async def ingest(
+        self, comments: Sequence[Comment], source: CommentSource, seen_at: datetime
+    ) -> CommentIngest:
+        """Store ``comments``; then the settling pass, when its turn has come."""
+        result = await super().ingest(comments, source, seen_at)
+        self._since += len(comments)
+        if self._since >= SETTLE_EVERY:
+            await self.settle()
+        return result
+
+    async def settle(self) -> None:
+        """One settling pass, timed."""
+        self._since = 0
+        started = time.perf_counter()
+        await self._settling.settle()
+        self.last_s = time.perf_counter() - started
+        self.seconds += self.last_s
+        self.passes += 1
+
+
 @dataclass
 class Parts:
     """The worker's parts the run drives, built by its own factories."""
@@ -187,7 +232,7 @@ class Parts:
     database: AsyncDatabase[Document]
     store: Store
     context: PollerContext
-    ingestor: CommentIngestor
+    ingestor: SettlingIngestor
     virtual: VirtualTime
 
 
@@ -226,7 +271,7 @@ def build(
         metrics=metrics,
         clock=clock,
     )
-    ingestor = CommentIngestor(store, metrics, sentiment_scorer())
+    ingestor = SettlingIngestor(store, metrics, sentiment_scorer(), settings)
     return Parts(settings, database, store, context, ingestor, virtual)
 
 
@@ -495,7 +540,7 @@ async def giveaway(mongo_uri: str, comments: int, folder: Path) -> Giveaway:
     clock = ManualClock(T0)
     async with (
         serve(simulator_config(), clock=clock) as sim,
-        fresh_database(mongo_uri, f"comments_{comments}") as database,
+        fresh_database(mongo_uri, f"comments_{comments}", timeout_s=STORE_TIMEOUT_S) as database,
         aiohttp.ClientSession() as session,
     ):
         world = sim.world
@@ -539,11 +584,14 @@ async def _run(
     started = time.perf_counter()
     late, late_outcomes = await deliver(parts, world, outbox[half:], session)
     webhook_s += time.perf_counter() - started
-    started = time.perf_counter()
-    await CommentSettling(parts.store, parts.settings, parts.ingestor.take_changed).settle()
-    settle_s = time.perf_counter() - started
+    await parts.ingestor.settle()
     result = await compare(parts.database, world, media_id)
-    result.settle_s = settle_s
+    settling = parts.ingestor
+    result.settle_passes, result.settle_s, result.last_settle_s = (
+        settling.passes,
+        settling.seconds,
+        settling.last_s,
+    )
     if not complete:
         result.problems.append(f"no poll read the post to its end in {polls} polls")
     unsettled = (outcomes + late_outcomes) - Counter({"as_delivered": delivered + late})
@@ -606,7 +654,11 @@ def _verdicts(results: Sequence[Giveaway]) -> list[str]:
 
 def _method(results: Sequence[Giveaway]) -> list[str]:
     sizes = " and ".join(f"{r.comments:,}" for r in results)
-    settles = ", ".join(f"{r.settle_s:.1f} s at {r.comments:,}" for r in results)
+    settles = "; ".join(
+        f"at {r.comments:,}: {r.settle_passes} pass{'es' if r.settle_passes != 1 else ''}, "
+        f"{r.settle_s:.0f} s in all, the last {r.last_settle_s:.1f} s"
+        for r in results
+    )
     return [
         f"One giveaway post of the brand account, {sizes} comments a second apart, each with "
         f"its signed `comments` webhook, {DROP_RATIO:.0%} of them dropped at random. Half of the "
@@ -615,8 +667,9 @@ def _method(results: Sequence[Giveaway]) -> list[str]:
         "half after it (late deliveries); events are claimed 100 at a time, because SecantusDB "
         "answers the worker's one-event `findAndModify` claim by scanning the whole inbox. The "
         "comments poller, under the worker's scheduler and governor on virtual time, reads the "
-        "post (given by permalink) until a poll reaches its end. Then the worker's settling "
-        f"pass judges the giveaway (every verdict written: {settles}), the stored `comments` are "
+        "post (given by permalink) until a poll reaches its end. The worker's settling pass "
+        f"judges the giveaway every {SETTLE_EVERY:,} comments stored (the worker runs it every "
+        f"minute) and once more at the end ({settles}). Then the stored `comments` are "
         "compared with the simulator's truth, and `listener export entrants`, `draw commit`, "
         "`draw` and `draw verify` run as the organiser would, each in a fresh process, on a "
         "SecantusDB server in its own process.",
