@@ -72,10 +72,12 @@ def eligible_media(world: World, scenario: Scenario) -> dict[str, dict[str, date
 
 
 @asynccontextmanager
-async def fresh_database(mongo_uri: str, label: str) -> AsyncIterator[AsyncDatabase[Document]]:
+async def fresh_database(
+    mongo_uri: str, label: str, *, timeout_s: float = 30.0
+) -> AsyncIterator[AsyncDatabase[Document]]:
     """A database of its own for one run, dropped afterwards."""
     name = f"bench_{label}_{uuid.uuid4().hex[:8]}"
-    async with connect(mongo_uri, name, timeout_s=30) as database:
+    async with connect(mongo_uri, name, timeout_s=timeout_s) as database:
         try:
             yield database
         finally:

@@ -91,6 +91,21 @@ class Claimed:
     value: Mapping[str, Any] | None = None
     """The change's ``value`` as Meta sent it."""
 
+    @classmethod
+    def of(cls, doc: Mapping[str, Any]) -> Claimed:
+        """The claimed event an ``inbox`` document (as its claim left it) holds."""
+        value = doc.get("value")
+        return cls(
+            key=str(doc["_id"]),
+            field=str(doc["field"]),
+            ig_user_id=str(doc["ig_user_id"]),
+            media_id=doc.get("media_id"),
+            comment_id=doc.get("comment_id"),
+            username=doc.get("username"),
+            attempts=int(doc.get("attempts", 1)),
+            value=value if isinstance(value, Mapping) else None,
+        )
+
 
 @dataclass(frozen=True)
 class Added:
@@ -253,18 +268,7 @@ class InboxRepository:
         doc = await self._take(expired, order, taken)
         if doc is None:
             doc = await self._take_due(due, taken)
-        if doc is None:
-            return None
-        return Claimed(
-            key=str(doc["_id"]),
-            field=str(doc["field"]),
-            ig_user_id=str(doc["ig_user_id"]),
-            media_id=doc.get("media_id"),
-            comment_id=doc.get("comment_id"),
-            username=doc.get("username"),
-            attempts=int(doc.get("attempts", 1)),
-            value=doc["value"] if isinstance(doc.get("value"), Mapping) else None,
-        )
+        return None if doc is None else Claimed.of(doc)
 
     async def _take(self, query: Document, order: str, taken: Document) -> Document | None:
         """The first event of ``query`` by ``order``, updated by ``taken``; the index that
