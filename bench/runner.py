@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Final
 
-from bench import burst, history, ingest, ratelimit, scale, sentiment_eval
+from bench import agency, burst, history, ingest, ratelimit, scale, sentiment_eval
 
 RESULTS: Final = Path(__file__).with_name("RESULTS.md")
 COMMAND: Final = "make bench"
@@ -55,6 +55,7 @@ BENCHMARKS: Final = (
     Benchmark("burst", "## Webhook burst", lambda options: burst.section(quick=options.quick)),
     Benchmark("history", "## Stored history", lambda options: history.section(quick=options.quick)),
     Benchmark("scale", "## Scale", lambda options: scale.section()),
+    Benchmark("agency", "## Agency scale", lambda options: agency.section(quick=options.quick)),
 )
 
 
