@@ -569,18 +569,22 @@ def _render(plan: Plan, one: OneRun, three: ReplicaRun) -> str:
     )
 
 
+def report(plan: Plan, workdir: Path) -> str:
+    """Both runs of ``plan`` in ``workdir``, rendered."""
+    one_dir, three_dir = workdir / "one", workdir / "three"
+    one_dir.mkdir()
+    three_dir.mkdir()
+    one = _one_replica(plan, one_dir)
+    three = _three_replicas(plan, three_dir)
+    return _render(plan, one, three)
+
+
 def section(*, quick: bool = False) -> str:
     """The markdown section for RESULTS.md."""
     plan = Plan.chosen(quick=quick)
     _say(f"{plan}")
     with tempfile.TemporaryDirectory(prefix="bench-agency-") as tmp:
-        workdir = Path(tmp)
-        one_dir, three_dir = workdir / "one", workdir / "three"
-        one_dir.mkdir()
-        three_dir.mkdir()
-        one = _one_replica(plan, one_dir)
-        three = _three_replicas(plan, three_dir)
-        return _render(plan, one, three)
+        return report(plan, Path(tmp))
 
 
 if __name__ == "__main__":
