@@ -50,10 +50,11 @@ BASELINE_S: Final = 30.0
 READY_TIMEOUT_S: Final = 300.0
 REPLICAS: Final = 3
 LEASE_EVENTS: Final = ("lease.taken", "lease.lost", "lease.released")
+FIRST_TAKE: Final = "lease.taken (first, fence 1)"
 RUN_S_DOC: Final = (
     "with the default intervals every feed polls at once after start (within 10 % of its "
     "interval), again one interval later (300 s ± 10 %, where it finds nothing and stretches "
-    "to the ceiling of 3,600 s): a run of 450 s holds both rounds whole"
+    "to the ceiling of 3,600 s): a run of 450 s holds both rounds whole, if the store keeps up"
 )
 
 
@@ -185,13 +186,23 @@ def _sample(
 
 
 def _lease_events(worker: Worker, after: float) -> Counter[str]:
-    """Lease events the worker logged after ``after`` (epoch seconds), by name."""
+    """Lease events the worker logged after ``after`` (epoch seconds), by name; a take is a
+    first take (fence 1: nobody held the feed before) or a hand-over (fence > 1)."""
     counts: Counter[str] = Counter()
     for event in worker.events:
         name = event.get("event")
-        if name in LEASE_EVENTS and _when(event) > after:
+        if name not in LEASE_EVENTS or _when(event) <= after:
+            continue
+        if name == "lease.taken":
+            counts[FIRST_TAKE if int(event.get("fence", 1)) <= 1 else "lease.taken"] += 1
+        else:
             counts[str(name)] += 1
     return counts
+
+
+def _handovers(counts: Counter[str]) -> int:
+    """Lease events that move a feed between replicas (every one but a first take)."""
+    return sum(n for name, n in counts.items() if name != FIRST_TAKE)
 
 
 def _when(event: dict[str, Any]) -> float:
@@ -199,9 +210,11 @@ def _when(event: dict[str, Any]) -> float:
 
 
 def _problems(worker: Worker) -> Counter[str]:
-    """Warning- and error-level log events by name."""
+    """Warning- and error-level log events by name (and kind of error, when given)."""
     return Counter(
-        str(e.get("event")) for e in worker.events if e.get("level") in ("warning", "error")
+        str(e.get("event")) + (f" ({e['kind']})" if "kind" in e else "")
+        for e in worker.events
+        if e.get("level") in ("warning", "error")
     )
 
 
@@ -416,6 +429,13 @@ def _at(samples: Sequence[Sample], at: float) -> Sample:
     return min(samples, key=lambda s: abs(s.at - at))
 
 
+def _round(polls: float, feeds: int) -> str:
+    """How far the polls got: the first round (one poll per feed) or beyond."""
+    if polls < feeds:
+        return f"the first round, one poll per feed, {polls / feeds * 100:.0f} % done"
+    return f"{polls / feeds:.2f} polls per feed"
+
+
 def _endpoints(counts: Counter[str]) -> str:
     return ", ".join(f"{k} {v:,}" for k, v in sorted(counts.items())) or "none"
 
@@ -471,8 +491,9 @@ def _render_one(plan: Plan, one: OneRun) -> list[str]:
         f"| SecantusDB CPU, steady → end | {db_cpu:.1f} % of one core | |",
         f"| Graph calls served by the simulator, whole soak | {sum(one.endpoints.values()):,}"
         f" ({_endpoints(one.endpoints)}) | |",
-        f"| Graph calls (worker's metric) / polls (worker's metric) | "
-        f"{one.worker_calls:,.0f} / {one.polls:,.0f} | |",
+        f"| polls (worker's metric) / feeds | {one.polls:,.0f} / {one.feeds:,} "
+        f"({_round(one.polls, one.feeds)}) | |",
+        f"| Graph calls (worker's metric) | {one.worker_calls:,.0f} | |",
         f"| lease events after the warm-up | {_events(one.leases)} | |",
         f"| warning- and error-level log events | {_events(one.problems)} | |",
         f"| the same worker with 1 account × 1 hashtag: start-up; RSS after "
@@ -487,7 +508,9 @@ def _render_three(plan: Plan, one: OneRun, three: ReplicaRun) -> list[str]:
     steady, last = _steady(three.samples, plan.warmup_s), three.samples[-1]
     steady_mb = [_mb(k) for k in steady.rss_kib]
     peak_mb = [max(_mb(s.rss_kib[r]) for s in three.samples) for r in range(REPLICAS)]
-    handovers = [sum(c.values()) for c in three.leases]
+    handovers = [_handovers(c) for c in three.leases]
+    first_takes = sum(c[FIRST_TAKE] for c in three.leases)
+    polls = sum(three.polls)
     reference = _at(one.samples, last.at)
     diff = (last.calls - reference.calls) / reference.calls * 100 if reference.calls else 0.0
     calls_ok = abs(diff) <= GOAL_CALLS_PCT
@@ -505,11 +528,14 @@ def _render_three(plan: Plan, one: OneRun, three: ReplicaRun) -> list[str]:
         + f" | each < {GOAL_RSS_MB:g} MB: {_below(max(steady_mb), GOAL_RSS_MB, 'MB')} |",
         "| peak RSS of each replica | " + ", ".join(f"{m:.1f} MB" for m in peak_mb) + " | |",
         f"| lease hand-overs after the warm-up ({plan.warmup_s:.0f} s → {last.at:.0f} s): "
-        f"`lease.taken` + `lease.lost` + `lease.released` | {sum(handovers):,} (by replica: "
+        "`lease.taken` with a fence > 1 (the feed was someone's before), `lease.lost`, "
+        f"`lease.released` | {sum(handovers):,} (by replica: "
         + ", ".join(str(h) for h in handovers)
         + ") | 0: "
         + ("**met**" if sum(handovers) == 0 else f"**not met** ({sum(handovers):,} over)")
         + " |",
+        f"| first takes after the warm-up (`lease.taken`, fence 1: feeds polled for the first "
+        f"time) | {first_takes:,} | |",
         "| lease events over the whole run, by replica | "
         + "; ".join(_events(c) for c in three.leases_all)
         + " | |",
@@ -519,9 +545,10 @@ def _render_three(plan: Plan, one: OneRun, three: ReplicaRun) -> list[str]:
         + ("**met**" if calls_ok else f"**not met** ({abs(diff) - GOAL_CALLS_PCT:.1f} points out)")
         + " |",
         f"| Graph calls by endpoint, {REPLICAS} replicas | {_endpoints(three.endpoints)} | |",
-        "| polls by replica (worker's metric) | "
+        f"| polls (workers' metric), all replicas / feeds | {polls:,.0f} / {one.feeds:,} "
+        f"({_round(polls, one.feeds)}; by replica: "
         + ", ".join(f"{p:,.0f}" for p in three.polls)
-        + " | |",
+        + ") | |",
         "| worker CPU of each replica, steady → end | "
         + ", ".join(f"{c:.1f} %" for c in cpu)
         + " | |",
