@@ -429,6 +429,24 @@ def _at(samples: Sequence[Sample], at: float) -> Sample:
     return min(samples, key=lambda s: abs(s.at - at))
 
 
+def _db_cpu_pct(first: Sample, last: Sample) -> float:
+    wall = last.at - first.at
+    return (last.db_cpu_s - first.db_cpu_s) / wall * 100 if wall > 0 else float("nan")
+
+
+def _unfinished(polls: float, feeds: int, db_cpu_pct: float) -> list[str]:
+    """A warning above a table whose run never got past the first round of polls."""
+    if polls >= feeds:
+        return []
+    return [
+        f"**Not steady**: by the end only {polls:,.0f} of the {feeds:,} feeds had polled once "
+        f"(SecantusDB at {db_cpu_pct:.0f} % of a core from the warm-up on): the figures below "
+        "are those of a worker still starting its feeds, not of the quiet steady state the "
+        "goals describe.",
+        "",
+    ]
+
+
 def _round(polls: float, feeds: int) -> str:
     """How far the polls got: the first round (one poll per feed) or beyond."""
     if polls < feeds:
@@ -460,7 +478,7 @@ def _render_one(plan: Plan, one: OneRun) -> list[str]:
     cpu = _cpu_pct(steady, last)
     cpu_s_used = last.cpu_s[0] - steady.cpu_s[0]
     db_wall = last.at - steady.at
-    db_cpu = (last.db_cpu_s - steady.db_cpu_s) / db_wall * 100 if db_wall > 0 else float("nan")
+    db_cpu = _db_cpu_pct(steady, last)
     quiet = _quiet(one.samples, plan.warmup_s)
     quiet_row = (
         f"| worker CPU over the longest stretch with no Graph call ({quiet[0].at:.0f} → "
@@ -473,6 +491,7 @@ def _render_one(plan: Plan, one: OneRun) -> list[str]:
     return [
         "### One replica",
         "",
+        *_unfinished(one.polls, one.feeds, db_cpu),
         "| measure | value | goal |",
         "|---|---|---|",
         f"| start-up: process start → `/readyz` 200 | {one.startup_s:.1f} s | "
@@ -518,6 +537,7 @@ def _render_three(plan: Plan, one: OneRun, three: ReplicaRun) -> list[str]:
     return [
         f"### {REPLICAS} replicas on one database",
         "",
+        *_unfinished(polls, one.feeds, _db_cpu_pct(steady, last)),
         "| measure | value | goal |",
         "|---|---|---|",
         "| start-up of each replica → `/readyz` 200 | "
