@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Final
 
-from bench import burst, comments, history, ingest, ratelimit, scale, sentiment_eval
+from bench import agency, burst, comments, history, ingest, ratelimit, scale, sentiment_eval
 
 RESULTS: Final = Path(__file__).with_name("RESULTS.md")
 COMMAND: Final = "make bench"
@@ -58,6 +58,7 @@ BENCHMARKS: Final = (
     Benchmark(
         "comments", "## Comment giveaway", lambda options: comments.section(quick=options.quick)
     ),
+    Benchmark("agency", "## Agency scale", lambda options: agency.section(quick=options.quick)),
 )
 
 
