@@ -307,10 +307,12 @@ class InboxRepository:
 
     async def _due_ids(self, due: Document) -> list[str]:
         """The ids of the oldest :data:`DUE_BATCH` events of ``due``, oldest first."""
-        cursor = self._collection.find(
-            due, {"_id": 1}, sort=[("status", ASCENDING), ("available_at", ASCENDING)]
-        ).limit(DUE_BATCH)
-        return [str(d["_id"]) async for d in cursor]
+        order = [("status", ASCENDING), ("available_at", ASCENDING)]
+        found = await guarded(
+            "inbox claim",
+            lambda: self._collection.find(due, {"_id": 1}, sort=order).limit(DUE_BATCH).to_list(),
+        )
+        return [str(d["_id"]) for d in found]
 
     async def release_orphans(
         self, now: datetime, *, alive: Collection[str], ttl: timedelta

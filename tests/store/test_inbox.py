@@ -7,8 +7,9 @@ from datetime import UTC, datetime, timedelta
 import bson
 import pytest
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import BulkWriteError
+from pymongo.errors import AutoReconnect, BulkWriteError
 
+from listener.errors import StoreUnavailableError
 from listener.models import WebhookEvent
 from listener.store import inbox
 from listener.store.inbox import DONE, InboxRepository, claim_queries
@@ -233,3 +234,17 @@ async def test_an_id_from_an_earlier_look_is_claimed_only_while_its_event_is_due
     again = await store.inbox.claim("a", later, CLAIM)
     assert again is not None
     assert (again.media_id, again.attempts) == ("1", 2)
+
+
+async def test_a_store_outage_during_the_look_for_due_events_is_a_store_error(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The look is guarded like every other call: the worker sees StoreUnavailableError, which
+    it waits out, never a raw PyMongo error that would end its task group."""
+
+    def closed(*args: object, **kwargs: object) -> object:
+        raise AutoReconnect("connection closed")
+
+    monkeypatch.setattr(store.inbox._collection, "find", closed)
+    with pytest.raises(StoreUnavailableError, match="inbox claim"):
+        await store.inbox.claim("w", T0 + TTL, CLAIM)
