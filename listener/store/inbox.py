@@ -29,6 +29,7 @@ events settled from then on; events settled before ``expire_at`` existed get the
 
 from __future__ import annotations
 
+import asyncio
 import reprlib
 from collections import deque
 from collections.abc import Collection, Mapping, Sequence
@@ -193,6 +194,7 @@ class InboxRepository:
         self._collection = collection
         self._retention = retention
         self._due: deque[str] = deque()  # ids of events due at the last look, oldest first
+        self._looking = asyncio.Lock()
 
     async def ensure_indexes(self) -> None:
         """The work-queue indexes and the TTL index of settled events (which it backfills)."""
@@ -288,7 +290,9 @@ class InboxRepository:
         look, then from a new look; ``None`` when none is left."""
         for look in (False, True):
             if look:
-                self._due.extend(await self._due_ids(due))
+                async with self._looking:  # the worker's tasks share one look, not one each
+                    if not self._due:
+                        self._due.extend(await self._due_ids(due))
             while self._due:
                 doc = await self._take_id(self._due.popleft(), due, taken)
                 if doc is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 import bson
@@ -248,3 +249,33 @@ async def test_a_store_outage_during_the_look_for_due_events_is_a_store_error(
     monkeypatch.setattr(store.inbox._collection, "find", closed)
     with pytest.raises(StoreUnavailableError, match="inbox claim"):
         await store.inbox.claim("w", T0 + TTL, CLAIM)
+
+
+async def test_claims_racing_in_one_process_share_one_look(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two of the worker's tasks reach the look at once with nothing read yet: one look serves
+    both (on SecantusDB a look costs the whole queue), and each takes a different event."""
+    looks: list[int] = []
+    look, expired = store.inbox._due_ids, store.inbox._take
+    both_past_expired = asyncio.Barrier(2)
+
+    async def counted(due: Document) -> list[str]:
+        looks.append(1)
+        return await look(due)
+
+    async def then_together(query: Document, order: str, taken: Document) -> Document | None:
+        found = await expired(query, order, taken)
+        await both_past_expired.wait()
+        return found
+
+    monkeypatch.setattr(store.inbox, "_due_ids", counted)
+    monkeypatch.setattr(store.inbox, "_take", then_together)
+    await store.inbox.add([mention(str(n)) for n in range(4)], T0)
+    first, second = await asyncio.gather(
+        store.inbox.claim("a", T0 + TTL, CLAIM), store.inbox.claim("b", T0 + TTL, CLAIM)
+    )
+    assert first is not None
+    assert second is not None
+    assert first.key != second.key
+    assert len(looks) == 1
