@@ -109,15 +109,15 @@ async def settle(comments: CommentRepository, campaign: str, rules: Rules) -> Co
         sort=[("timestamp", 1), ("_id", 1)],
         projection={**_JUDGED_FIELDS, f"contests.{campaign}": 1},
     ):
-        verdict = judge.judge(entry(document)).as_document()
+        verdict = judge.judge(entry(document))
         judged += 1
-        eligible += bool(verdict["eligible"])
+        eligible += verdict.eligible
         before = (document.get("contests") or {}).get(campaign)
         if before is None:
-            first_eligible += bool(verdict["eligible"])
-            first_ineligible += not verdict["eligible"]
-        if before != verdict:
-            changed[str(document["_id"])] = {f"contests.{campaign}": verdict}
+            first_eligible += verdict.eligible
+            first_ineligible += not verdict.eligible
+        if before != verdict.as_document():
+            changed[str(document["_id"])] = {f"contests.{campaign}": verdict.as_document()}
         if len(changed) >= SETTLE_BATCH:
             written += await _write(comments, changed)
     written += await _write(comments, changed)
