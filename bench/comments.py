@@ -71,7 +71,6 @@ from listener.simulator import SimulatorConfig, World, serve
 from listener.simulator.clock import ManualClock, VirtualTime
 from listener.simulator.webhooks import comment_envelope, signature
 from listener.store.comments import CommentIngest
-from listener.store.inbox import CLAIMED, PENDING, Claimed
 from listener.store.mongo import Document
 from listener.store.store import Store
 from testbed import secantus, write_config
@@ -90,7 +89,6 @@ DRAW_SEED: Final = "a seed nobody knows"
 WINNERS: Final = 3
 ALTERNATES: Final = 2
 DELIVERIES_AT_ONCE: Final = 8  # webhook POSTs in flight together, as Meta sends them
-CLAIM_BATCH: Final = 100  # inbox events claimed together (see work_off)
 WORKER: Final = "bench-inbox"
 PROGRESS_EVERY: Final = 5_000  # inbox events between two progress lines
 SETTLE_EVERY: Final = 2_500  # comments stored between two settling passes (SettlingIngestor)
@@ -330,15 +328,9 @@ async def deliver(
 
 
 async def work_off(parts: Parts) -> Counter[str]:
-    """Settle every inbox event due with the inbox worker's own handler (``process``); how many
-    settled with each outcome (``as_delivered`` when the change carried the whole comment).
-
-    The worker claims one event at a time with ``find_one_and_update``, which SecantusDB answers
-    by scanning the whole collection (even by ``_id``): with tens of thousands of settled events
-    kept for Meta's retries, that alone would make the largest size quadratic. Here a batch of
-    pending events is claimed by one update, as a claim leaves each event, and each is then
-    processed as the worker would.
-    """
+    """Settle every inbox event due as the inbox worker does: its store's claim, then its own
+    handler (``process``); how many settled with each outcome (``as_delivered`` when the
+    change carried the whole comment)."""
     context = parts.context
     worker: InboxWorker = inbox(
         settings=parts.settings,
@@ -347,30 +339,13 @@ async def work_off(parts: Parts) -> Counter[str]:
         replica=WORKER,
         comment_ingestor=parts.ingestor,
     )
-    events = parts.database["inbox"]
+    lease = timedelta(seconds=parts.settings.polling.inbox_claim_s)
     outcomes: Counter[str] = Counter()
-    while True:
-        now = context.clock()
-        due = {"status": PENDING, "available_at": {"$lte": now}}
-        docs = await events.find(due, limit=CLAIM_BATCH).to_list()
-        if not docs:
-            return outcomes
-        claim = {
-            "status": CLAIMED,
-            "claimed_by": WORKER,
-            "claimed_at": now,
-            "claim_expires_at": now + timedelta(minutes=5),
-        }
-        ids = [doc["_id"] for doc in docs]
-        await events.update_many(
-            {"_id": {"$in": ids}, "status": PENDING}, {"$set": claim, "$inc": {"attempts": 1}}
-        )
-        for doc in docs:
-            claimed = Claimed.of({**doc, "attempts": int(doc.get("attempts", 0)) + 1})
-            outcomes[await worker.process(claimed)] += 1
-        settled = outcomes.total()
-        if settled % PROGRESS_EVERY < CLAIM_BATCH:
-            _say(f"  {settled:,} inbox events settled")
+    while (claimed := await parts.store.inbox.claim(WORKER, context.clock(), lease)) is not None:
+        outcomes[await worker.process(claimed)] += 1
+        if outcomes.total() % PROGRESS_EVERY == 0:
+            _say(f"  {outcomes.total():,} inbox events settled")
+    return outcomes
 
 
 class Watched:
@@ -664,8 +639,7 @@ def _method(results: Sequence[Giveaway]) -> list[str]:
         f"its signed `comments` webhook, {DROP_RATIO:.0%} of them dropped at random. Half of the "
         "webhooks left are POSTed to the worker's own web server (signature checked, stored in "
         "the inbox) and worked off by the inbox worker's handler before the read, the other "
-        "half after it (late deliveries); events are claimed 100 at a time, because SecantusDB "
-        "answers the worker's one-event `findAndModify` claim by scanning the whole inbox. The "
+        "half after it (late deliveries), each claimed by the worker's own inbox claim. The "
         "comments poller, under the worker's scheduler and governor on virtual time, reads the "
         "post (given by permalink) until a poll reaches its end. The worker's settling pass "
         f"judges the giveaway every {SETTLE_EVERY:,} comments stored (the worker runs it every "
