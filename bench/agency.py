@@ -26,13 +26,11 @@ import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any, Final
 
-from bench.scale import Accounts
-from listener.simulator import SimAccount, SimulatorConfig
-from testbed import Simulator, Worker, free_port, secantus, stop_all, wait_until, write_config
+from bench.scale import Accounts, account_entries, event_time, start_simulator
+from testbed import Simulator, Worker, secantus, stop_all, wait_until, write_config
 from testbed.processes import cpu_s
 
 SAMPLE_S: Final = 10.0
@@ -99,19 +97,15 @@ class Plan:
 
 def _start_simulator(accounts: Accounts, workdir: Path) -> Simulator:
     """A world that publishes nothing: no posts, no history, no tags; budgets that never bind."""
-    config = SimulatorConfig(
-        seed=SEED,
-        accounts=tuple(SimAccount(a["id"], a["token"], a["username"]) for a in accounts.rows()),
-        default_rate_per_hour=0.0,
+    return start_simulator(
+        accounts,
+        workdir,
+        rate=0.0,
         backfill_hours=0.0,
-        tag_rate_per_hour=0.0,
+        seed=SEED,
         app_secret=APP_SECRET,
-        app_calls_per_hour=100_000_000,
-        buc_calls_per_hour=100_000_000,
+        calls_per_hour=100_000_000,
     )
-    simulator = Simulator(free_port(), workdir / "simulator.log", config)
-    simulator.start()
-    return simulator
 
 
 def _config(
@@ -126,23 +120,8 @@ def _config(
         "polling": {"top_media": True},
         "ratelimit": {"app_users": APP_USERS, "account_impressions_24h": 100_000},
         "cluster": {"replica": replica},
-        "accounts": [
-            {
-                "name": row["name"],
-                "ig_user_id": row["id"],
-                "username": row["username"],
-                "access_token": row["token"],
-                "hashtags": row["hashtags"],
-                "tags": True,
-                "mentions": True,
-            }
-            for row in accounts.rows()
-        ],
+        "accounts": account_entries(accounts, tags=True, mentions=True),
     }
-
-
-def _sim_calls(simulator: Simulator) -> Counter[str]:
-    return simulator.calls_by_endpoint()
 
 
 def _ready(worker: Worker) -> bool:
@@ -191,7 +170,7 @@ def _lease_events(worker: Worker, after: float) -> Counter[str]:
     counts: Counter[str] = Counter()
     for event in worker.events:
         name = event.get("event")
-        if name not in LEASE_EVENTS or _when(event) <= after:
+        if name not in LEASE_EVENTS or event_time(event) <= after:
             continue
         if name == "lease.taken":
             counts[FIRST_TAKE if int(event.get("fence", 1)) <= 1 else "lease.taken"] += 1
@@ -203,10 +182,6 @@ def _lease_events(worker: Worker, after: float) -> Counter[str]:
 def _handovers(counts: Counter[str]) -> int:
     """Lease events that move a feed between replicas (every one but a first take)."""
     return sum(n for name, n in counts.items() if name != FIRST_TAKE)
-
-
-def _when(event: dict[str, Any]) -> float:
-    return datetime.fromisoformat(event["timestamp"].replace("Z", "+00:00")).timestamp()
 
 
 def _problems(worker: Worker) -> Counter[str]:
@@ -265,7 +240,7 @@ def _one_replica(plan: Plan, workdir: Path) -> OneRun:
         worker: Worker | None = None
         try:
             _baseline(plan, simulator, server.uri, workdir, run)
-            before = _sim_calls(simulator)
+            before = simulator.calls_by_endpoint()
             config = _config(
                 accounts=accounts, base_url=simulator.base_url, mongo_uri=server.uri, database="one"
             )
@@ -286,7 +261,7 @@ def _one_replica(plan: Plan, workdir: Path) -> OneRun:
             run.worker_calls = scrape.total("listener_graph_requests_total")
             run.polls = scrape.total("listener_polls_total")
             worker.stop()
-            run.endpoints = _sim_calls(simulator) - before
+            run.endpoints = simulator.calls_by_endpoint() - before
             run.leases = _lease_events(worker, warm_at)
             run.problems = _problems(worker)
         finally:
@@ -314,7 +289,7 @@ def _watch(
         elapsed = time.monotonic() - started
         if not all(w.alive() for w in workers):
             raise RuntimeError(f"{label}: a worker died")
-        calls = sum(_sim_calls(simulator).values()) - base
+        calls = sum(simulator.calls_by_endpoint().values()) - base
         samples.append(_sample(elapsed, workers, calls, db_cpu))
         if len(samples) % 6 == 1:
             rss = ", ".join(f"{k / 1024:.0f}" for k in samples[-1].rss_kib)
@@ -347,7 +322,7 @@ def _three_replicas(plan: Plan, workdir: Path) -> ReplicaRun:
         simulator = _start_simulator(accounts, workdir)
         workers: list[Worker] = []
         try:
-            before = _sim_calls(simulator)
+            before = simulator.calls_by_endpoint()
             started = time.monotonic()
             warm_at = time.time() + plan.warmup_s
             for r in range(REPLICAS):
@@ -374,7 +349,7 @@ def _three_replicas(plan: Plan, workdir: Path) -> ReplicaRun:
             )
             run.polls = [w.scrape().total("listener_polls_total") for w in workers]
             stop_all(workers)
-            run.endpoints = _sim_calls(simulator) - before
+            run.endpoints = simulator.calls_by_endpoint() - before
             run.leases = [_lease_events(w, warm_at) for w in workers]
             run.leases_all = [_lease_events(w, 0.0) for w in workers]
             for w in workers:

@@ -78,21 +78,47 @@ class Accounts:
         return [tag for row in self.rows() for tag in row["hashtags"]]
 
 
-def _start_simulator(accounts: Accounts, rate: float, workdir: Path) -> Simulator:
-    """The scenario's world in a process of its own: every hashtag at ``rate``, budgets that
-    never bind."""
+def start_simulator(
+    accounts: Accounts,
+    workdir: Path,
+    *,
+    rate: float,
+    backfill_hours: float = 0.25,
+    seed: int = SEED,
+    app_secret: str | None = None,
+    calls_per_hour: int = 10_000_000,
+) -> Simulator:
+    """The scenario's world in a process of its own: every hashtag at ``rate``, no tagged
+    media, budgets (``calls_per_hour``, app and business use case) that never bind."""
     config = SimulatorConfig(
-        seed=SEED,
+        seed=seed,
         accounts=tuple(SimAccount(a["id"], a["token"], a["username"]) for a in accounts.rows()),
         default_rate_per_hour=rate,
-        backfill_hours=0.25,
+        backfill_hours=backfill_hours,
         tag_rate_per_hour=0.0,
-        app_calls_per_hour=10_000_000,
-        buc_calls_per_hour=10_000_000,
+        app_secret=app_secret,
+        app_calls_per_hour=calls_per_hour,
+        buc_calls_per_hour=calls_per_hour,
     )
     simulator = Simulator(free_port(), workdir / "simulator.log", config)
     simulator.start()
     return simulator
+
+
+def account_entries(accounts: Accounts, *, tags: bool, mentions: bool) -> list[dict[str, Any]]:
+    """The ``[[accounts]]`` of the worker's config for the scenario's accounts."""
+    return [
+        {
+            "name": row["name"],
+            "ig_user_id": row["id"],
+            "username": row["username"],
+            "access_token": row["token"],
+            "hashtags": row["hashtags"],
+            "tags": tags,
+            "mentions": mentions,
+        }
+        for row in accounts.rows()
+    ]
 
 
 def _config(
@@ -125,18 +151,7 @@ def _config(
         },
         "ratelimit": {"app_users": 2000, "account_impressions_24h": 100000},
         "cluster": {"replica": replica, "lease_ttl_s": lease_ttl_s},
-        "accounts": [
-            {
-                "name": row["name"],
-                "ig_user_id": row["id"],
-                "username": row["username"],
-                "access_token": row["token"],
-                "hashtags": row["hashtags"],
-                "tags": False,
-                "mentions": False,
-            }
-            for row in accounts.rows()
-        ],
+        "accounts": account_entries(accounts, tags=False, mentions=False),
     }
 
 
@@ -192,7 +207,7 @@ def _soak(workdir: Path) -> Soak:
     result = Soak(feeds=SOAK_ACCOUNTS * SOAK_TAGS * 2)
     _say(f"soak: {result.feeds} feeds for {SOAK_S:.0f} s")
     with secantus(workdir / "db") as server:
-        simulator = _start_simulator(accounts, SOAK_RATE, workdir)
+        simulator = start_simulator(accounts, workdir, rate=SOAK_RATE)
         worker: Worker | None = None
         try:
             soak_config = partial(
@@ -253,7 +268,8 @@ class ReplicaRun:
     intervals: dict[tuple[str, str], float] = field(default_factory=dict)
 
 
-def _when(event: dict[str, Any]) -> float:
+def event_time(event: dict[str, Any]) -> float:
+    """When a JSON log event was written, in epoch seconds."""
     return datetime.fromisoformat(event["timestamp"].replace("Z", "+00:00")).timestamp()
 
 
@@ -269,11 +285,11 @@ def _check_leases(run: ReplicaRun, workers: list[Worker], ended: float) -> None:
             if feed is None:
                 continue
             if kind == "lease.taken":
-                open_at.setdefault(feed, _when(event))
+                open_at.setdefault(feed, event_time(event))
             elif kind in ("lease.lost", "lease.released") and feed in open_at:
-                holdings[feed].append((open_at.pop(feed), _when(event), name))
+                holdings[feed].append((open_at.pop(feed), event_time(event), name))
             elif kind == "poll.done":
-                polls[feed].append((_when(event), name))
+                polls[feed].append((event_time(event), name))
         for feed, at in open_at.items():
             holdings[feed].append((at, ended, name))
     for spans in holdings.values():
@@ -298,7 +314,7 @@ def _replica_run(replicas: int, workdir: Path) -> ReplicaRun:
     run = ReplicaRun(replicas)
     _say(f"replicas: {replicas} worker(s), {REP_ACCOUNTS * REP_TAGS} feeds, {RUN_S:.0f} s")
     with secantus(workdir / "db") as server:
-        simulator = _start_simulator(accounts, REP_RATE, workdir)
+        simulator = start_simulator(accounts, workdir, rate=REP_RATE)
         workers: list[Worker] = []
         try:
             # One clock for both runs: from the first worker's start, so replicas that start
