@@ -104,12 +104,17 @@ class Leasing:
         self._busy.discard(key)
 
     async def beat(self) -> None:
-        """One heartbeat: say we are alive, renew what we hold, give back what is over our share."""
-        now = self._clock()
-        await self._repository.heartbeat(self.replica, now)
-        self._live = await self._repository.live_replicas(now, within=self._ttl)
-        for key, token in list(self._held.items()):
-            if not await self._repository.renew(key, self.replica, token, now, self._ttl):
+        """One heartbeat: say we are alive, renew what we hold, give back what is over our share.
+
+        The renewal is one write for all the leases, stamped when it is sent: a heartbeat that
+        took long (a slow store) never writes an expiry that is already past.
+        """
+        await self._repository.heartbeat(self.replica, self._clock())
+        self._live = await self._repository.live_replicas(self._clock(), within=self._ttl)
+        held = dict(self._held)
+        lost = await self._repository.renew_all(self.replica, held, self._clock(), self._ttl)
+        for key in lost:
+            if self._held.get(key) == held[key]:  # not taken again meanwhile
                 self._lost(key)
         surplus = len(self._held) - self.share
         for key in [k for k in self._held if k not in self._busy][: max(surplus, 0)]:
@@ -133,7 +138,6 @@ class Leasing:
 
     async def release_all(self) -> None:
         """Give every lease back (a clean shutdown hands feeds over at once)."""
-        for key, token in list(self._held.items()):
-            with contextlib.suppress(StoreUnavailableError):
-                await self._repository.release(key, self.replica, token)
+        with contextlib.suppress(StoreUnavailableError):
+            await self._repository.release_all(self.replica)
         self._held.clear()

@@ -1,9 +1,10 @@
 """The ``leases`` and ``replicas`` collections: which replica works which feed, and who is alive.
 
-``leases``: ``{_id: feed key, owner, expires_at, token}``. A replica takes a free or expired
-lease atomically; each new owner gets a larger ``token`` (a fencing token), so a replica that
-lost its lease (it stalled past the expiry) can be told apart from the current owner: writes
-fenced by the token (see :meth:`FeedRepository.record_success`) refuse the stale one.
+``leases``: ``{_id: feed key, owner, expires_at, token}`` (no ``owner`` once released). A
+replica takes a free or expired lease atomically; each new owner gets a larger ``token`` (a
+fencing token), so a replica that lost its lease (it stalled past the expiry) can be told
+apart from the current owner: writes fenced by the token (see
+:meth:`FeedRepository.record_success`) refuse the stale one.
 
 ``replicas``: ``{_id: replica id, seen_at}`` heartbeats; the live count decides each replica's
 fair share of the feeds, and a replica no longer seen loses its inbox claims
@@ -12,12 +13,29 @@ fair share of the feeds, and a replica no longer seen loses its inbox claims
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Final
 
-from pymongo import ReturnDocument
+from pymongo import ASCENDING, IndexModel
 from pymongo.asynchronous.collection import AsyncCollection
 
 from listener.store.mongo import Document, guarded, guarded_upsert
+
+INDEXES: Final = [IndexModel([("owner", ASCENDING)], name="owner")]
+ID_INDEX: Final = "_id_"
+"""Writes by ``_id`` name its index: some servers plan a point write with more conditions as a
+scan."""
+RELEASED: Final[Document] = {
+    "$set": {"expires_at": datetime.fromtimestamp(0, UTC)},
+    "$unset": {"owner": ""},
+}
+"""A released lease: expired, and nobody's (a heartbeat renews by owner)."""
+
+
+def owned(owner: str) -> Document:
+    """The leases ``owner`` holds, live or expired (a take rewrites the owner)."""
+    return {"owner": owner}
 
 
 class LeaseRepository:
@@ -29,33 +47,36 @@ class LeaseRepository:
         self._leases = leases
         self._replicas = replicas
 
+    async def ensure_indexes(self) -> None:
+        """The index a replica's heartbeat renews and counts its leases by."""
+        await guarded("create lease indexes", lambda: self._leases.create_indexes(INDEXES))
+
     async def acquire(self, key: str, owner: str, now: datetime, ttl: timedelta) -> int | None:
-        """Take ``key`` if it is free, expired or already ours; its fencing token, else ``None``."""
-        # None from the upsert: held by a live owner, so the insert of a new document collided.
-        doc = await guarded_upsert(
+        """Take ``key`` if it is free, expired or already ours; its fencing token, else ``None``.
+
+        Every operation names the lease by ``_id`` (a point read, then a compare-and-set on
+        the token and the expiry it read), so a take costs the same with 10 leases or 10,000.
+        """
+        doc = await guarded("lease read", lambda: self._leases.find_one({"_id": key}))
+        if doc is None:
+            lease = {"_id": key, "owner": owner, "token": 1, "expires_at": now + ttl}
+            # None: another replica inserted the same lease first.
+            taken = await guarded_upsert("lease write", lambda: self._leases.insert_one(lease))
+            return None if taken is None else 1
+        token = int(doc.get("token", 0))
+        if doc.get("owner") == owner:  # ours already: a take whose answer was lost, or a retry
+            return token if await self.renew(key, owner, token, now, ttl) else None
+        if doc["expires_at"] > now:
+            return None
+        result = await guarded(
             "lease write",
-            lambda: self._leases.find_one_and_update(
-                {"_id": key, "$or": [{"owner": owner}, {"expires_at": {"$lte": now}}]},
-                [
-                    {
-                        "$set": {
-                            "token": {
-                                "$cond": [
-                                    {"$eq": ["$owner", owner]},
-                                    "$token",
-                                    {"$add": [{"$ifNull": ["$token", 0]}, 1]},
-                                ]
-                            },
-                            "owner": owner,
-                            "expires_at": now + ttl,
-                        }
-                    }
-                ],
-                upsert=True,
-                return_document=ReturnDocument.AFTER,
+            lambda: self._leases.update_one(
+                {"_id": key, "token": doc.get("token"), "expires_at": {"$lte": now}},
+                {"$set": {"owner": owner, "token": token + 1, "expires_at": now + ttl}},
+                hint=ID_INDEX,
             ),
         )
-        return None if doc is None else int(doc["token"])
+        return token + 1 if result.matched_count == 1 else None
 
     async def renew(self, key: str, owner: str, token: int, now: datetime, ttl: timedelta) -> bool:
         """Extend a lease still held with ``token``; False if it was lost."""
@@ -64,19 +85,44 @@ class LeaseRepository:
             lambda: self._leases.update_one(
                 {"_id": key, "owner": owner, "token": token},
                 {"$set": {"expires_at": now + ttl}},
+                hint=ID_INDEX,
             ),
         )
         return result.matched_count == 1
+
+    async def renew_all(
+        self, owner: str, held: Mapping[str, int], now: datetime, ttl: timedelta
+    ) -> set[str]:
+        """Extend every lease ``owner`` holds in one write; the keys of ``held`` it lost.
+
+        A lease is ``owner``'s as long as nobody took it (a take rewrites the owner), so one
+        ``update_many`` by owner renews them all; reading the owner's tokens back then tells
+        which of ``held`` went to another replica, or to a newer take of our own.
+        """
+        await guarded(
+            "lease renew",
+            lambda: self._leases.update_many(owned(owner), {"$set": {"expires_at": now + ttl}}),
+        )
+
+        async def tokens() -> dict[str, int]:
+            found = self._leases.find(owned(owner), {"token": 1})
+            return {str(d["_id"]): int(d.get("token", 0)) async for d in found}
+
+        current = await guarded("lease read", tokens)
+        return {key for key, token in held.items() if current.get(key) != token}
 
     async def release(self, key: str, owner: str, token: int) -> None:
         """Give a lease up (on shutdown) so another replica need not wait for its expiry."""
         await guarded(
             "lease release",
             lambda: self._leases.update_one(
-                {"_id": key, "owner": owner, "token": token},
-                {"$set": {"expires_at": datetime.fromtimestamp(0).astimezone()}},
+                {"_id": key, "owner": owner, "token": token}, RELEASED, hint=ID_INDEX
             ),
         )
+
+    async def release_all(self, owner: str) -> None:
+        """Give up every lease ``owner`` holds, in one write."""
+        await guarded("lease release", lambda: self._leases.update_many(owned(owner), RELEASED))
 
     async def held_by(self, owner: str, now: datetime) -> int:
         """How many live leases ``owner`` holds."""

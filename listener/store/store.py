@@ -45,6 +45,7 @@ class Store:
         await self.media.ensure_indexes()
         await self.inbox.ensure_indexes()
         await self.comments.ensure_indexes()
+        await self.leases.ensure_indexes()
 
     async def ping(self) -> None:
         """Raise :class:`StoreUnavailableError` unless MongoDB answers.

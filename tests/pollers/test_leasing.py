@@ -5,10 +5,13 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from pymongo.asynchronous.database import AsyncDatabase
 
 from listener.models import Source, SourceKind
 from listener.pollers.leasing import Leasing
 from listener.simulator.clock import ManualClock
+from listener.store.leases import owned
+from listener.store.mongo import Document
 from listener.store.store import Store
 
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
@@ -92,3 +95,80 @@ async def test_clean_shutdown_hands_feeds_over_at_once(store: Store, clock: Manu
     assert await leaving.hold(KEYS[0]) is not None
     await leaving.release_all()
     assert await staying.hold(KEYS[0]) is not None
+
+
+async def test_a_heartbeat_renews_every_lease_and_names_those_lost(
+    store: Store, database: AsyncDatabase[Document], clock: ManualClock
+) -> None:
+    """One beat moves every held lease's expiry to a full lease time from the beat; a lease
+    that expired meanwhile and went to another replica is dropped from what we hold."""
+    mine, other = replica(store, clock, "mine"), replica(store, clock, "other")
+    for key in KEYS[:3]:
+        assert await mine.hold(key) is not None
+        mine.done(key)
+    clock.advance(timedelta(seconds=61))  # every lease of "mine" expired
+    assert await other.hold(KEYS[0]) is not None
+    clock.advance(timedelta(seconds=5))
+    await mine.beat()
+    assert sorted(mine.held) == KEYS[1:3]
+    for key in KEYS[1:3]:
+        lease = await database.leases.find_one({"_id": key})
+        assert lease is not None
+        assert lease["expires_at"] == clock() + timedelta(seconds=60)
+
+
+async def test_a_lease_written_without_a_fence_accepts_the_first_fenced_write(
+    store: Store, clock: ManualClock
+) -> None:
+    """A feed whose state was first written unfenced (a failure note) takes a fenced success."""
+    source = Source(SourceKind.HASHTAG_RECENT, "brand", "tag0")
+    await store.feeds.record_failure(source, now=clock(), error="timeout")
+    assert await store.feeds.record_success(source, now=clock(), new=2, pages=1, fence=3)
+    assert not await store.feeds.record_success(source, now=clock(), new=5, pages=1, fence=2)
+    assert (await store.feeds.state(source)).last_new == 2
+
+
+async def test_a_take_lost_in_transit_is_ours_when_asked_again(
+    store: Store, clock: ManualClock
+) -> None:
+    """A take that reached the store but whose answer did not is recognised on the next ask:
+    the same token, not a refusal (which would leave the feed unpolled until the lease ran out)."""
+    first = await store.leases.acquire(KEYS[0], "a", clock(), timedelta(seconds=60))
+    again = await store.leases.acquire(KEYS[0], "a", clock(), timedelta(seconds=60))
+    assert first == again == 1
+    assert await store.leases.acquire(KEYS[0], "b", clock(), timedelta(seconds=60)) is None
+
+
+async def test_a_released_lease_is_nobodys_and_its_next_owner_gets_a_newer_token(
+    store: Store, clock: ManualClock
+) -> None:
+    """Released leases are not renewed by their old owner's heartbeat; a take fences anew."""
+    leaving = replica(store, clock, "leaving")
+    token = await leaving.hold(KEYS[0])
+    assert token is not None
+    await store.leases.release_all("leaving")
+    assert await store.leases.renew_all(
+        "leaving", {KEYS[0]: token}, clock(), timedelta(seconds=60)
+    ) == {KEYS[0]}
+    taken = await store.leases.acquire(KEYS[0], "staying", clock(), timedelta(seconds=60))
+    assert taken == token + 1
+
+
+async def test_a_heartbeat_examines_only_its_own_leases(
+    store: Store, database: AsyncDatabase[Document], clock: ManualClock
+) -> None:
+    """With 60 leases held by others and 3 by us, the heartbeat's query reads our 3 (its index
+    leads with the owner), so a beat costs what the replica holds, not what the cluster has."""
+    ttl = timedelta(seconds=60)
+    for n in range(60):
+        assert await store.leases.acquire(f"other:{n}", f"r{n % 2}", clock(), ttl) == 1
+    for key in KEYS[:3]:
+        assert await store.leases.acquire(key, "us", clock(), ttl) == 1
+    plan = await database.command(
+        {
+            "explain": {"find": "leases", "filter": owned("us")},
+            "verbosity": "executionStats",
+        }
+    )
+    assert plan["executionStats"]["totalDocsExamined"] <= 3
+    assert await store.leases.renew_all("us", dict.fromkeys(KEYS[:3], 1), clock(), ttl) == set()
