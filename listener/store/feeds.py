@@ -10,6 +10,7 @@ poll are stored, so a crash between the two re-polls rather than skips.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -36,6 +37,16 @@ class FeedState:
     last_new: int = 0
     last_pages: int = 0
     covered_to: datetime | None = None
+
+
+def _state(doc: Document) -> FeedState:
+    return FeedState(
+        last_success_at=doc.get("last_success_at"),
+        last_poll_at=doc.get("last_poll_at"),
+        last_new=int(doc.get("last_new", 0)),
+        last_pages=int(doc.get("last_pages", 0)),
+        covered_to=doc.get("covered_to"),
+    )
 
 
 class FeedRepository:
@@ -74,15 +85,17 @@ class FeedRepository:
     async def state(self, source: Source) -> FeedState:
         """The poll state of a feed (empty for a feed never polled)."""
         doc = await guarded("feed read", lambda: self._feeds.find_one({"_id": feed_key(source)}))
-        if doc is None:
-            return FeedState()
-        return FeedState(
-            last_success_at=doc.get("last_success_at"),
-            last_poll_at=doc.get("last_poll_at"),
-            last_new=int(doc.get("last_new", 0)),
-            last_pages=int(doc.get("last_pages", 0)),
-            covered_to=doc.get("covered_to"),
-        )
+        return FeedState() if doc is None else _state(doc)
+
+    async def states(self, sources: Sequence[Source]) -> dict[str, FeedState]:
+        """The poll state of many feeds in one query, by feed key (absent: never polled)."""
+        keys = [feed_key(source) for source in sources]
+
+        async def read() -> dict[str, FeedState]:
+            found = self._feeds.find({"_id": {"$in": keys}})
+            return {str(doc["_id"]): _state(doc) async for doc in found}
+
+        return await guarded("feed read", read)
 
     async def record_success(
         self,
@@ -114,11 +127,12 @@ class FeedRepository:
         query: Document = {"_id": feed_key(source)}
         if fence is not None:
             fields["fence"] = fence
-            query["$or"] = [{"fence": {"$exists": False}}, {"fence": {"$lte": fence}}]
+            # No fence yet, or one no newer than ours ($not also matches a missing field).
+            query["fence"] = {"$not": {"$gt": fence}}
         written = await guarded_upsert(
             "feed write",
             lambda: self._feeds.update_one(
-                query, {"$set": fields, "$unset": {"last_error": ""}}, upsert=True
+                query, {"$set": fields, "$unset": {"last_error": ""}}, upsert=True, hint="_id_"
             ),
         )
         # None: a newer owner's fence is on the document, so this writer is stale.
