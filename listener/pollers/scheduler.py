@@ -67,6 +67,8 @@ class Pacing:
     max_interval_s: float = 3600.0
     budget_per_hour: Callable[[Scope], float] = lambda scope: math.inf
     takeover_check_s: float = 30.0
+    reshare_s: float = 60.0
+    """How often a scope's budget is shared anew between its feeds (at most)."""
 
 
 @dataclass
@@ -112,6 +114,10 @@ class Scheduler:
             feed_key(f.source): _Pace(interval_s=f.interval_s, ideal_s=f.interval_s)
             for f in self._feeds
         }
+        self._groups: dict[Scope, list[Feed]] = {}
+        for f in self._feeds:
+            self._groups.setdefault(f.scope, []).append(f)
+        self._shared_at: dict[Scope, datetime] = {}
         self._progress = asyncio.Condition()
         self.polls_done = 0
 
@@ -126,6 +132,11 @@ class Scheduler:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Poll every feed until ``stop`` is set; returns once every loop has ended."""
+        # One read for every feed's last success, rather than one per feed task at once.
+        with contextlib.suppress(StoreUnavailableError):
+            states = await self._store.feeds.states([f.source for f in self._feeds])
+            for key, state in states.items():
+                self._paces[key].last_poll_at = state.last_success_at
         tasks = [
             asyncio.create_task(self._loop(feed, stop), name=f"feed:{feed_key(feed.source)}")
             for feed in self._feeds
@@ -143,8 +154,6 @@ class Scheduler:
 
     async def _loop(self, feed: Feed, stop: asyncio.Event) -> None:
         pace = self._paces[feed_key(feed.source)]
-        with contextlib.suppress(StoreUnavailableError):
-            pace.last_poll_at = (await self._store.feeds.state(feed.source)).last_success_at
         delay = first_delay(
             feed.interval_s,
             self._pacing.jitter_ratio,
@@ -256,7 +265,12 @@ class Scheduler:
         log.debug("poll.done", feed=feed_key(feed.source), pages=result.pages, new=result.new)
 
     def _repace(self, feed: Feed) -> None:
-        """Recompute the ideal interval of ``feed`` and share its scope's budget anew."""
+        """Recompute the ideal interval of ``feed``; share its scope's budget anew when due.
+
+        Sharing walks every feed of the scope, so it runs once per ``reshare_s`` rather than
+        after every poll (6,000 feeds share the app's budget in an agency). Between shares a
+        feed may slow down on its own, never speed up: what the last share gave stands.
+        """
         pacing = self._pacing
         pace = self._paces[feed_key(feed.source)]
         if not pacing.adaptive:
@@ -268,7 +282,20 @@ class Scheduler:
             max_s=pacing.max_interval_s,
             default_s=feed.interval_s,
         )
-        group = [f for f in self._feeds if f.scope == feed.scope]
+        now = self._clock()
+        shared_at = self._shared_at.get(feed.scope)
+        if shared_at is None or (now - shared_at).total_seconds() >= pacing.reshare_s:
+            self._shared_at[feed.scope] = now
+            self._share(feed.scope)
+            return
+        if pace.ideal_s > pace.interval_s:
+            pace.interval_s = pace.ideal_s
+            self._show_interval(feed, pace)
+
+    def _share(self, scope: Scope) -> None:
+        """Share ``scope``'s budget between its feeds by need."""
+        pacing = self._pacing
+        group = self._groups[scope]
         needs: dict[str, float] = {}
         pages: dict[str, int] = {}
         for member in group:
@@ -278,7 +305,7 @@ class Scheduler:
             expected = state.rate.rate_per_s * state.ideal_s / member.page_size
             pages[key] = max(1, math.ceil(expected))
             needs[key] = state.ideal_s / pages[key]
-        budget = pacing.budget_per_hour(feed.scope)
+        budget = pacing.budget_per_hour(scope)
         shared = (
             needs
             if math.isinf(budget)
@@ -287,9 +314,12 @@ class Scheduler:
         for member in group:
             key = feed_key(member.source)
             self._paces[key].interval_s = shared[key] * pages[key]
-            self._metrics.feed_interval.labels(
-                member.feature, member.source.account, member.source.metric_hashtag
-            ).set(self._paces[key].interval_s)
+            self._show_interval(member, self._paces[key])
+
+    def _show_interval(self, feed: Feed, pace: _Pace) -> None:
+        self._metrics.feed_interval.labels(
+            feed.feature, feed.source.account, feed.source.metric_hashtag
+        ).set(pace.interval_s)
 
     def _next_delay(self, pace: _Pace) -> float:
         return jittered(pace.interval_s, self._pacing.jitter_ratio, self._rng.random())
