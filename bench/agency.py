@@ -31,7 +31,7 @@ from typing import Any, Final
 
 from bench.scale import Accounts, account_entries, event_time, start_simulator
 from testbed import Simulator, Worker, secantus, stop_all, wait_until, write_config
-from testbed.processes import cpu_s
+from testbed.processes import cpu_s, tail
 
 SAMPLE_S: Final = 10.0
 SEED: Final = 23
@@ -287,8 +287,9 @@ def _watch(
     base = sum(before.values())
     while True:
         elapsed = time.monotonic() - started
-        if not all(w.alive() for w in workers):
-            raise RuntimeError(f"{label}: a worker died")
+        dead = [w for w in workers if not w.alive()]
+        if dead:
+            raise RuntimeError(f"{label}: a worker died:\n{tail(dead[0].log_path, 60)}")
         calls = sum(simulator.calls_by_endpoint().values()) - base
         samples.append(_sample(elapsed, workers, calls, db_cpu))
         if len(samples) % 6 == 1:

@@ -112,17 +112,34 @@ class Leasing:
         await self._repository.heartbeat(self.replica, self._clock())
         self._live = await self._repository.live_replicas(self._clock(), within=self._ttl)
         held = dict(self._held)
-        lost = await self._repository.renew_all(self.replica, held, self._clock(), self._ttl)
-        for key in lost:
-            if self._held.get(key) == held[key]:  # not taken again meanwhile
-                self._lost(key)
+        current = await self._repository.renew_all(self.replica, self._clock(), self._ttl)
+        for key, token in held.items():
+            if current.get(key) != token and self._held.get(key) == token:
+                self._lost(key)  # and not taken again meanwhile
+        for key, token in current.items():
+            if key not in self._held and key not in held:
+                # Ours without our knowing (a take whose answer was lost): keep it, so the
+                # feed is polled; a surplus goes back below like any other.
+                self._held[key] = token
+                log.info("lease.adopted", feed=key, fence=token, replica=self.replica)
+        await self._give_back_surplus()
+
+    async def _give_back_surplus(self) -> None:
+        """Release the idle leases above our share, in one write."""
         surplus = len(self._held) - self.share
-        for key in [k for k in self._held if k not in self._busy][: max(surplus, 0)]:
-            await self._repository.release(key, self.replica, self._held.pop(key))
+        idle = [key for key in self._held if key not in self._busy][: max(surplus, 0)]
+        released = {key: self._held.pop(key) for key in idle}
+        await self._repository.release(released, self.replica)
+        for key in released:
             log.info("lease.released", feed=key, replica=self.replica, reason="over share")
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Heartbeat every third of the lease time until ``stop``; then release every lease."""
+        """Heartbeat every third of the lease time until ``stop``; then release every lease.
+
+        No heartbeat error ends the loop: a store outage is logged once and waited out, and
+        anything unexpected is logged and the next heartbeat tried (a replica that stopped
+        renewing would lose all its feeds).
+        """
         failing = False
         while not stop.is_set():
             try:
@@ -132,6 +149,8 @@ class Leasing:
                 if not failing:
                     log.warning("lease.heartbeat_failed", error=str(exc))
                 failing = True
+            except Exception as exc:
+                log.error("lease.heartbeat_error", kind=type(exc).__name__, error=str(exc))
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=self._ttl.total_seconds() / 3)
         await self.release_all()

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Final
 
-from pymongo import ASCENDING, IndexModel
+from pymongo import ASCENDING, IndexModel, UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 
 from listener.store.mongo import Document, guarded, guarded_upsert
@@ -90,14 +90,13 @@ class LeaseRepository:
         )
         return result.matched_count == 1
 
-    async def renew_all(
-        self, owner: str, held: Mapping[str, int], now: datetime, ttl: timedelta
-    ) -> set[str]:
-        """Extend every lease ``owner`` holds in one write; the keys of ``held`` it lost.
+    async def renew_all(self, owner: str, now: datetime, ttl: timedelta) -> dict[str, int]:
+        """Extend every lease ``owner`` holds in one write; its leases now, key → token.
 
         A lease is ``owner``'s as long as nobody took it (a take rewrites the owner), so one
-        ``update_many`` by owner renews them all; reading the owner's tokens back then tells
-        which of ``held`` went to another replica, or to a newer take of our own.
+        ``update_many`` by owner renews them all; the tokens read back tell the caller which
+        of its leases went to another replica, and which are its own without its knowing (a
+        take whose answer was lost).
         """
         await guarded(
             "lease renew",
@@ -108,17 +107,18 @@ class LeaseRepository:
             found = self._leases.find(owned(owner), {"token": 1})
             return {str(d["_id"]): int(d.get("token", 0)) async for d in found}
 
-        current = await guarded("lease read", tokens)
-        return {key for key, token in held.items() if current.get(key) != token}
+        return await guarded("lease read", tokens)
 
-    async def release(self, key: str, owner: str, token: int) -> None:
-        """Give a lease up (on shutdown) so another replica need not wait for its expiry."""
-        await guarded(
-            "lease release",
-            lambda: self._leases.update_one(
-                {"_id": key, "owner": owner, "token": token}, RELEASED, hint=ID_INDEX
-            ),
-        )
+    async def release(self, leases: Mapping[str, int], owner: str) -> None:
+        """Give leases up (key → token) in one write, so other replicas need not wait for
+        their expiry."""
+        if not leases:
+            return
+        writes = [
+            UpdateOne({"_id": key, "owner": owner, "token": token}, RELEASED, hint=ID_INDEX)
+            for key, token in leases.items()
+        ]
+        await guarded("lease release", lambda: self._leases.bulk_write(writes, ordered=False))
 
     async def release_all(self, owner: str) -> None:
         """Give up every lease ``owner`` holds, in one write."""

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from pymongo.asynchronous.database import AsyncDatabase
+from structlog.testing import capture_logs
 
 from listener.models import Source, SourceKind
 from listener.pollers.leasing import Leasing
 from listener.simulator.clock import ManualClock
-from listener.store.leases import owned
+from listener.store.leases import LeaseRepository, owned
 from listener.store.mongo import Document
 from listener.store.store import Store
 
@@ -147,9 +149,7 @@ async def test_a_released_lease_is_nobodys_and_its_next_owner_gets_a_newer_token
     token = await leaving.hold(KEYS[0])
     assert token is not None
     await store.leases.release_all("leaving")
-    assert await store.leases.renew_all(
-        "leaving", {KEYS[0]: token}, clock(), timedelta(seconds=60)
-    ) == {KEYS[0]}
+    assert await store.leases.renew_all("leaving", clock(), timedelta(seconds=60)) == {}
     taken = await store.leases.acquire(KEYS[0], "staying", clock(), timedelta(seconds=60))
     assert taken == token + 1
 
@@ -171,4 +171,64 @@ async def test_a_heartbeat_examines_only_its_own_leases(
         }
     )
     assert plan["executionStats"]["totalDocsExamined"] <= 3
-    assert await store.leases.renew_all("us", dict.fromkeys(KEYS[:3], 1), clock(), ttl) == set()
+    assert await store.leases.renew_all("us", clock(), ttl) == dict.fromkeys(KEYS[:3], 1)
+
+
+async def test_a_lease_taken_without_our_knowing_is_adopted_at_the_next_beat(
+    store: Store, clock: ManualClock
+) -> None:
+    """A take whose answer was lost leaves a lease that is ours in the store but not in
+    memory; the heartbeat, which renews by owner, adopts it so that its feed is polled."""
+    mine = replica(store, clock, "mine")
+    token = await store.leases.acquire(KEYS[0], "mine", clock(), timedelta(seconds=60))
+    assert token is not None
+    await mine.beat()
+    assert mine.held == {KEYS[0]: token}
+
+
+async def test_surplus_goes_back_in_one_write_and_to_another_replica(
+    store: Store, clock: ManualClock
+) -> None:
+    """A replica over its share gives back only idle leases: the one being polled stays."""
+    first = replica(store, clock, "first")
+    await first.beat()
+    for key in KEYS:
+        assert await first.hold(key) is not None
+    for key in KEYS[1:]:
+        first.done(key)
+    await replica(store, clock, "second").beat()
+    await first.beat()
+    assert KEYS[0] in first.held
+    assert len(first.held) == 3
+
+
+class FailingOnce(LeaseRepository):
+    """Heartbeats that raise an unexpected error once, then work; counts them."""
+
+    def __init__(self, database: AsyncDatabase[Document]) -> None:
+        super().__init__(database.leases, database.replicas)
+        self.beats = 0
+        self.second = asyncio.Event()
+
+    async def heartbeat(self, replica: str, now: datetime) -> None:
+        self.beats += 1
+        if self.beats == 1:
+            raise KeyError("a bug")
+        self.second.set()
+        await super().heartbeat(replica, now)
+
+
+async def test_an_unexpected_error_in_a_heartbeat_does_not_end_the_heartbeats(
+    database: AsyncDatabase[Document], clock: ManualClock
+) -> None:
+    """A replica whose heartbeat loop died would lose every feed and keep running; an error
+    nobody expected is logged and the next heartbeat comes as usual."""
+    repository = FailingOnce(database)
+    leasing = Leasing(repository, replica="r", feeds=1, ttl_s=0.03, clock=clock)
+    stop = asyncio.Event()
+    with capture_logs() as logs:
+        running = asyncio.create_task(leasing.run(stop))
+        await asyncio.wait_for(repository.second.wait(), timeout=10)
+        stop.set()
+        await running
+    assert [e["event"] for e in logs if e["log_level"] == "error"] == ["lease.heartbeat_error"]
