@@ -26,6 +26,9 @@ from listener.store.leases import LeaseRepository
 
 log = structlog.get_logger("listener.pollers")
 
+RELEASE_BATCH = 500
+"""Leases over its share a replica gives back per heartbeat (see ``_give_back_surplus``)."""
+
 
 def replica_name() -> str:
     """A name unique to this process: host, pid and a random suffix."""
@@ -125,8 +128,14 @@ class Leasing:
         await self._give_back_surplus()
 
     async def _give_back_surplus(self) -> None:
-        """Release the idle leases above our share, in one write."""
-        surplus = len(self._held) - self.share
+        """Release idle leases above our share, at most ``RELEASE_BATCH`` in one write a beat.
+
+        A replica that was alone holds every feed when others join: giving thousands back in
+        one write can outlast the store's time-out when it is busiest (at start); a batch a
+        beat hands them over within a few beats instead. A batch whose write failed is found
+        again, still ours, by the next beat (adopted) and given back then.
+        """
+        surplus = min(len(self._held) - self.share, RELEASE_BATCH)
         idle = [key for key in self._held if key not in self._busy][: max(surplus, 0)]
         released = {key: self._held.pop(key) for key in idle}
         await self._repository.release(released, self.replica)

@@ -232,3 +232,23 @@ async def test_an_unexpected_error_in_a_heartbeat_does_not_end_the_heartbeats(
         stop.set()
         await running
     assert [e["event"] for e in logs if e["log_level"] == "error"] == ["lease.heartbeat_error"]
+
+
+async def test_a_large_surplus_goes_back_a_batch_a_beat(
+    store: Store, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Over its share by four with batches of two: two beats give the four back, two each."""
+    monkeypatch.setattr("listener.pollers.leasing.RELEASE_BATCH", 2)
+    first = Leasing(store.leases, replica="first", feeds=8, ttl_s=60, clock=clock)
+    await first.beat()
+    for n in range(8):
+        key = f"hashtag_recent:brand:many{n}"
+        assert await first.hold(key) is not None
+        first.done(key)
+    await Leasing(store.leases, replica="second", feeds=8, ttl_s=60, clock=clock).beat()
+    await first.beat()
+    assert len(first.held) == 6
+    await first.beat()
+    assert len(first.held) == 4
+    await first.beat()
+    assert len(first.held) == 4
