@@ -22,11 +22,12 @@ from datetime import datetime, timedelta
 import structlog
 
 from listener.errors import StoreUnavailableError
+from listener.pollers.stopping import wait_for_stop
 from listener.store.leases import LeaseRepository
 
 log = structlog.get_logger("listener.pollers")
 
-RELEASE_BATCH = 500
+RELEASE_BATCH = 100
 """Leases over its share a replica gives back per heartbeat (see ``_give_back_surplus``)."""
 
 
@@ -143,14 +144,18 @@ class Leasing:
             log.info("lease.released", feed=key, replica=self.replica, reason="over share")
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Heartbeat every third of the lease time until ``stop``; then release every lease.
+        """Heartbeat every third of the lease time (start to start) until ``stop``; then
+        release every lease.
 
         No heartbeat error ends the loop: a store outage is logged once and waited out, and
         anything unexpected is logged and the next heartbeat tried (a replica that stopped
         renewing would lose all its feeds).
         """
         failing = False
+        period_s = self._ttl.total_seconds() / 3
+        loop = asyncio.get_running_loop()
         while not stop.is_set():
+            began = loop.time()
             try:
                 await self.beat()
                 failing = False
@@ -160,8 +165,8 @@ class Leasing:
                 failing = True
             except Exception as exc:
                 log.error("lease.heartbeat_error", kind=type(exc).__name__, error=str(exc))
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=self._ttl.total_seconds() / 3)
+            # From the start of one heartbeat to the next: a slow one does not delay renewal.
+            await wait_for_stop(stop, period_s - (loop.time() - began))
         await self.release_all()
 
     async def release_all(self) -> None:
