@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from prometheus_client import CollectorRegistry
+from pymongo import AsyncMongoClient, monitoring
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import AutoReconnect
 
@@ -81,3 +82,34 @@ def data_dir(tmp_path: Path) -> Path:
 
 
 pytest_plugins = ["tests.commandenv", "tests.graphsim", "tests.skips"]
+
+
+class Commands(monitoring.CommandListener):
+    """The names of the commands a client sends, in order."""
+
+    def __init__(self) -> None:
+        self.names: list[str] = []
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        self.names.append(event.command_name)
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        pass
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        pass
+
+
+@pytest.fixture
+async def watched(
+    mongo_uri: str, database: AsyncDatabase[Document], store: Store
+) -> AsyncIterator[tuple[Store, Commands]]:
+    """The test's store through a client that records every command it sends."""
+    commands = Commands()
+    client: AsyncMongoClient[Document] = AsyncMongoClient(
+        mongo_uri, tz_aware=True, event_listeners=[commands]
+    )
+    try:
+        yield Store(client[database.name]), commands
+    finally:
+        await client.close()

@@ -17,6 +17,7 @@ from listener.store.inbox import DONE, InboxRepository, claim_queries
 from listener.store.mongo import MAX_DEPTH, Document, describe, unstorable
 from listener.store.store import Store
 from listener.web.payload import event_key
+from tests.conftest import Commands
 
 T0 = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 TTL = timedelta(seconds=60)
@@ -279,3 +280,22 @@ async def test_claims_racing_in_one_process_share_one_look(
     assert second is not None
     assert first.key != second.key
     assert len(looks) == 1
+
+
+async def test_a_claim_from_a_look_is_one_write_and_an_expired_claim_waits_a_second_at_most(
+    store: Store, watched: tuple[Store, Commands]
+) -> None:
+    """With ids of a look left, a claim within a second of the last look for expired claims is
+    an update and a find by id; a claim that expired is taken first once that second has
+    passed."""
+    other, commands = watched
+    await store.inbox.add([mention(str(n)) for n in range(5)], T0)
+    first = await other.inbox.claim("a", T0, timedelta(milliseconds=100))
+    assert first is not None
+    commands.names.clear()
+    second = await other.inbox.claim("a", T0 + timedelta(milliseconds=500), CLAIM)
+    assert second is not None
+    assert commands.names == ["update", "find"]
+    again = await other.inbox.claim("a", T0 + timedelta(seconds=1), CLAIM)
+    assert again is not None
+    assert (again.key, again.attempts) == (first.key, 2)  # expired at T0 + 100 ms: first

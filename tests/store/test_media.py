@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from pymongo import AsyncMongoClient, monitoring
-from pymongo.asynchronous.database import AsyncDatabase
 
 from listener.models import Media, Sighting, Source, SourceKind
-from listener.store.mongo import Document
 from listener.store.store import Store
+from tests.conftest import Commands
 
 T0 = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 RECENT = Source(SourceKind.HASHTAG_RECENT, "brand", "summerdrop")
@@ -23,37 +20,6 @@ def media(media_id: str = "1", **kw: object) -> Media:
     fields: dict[str, object] = {"timestamp": T0 - timedelta(hours=1), "caption": "hi #summerdrop"}
     fields.update(kw)
     return Media(id=media_id, **fields)  # type: ignore[arg-type]  # each case's fields, typed as a plain mapping
-
-
-class Commands(monitoring.CommandListener):
-    """The names of the commands a client sends, in order."""
-
-    def __init__(self) -> None:
-        self.names: list[str] = []
-
-    def started(self, event: monitoring.CommandStartedEvent) -> None:
-        self.names.append(event.command_name)
-
-    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
-        pass
-
-    def failed(self, event: monitoring.CommandFailedEvent) -> None:
-        pass
-
-
-@pytest.fixture
-async def watched(
-    mongo_uri: str, database: AsyncDatabase[Document], store: Store
-) -> AsyncIterator[tuple[Store, Commands]]:
-    """The test's store through a client that records every command it sends."""
-    commands = Commands()
-    client: AsyncMongoClient[Document] = AsyncMongoClient(
-        mongo_uri, tz_aware=True, event_listeners=[commands]
-    )
-    try:
-        yield Store(client[database.name]), commands
-    finally:
-        await client.close()
 
 
 async def test_first_sighting_creates_the_contract_document(store: Store) -> None:
