@@ -10,16 +10,16 @@ A change MongoDB could not take as sent (an integer beyond 64 bits, a lone surro
 beyond 100 levels) is stored as a dead letter instead: a bounded, escaped sketch of its value
 (``value: {unstorable: "…"}``) and the reason; its neighbours are stored as they came.
 
-A worker claims an event with one atomic write (``find_one_and_update``): an expired claim
-first, else the oldest event due, taken from the ids of the oldest due events, which one query
-reads a batch at a time (:data:`DUE_BATCH`), each then claimed by ``_id`` on condition it is still
-pending and due; a claim lost to another worker moves on to the next id. Expired claims are
-looked for before every new look, and at most once a second (:data:`EXPIRED_CHECK`) while ids of
-the last look are left: an expired claim waits a second at most, and a claim from a queue of due
-events costs an update and a read by ``_id``, without the look for expired claims. (A query for
-the single
-oldest event per claim would be served by the ``work_queue`` index, but SecantusDB reads every
-due event to answer it: a queue of 20,000 cost a second a claim.) A claim
+A worker claims an event with one atomic write: an expired claim first (``find_one_and_update``
+on the ``expired_claims`` index), else the oldest event due, taken from the ids of the oldest due
+events, which one query reads a batch at a time (:data:`DUE_BATCH`), each then claimed by
+``_id`` (``update_one``, then a read by ``_id``) on condition it is still pending and due; a
+claim lost to another worker moves on to the next id. Expired claims are looked for before every
+new look, and at most once a second (:data:`EXPIRED_CHECK`) while ids of the last look are left,
+so an expired claim waits a second at most. (A query for the single oldest event per claim would
+be served by the ``work_queue`` index, but SecantusDB reads every due event to answer it: a queue
+of 20,000 cost a second a claim. Its ``findAndModify`` by ``_id`` reads the whole collection too,
+where its update and its find by ``_id`` are lookups.) A claim
 that is not completed before ``claim_expires_at`` is claimed again later. A claim whose owner
 (a replica, by the name it heart-beats under in ``replicas``) stopped heart-beating is released
 sooner: once it is a lease time old and its owner has not been seen for a lease time.
