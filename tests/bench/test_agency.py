@@ -26,3 +26,36 @@ def test_tiny_agency_run_renders_both_tables(tmp_path: Path) -> None:
     assert f"### {agency.REPLICAS} replicas on one database" in text
     verdicts = text.count("**met**") + text.count("**not met**")
     assert verdicts >= 7
+
+
+def sample(at: float, calls: int, cpu_s: float) -> agency.Sample:
+    return agency.Sample(at=at, rss_kib=(1,), cpu_s=(cpu_s,), calls=calls, db_cpu_s=0.0)
+
+
+@pytest.mark.parametrize(
+    ("calls_per_s", "expected_pct", "expected_ms"),
+    [
+        ((10, 5, 0.5, 20), 2.0, 3.0),  # 2 % fixed, 3 ms a call: 0.3 % per call a second
+        ((1, 2, 3), 0.0, 10.0),  # all of it the calls
+    ],
+)
+def test_idle_cost_is_the_cpu_line_at_no_call(
+    calls_per_s: tuple[float, ...], expected_pct: float, expected_ms: float
+) -> None:
+    """10 s intervals whose CPU is a fixed share plus a cost per call: the line gives back both."""
+    samples, calls, cpu = [sample(0, 0, 0.0)], 0, 0.0
+    for n, rate in enumerate(calls_per_s, start=1):
+        calls += int(rate * 10)
+        cpu += (expected_pct / 100 + rate * expected_ms / 1000) * 10
+        samples.append(sample(n * 10, calls, cpu))
+    idle = agency.idle_cost(samples, warmup_s=0)
+    assert idle is not None
+    assert idle.pct == pytest.approx(expected_pct, abs=1e-9)
+    assert idle.ms_per_call == pytest.approx(expected_ms)
+    assert idle.intervals == len(calls_per_s)
+
+
+def test_idle_cost_needs_calls_that_vary() -> None:
+    """The same call rate in every interval leaves the line undetermined: no estimate."""
+    samples = [sample(n * 10, n * 50, n * 1.0) for n in range(5)]
+    assert agency.idle_cost(samples, warmup_s=0) is None
