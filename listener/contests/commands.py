@@ -127,7 +127,12 @@ async def _listing(
         return comment_giveaways.listing(
             store.comments, config.id, rules.posts, include_all=include_all
         )
-    return media_listing(store.media, config.id, include_all=include_all)
+    return media_listing(
+        store.media,
+        config.id,
+        include_all=include_all,
+        window=(config.starts_at, config.ends_at),
+    )
 
 
 async def reevaluate_campaigns(

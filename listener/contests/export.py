@@ -215,8 +215,10 @@ async def export_entrants(
     include_all: bool = False,
     progress: Callable[[int], None] | None = None,
     csv_format: str = ENTRANTS_CSV,
+    window: tuple[datetime, datetime] | None = None,
 ) -> ExportSummary:
-    """Write a campaign's entrants (``include_all``: every judged media) to ``out``.
+    """Write a campaign's entrants (``include_all``: every judged media) to ``out``; ``window``
+    as for :func:`media_listing`.
 
     Nothing grows with the number of entrants; a draw reads the entrants back from the bytes it
     hashes (:func:`read_entrants`), so the list and its digest cannot disagree.
@@ -224,7 +226,7 @@ async def export_entrants(
     """
     return await write_entrants(
         out,
-        media_listing(media, campaign, include_all=include_all),
+        media_listing(media, campaign, include_all=include_all, window=window),
         fmt=fmt,
         include_all=include_all,
         progress=progress,
@@ -232,11 +234,24 @@ async def export_entrants(
     )
 
 
-def media_listing(media: MediaRepository, campaign: str, *, include_all: bool) -> Listing:
-    """What the export of a hashtag campaign lists: its judged media."""
+def media_listing(
+    media: MediaRepository,
+    campaign: str,
+    *,
+    include_all: bool,
+    window: tuple[datetime, datetime] | None = None,
+) -> Listing:
+    """What the export of a hashtag campaign lists: its judged media.
+
+    ``window``: the campaign's ``[starts_at, ends_at)``. Only media published in it can be
+    eligible, so the entrants are read from that stretch of the ``timestamp_id`` index rather
+    than from every media ever stored.
+    """
     return Listing(
         ALL_COLUMNS if include_all else COLUMNS,
-        lambda eligible: _documents(media, campaign, eligible=eligible),
+        lambda eligible: _documents(
+            media, campaign, eligible=eligible, window=window if eligible else None
+        ),
         lambda document, number: row(document, campaign, number),
     )
 
@@ -296,10 +311,17 @@ async def write_entrants(
 
 
 def _documents(
-    media: MediaRepository, campaign: str, *, eligible: bool
+    media: MediaRepository,
+    campaign: str,
+    *,
+    eligible: bool,
+    window: tuple[datetime, datetime] | None = None,
 ) -> AsyncIterator[dict[str, Any]]:
+    query: dict[str, Any] = {f"contests.{campaign}.eligible": eligible}
+    if window is not None:
+        query["timestamp"] = {"$gte": window[0], "$lt": window[1]}
     return media.stream(
-        {f"contests.{campaign}.eligible": eligible},
+        query,
         sort=[("timestamp", 1), ("_id", 1)],
         projection=projection(campaign),
     )

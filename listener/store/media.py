@@ -22,7 +22,7 @@ from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from typing import Any
 
-from pymongo import ASCENDING, DESCENDING, IndexModel, UpdateOne
+from pymongo import ASCENDING, IndexModel, UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import BulkWriteError, PyMongoError
 
@@ -39,7 +39,8 @@ INDEXES = [
     # Exports and dashboards read by publication time; a full settling pass walks an account's
     # media by author; an incremental one reads the changed media (the sparse marker index) and
     # every media of their authors. Every index costs each write, so there are no others.
-    IndexModel([("timestamp", DESCENDING)], name="timestamp"),
+    # With the id as its tie-break, an export walks it in entry order instead of sorting.
+    IndexModel([("timestamp", ASCENDING), ("_id", ASCENDING)], name="timestamp_id"),
     IndexModel(
         [("sources.account", ASCENDING), ("author", ASCENDING), ("timestamp", ASCENDING)],
         name="account_author_key_time",
@@ -47,7 +48,7 @@ INDEXES = [
     IndexModel([("authors", ASCENDING)], name="authors"),
     tracking.INDEX,
 ]
-OBSOLETE_INDEXES = ("account_author_time",)
+OBSOLETE_INDEXES = ("account_author_time", "timestamp")
 """Indexes earlier versions made (by username, before ``author``); dropped at start-up."""
 
 

@@ -306,3 +306,28 @@ async def test_a_campaign_whose_every_entry_is_ineligible_exports_an_empty_list(
     assert await exported(settings, fmt="json") == b"[\n]\n"
     assert await exported(settings, fmt="ndjson") == b""
     assert len(await rows_of(settings, include_all=True)) == 1
+
+
+async def test_the_entrants_are_read_from_the_campaigns_window_only(
+    settings: Settings, add: Add, database: AsyncDatabase[Document]
+) -> None:
+    """The entrant list is read from the window's stretch of the ``timestamp_id`` index: 40
+    media published before the window, even carrying a (stale) eligible verdict, are not
+    listed."""
+    await add(
+        settings,
+        [(media(str(n), minutes=n, caption="#summerdrop @ana"), HASHTAG) for n in range(1, 4)],
+    )
+    before = T0 - timedelta(days=30)  # the window opens on 2026-06-01
+    await database.media.insert_many(
+        [
+            {
+                "_id": f"old{n}",
+                "timestamp": before + timedelta(minutes=n),
+                "contests": {"summer": {"eligible": True, "reasons": []}},
+            }
+            for n in range(40)
+        ]
+    )
+    rows = await rows_of(settings)
+    assert [r["media_id"] for r in rows] == ["1", "2", "3"]

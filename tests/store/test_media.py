@@ -5,8 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from pymongo import DESCENDING
+from pymongo.asynchronous.database import AsyncDatabase
 
 from listener.models import Media, Sighting, Source, SourceKind
+from listener.store.mongo import Document
 from listener.store.store import Store
 from tests.conftest import Commands
 
@@ -158,3 +161,15 @@ async def test_a_media_mongodb_cannot_store_is_refused_alone(store: Store, bad: 
     assert (result.new, result.duplicate) == (["new"], ["known"])
     assert list(result.refused) == [bad.id]
     assert await store.media.count() == 2
+
+
+async def test_start_up_replaces_the_timestamp_index_by_one_with_the_id_tie_break(
+    store: Store, database: AsyncDatabase[Document]
+) -> None:
+    """A store made by an earlier version has ``timestamp`` alone; start-up drops it and
+    creates ``timestamp_id``, which the export walks in entry order."""
+    await database.media.create_index([("timestamp", DESCENDING)], name="timestamp")
+    await store.ensure_indexes()
+    indexes = await database.media.index_information()
+    assert "timestamp" not in indexes
+    assert indexes["timestamp_id"]["key"] == [("timestamp", 1), ("_id", 1)]
