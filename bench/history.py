@@ -56,6 +56,7 @@ QUICK_REPEATS: Final = 5
 PAGE: Final = 500  # media per ingest call (the worker ingests a page of 50; larger fills faster)
 INGESTED: Final = 10_000  # media stored through the ingest and settled; the rest are copies
 COPY_BATCH: Final = 5_000
+READ_TIMEOUT_S: Final = 3600.0
 COST_GOAL: Final = 1.5
 SPEED_GOAL: Final = 0.5
 MEMORY_GOAL: Final = 1.2  # "flat": peak at the largest size ÷ at the smallest
@@ -218,7 +219,9 @@ async def _timed_pass(store: Store, reads: Reads, server: Secantus) -> Pass:
 
 async def _read(uri: str, database: str, what: str) -> dict[str, Any]:
     """Export (or, for ``raw``, read) every entrant; run by :func:`_child`."""
-    async with connect(uri, database, timeout_s=30) as db:
+    # SecantusDB reads and sorts every entrant before the first batch (minutes at a million):
+    # the driver must wait that long for it, where the worker's store waits at most 120 s.
+    async with connect(uri, database, timeout_s=READ_TIMEOUT_S) as db:
         started = time.perf_counter()
         if what == "raw":
             rows = 0
