@@ -69,6 +69,10 @@ class Pacing:
     takeover_check_s: float = 30.0
     reshare_s: float = 60.0
     """How often a scope's budget is shared anew between its feeds (at most)."""
+    start_polls_per_s: float = 20.0
+    """At start-up, due feeds are spread so that about this many start a second (6,100 feeds:
+    over 305 s rather than all within the first 30 s), which keeps the first round's polls in
+    flight, and the memory they hold, as few as the later rounds'."""
 
 
 @dataclass
@@ -160,6 +164,7 @@ class Scheduler:
             self._rng.random(),
             last_success_at=pace.last_poll_at,
             now=self._clock(),
+            min_spread_s=len(self._feeds) / self._pacing.start_polls_per_s,
         )
         while not await self._wait(stop, delay):
             delay = await self._turn(feed, pace)

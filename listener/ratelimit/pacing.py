@@ -20,14 +20,16 @@ def first_delay(
     *,
     last_success_at: datetime | None,
     now: datetime,
+    min_spread_s: float = 0.0,
 ) -> float:
     """Seconds before a feed's first poll after start-up.
 
     A feed polled recently waits out the rest of its interval (a restart does not spend the
     budget again); a feed never polled, or overdue, starts within the jitter window so that
-    many feeds do not fire at the same instant.
+    many feeds do not fire at the same instant, or within ``min_spread_s`` when that is longer
+    (the scheduler's start-up pace: thousands of feeds would otherwise start in one window).
     """
-    spread = interval_s * jitter_ratio * u
+    spread = max(interval_s * jitter_ratio, min_spread_s) * u
     if last_success_at is None:
         return spread
     remaining = interval_s - (now - last_success_at).total_seconds()

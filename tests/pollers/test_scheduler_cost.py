@@ -3,6 +3,7 @@ not per poll, and start-up reads every feed's state in one query, not one per fe
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -50,7 +51,9 @@ def quiet_feeds() -> list[QuietFeed]:
     return [QuietFeed(Source(SourceKind.HASHTAG_RECENT, "brand", f"tag{n}")) for n in range(FEEDS)]
 
 
-async def run(store: Store, metrics: Metrics, feeds: list[QuietFeed]) -> Scheduler:
+async def run(
+    store: Store, metrics: Metrics, feeds: list[QuietFeed], *, start_polls_per_s: float = 20.0
+) -> Scheduler:
     clock = ManualClock(NOW)
     for feed in feeds:
         feed.clock = clock
@@ -65,9 +68,11 @@ async def run(store: Store, metrics: Metrics, feeds: list[QuietFeed]) -> Schedul
             max_interval_s=900,
             budget_per_hour=lambda scope: 10_000.0,
             reshare_s=RESHARE_S,
+            start_polls_per_s=start_polls_per_s,
         ),
         clock=clock,
         wait=virtual.wait,
+        rng=random.Random(7),
     )
     await polls.run(virtual.stop)
     return polls
@@ -120,3 +125,17 @@ async def test_start_up_reads_every_feeds_state_in_one_query(
     first = [feed.polled_at[0] - NOW for feed in feeds]
     assert all(wait >= timedelta(seconds=54) for wait in first[:10])
     assert all(wait <= timedelta(seconds=6) for wait in first[10:])
+
+
+async def test_many_feeds_start_at_the_start_up_pace_not_all_in_the_jitter_window(
+    store: Store, metrics: Metrics
+) -> None:
+    """40 feeds at 1 a second: their first polls spread over 40 s, not the 6 s jitter window of
+    a 60 s interval, so the first round holds a few polls in flight, not all of them."""
+    feeds = quiet_feeds()
+    await run(store, metrics, feeds, start_polls_per_s=1.0)
+    first = sorted((feed.polled_at[0] - NOW).total_seconds() for feed in feeds)
+    assert first[-1] > 6
+    assert first[-1] <= FEEDS
+    in_any_10_s = max(sum(1 for t in first if start <= t < start + 10) for start in first)
+    assert in_any_10_s < FEEDS / 2

@@ -41,3 +41,21 @@ def test_first_delay(last_age_s: float | None, u: float, expected: float) -> Non
     """A restart does not poll again a feed polled recently, and never waits negative time."""
     last = None if last_age_s is None else NOW - timedelta(seconds=last_age_s)
     assert first_delay(300, 0.1, u, last_success_at=last, now=NOW) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize(
+    ("last_age_s", "min_spread_s", "u", "expected"),
+    [
+        (None, 305.0, 0.5, 152.5),  # 6,100 feeds at 20 a second: over 305 s, not 30 s
+        (None, 0.05, 0.5, 15.0),  # one feed: the jitter window is the longer
+        (100, 305.0, 0.5, 352.5),  # polled 100 s ago: the rest of the interval, then spread
+        (5000, 305.0, 1.0, 305.0),  # overdue: within the spread
+    ],
+)
+def test_first_delay_spreads_many_feeds_over_the_start_up_window(
+    last_age_s: float | None, min_spread_s: float, u: float, expected: float
+) -> None:
+    """The start-up window is the jitter window or ``min_spread_s``, whichever is longer."""
+    last = None if last_age_s is None else NOW - timedelta(seconds=last_age_s)
+    delay = first_delay(300, 0.1, u, last_success_at=last, now=NOW, min_spread_s=min_spread_s)
+    assert delay == pytest.approx(expected)
