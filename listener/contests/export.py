@@ -215,10 +215,8 @@ async def export_entrants(
     include_all: bool = False,
     progress: Callable[[int], None] | None = None,
     csv_format: str = ENTRANTS_CSV,
-    window: tuple[datetime, datetime] | None = None,
 ) -> ExportSummary:
-    """Write a campaign's entrants (``include_all``: every judged media) to ``out``; ``window``
-    as for :func:`media_listing`.
+    """Write a campaign's entrants (``include_all``: every judged media) to ``out``.
 
     Nothing grows with the number of entrants; a draw reads the entrants back from the bytes it
     hashes (:func:`read_entrants`), so the list and its digest cannot disagree.
@@ -226,7 +224,7 @@ async def export_entrants(
     """
     return await write_entrants(
         out,
-        media_listing(media, campaign, include_all=include_all, window=window),
+        media_listing(media, campaign, include_all=include_all),
         fmt=fmt,
         include_all=include_all,
         progress=progress,

@@ -49,7 +49,8 @@ INDEXES = [
     tracking.INDEX,
 ]
 OBSOLETE_INDEXES = ("account_author_time", "timestamp")
-"""Indexes earlier versions made (by username, before ``author``); dropped at start-up."""
+"""Indexes earlier versions made (by username, before ``author``; by time without the ``_id``
+tie-break); dropped at start-up."""
 
 
 @dataclass(frozen=True)
