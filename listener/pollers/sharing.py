@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 
 import structlog
@@ -24,10 +25,43 @@ log = structlog.get_logger("listener.pollers")
 
 USAGE_FRESH_S = 600.0
 """Usage older than this says nothing about now (Meta's windows roll)."""
+REPUBLISH_S = USAGE_FRESH_S / 2
+"""An unchanged usage above zero is published again this often, so it never reads as stale
+while it still holds."""
+
+
+@dataclass(frozen=True)
+class Published:
+    """What this replica last published of a scope, and when."""
+
+    paused_until: datetime | None
+    usage_ratio: float
+    at: datetime
+
+
+def worth_publishing(
+    last: Published | None, *, paused_until: datetime | None, usage_ratio: float, now: datetime
+) -> bool:
+    """Whether a scope's state says something the shared copy does not say already.
+
+    A pause or a usage that changed since this replica last published it; a usage above zero
+    about to go stale; nothing for a scope never throttled nor used (no document is the same
+    as a zero one to every reader).
+    """
+    if last is None:
+        return paused_until is not None or usage_ratio > 0.0
+    if paused_until != last.paused_until or usage_ratio != last.usage_ratio:
+        return True
+    return usage_ratio > 0.0 and (now - last.at).total_seconds() >= REPUBLISH_S
 
 
 class SharedLimits:
-    """Keeps the governor and the ``ratelimits`` collection in step."""
+    """Keeps the governor and the ``ratelimits`` collection in step.
+
+    A sync writes only the scopes whose state changed since this replica last published them
+    (in one write), so an agency's hundred idle scopes cost one read every few seconds, not a
+    hundred writes.
+    """
 
     def __init__(
         self,
@@ -41,14 +75,25 @@ class SharedLimits:
         self._repository = repository
         self._clock = clock
         self._every_s = every_s
+        self._published: dict[str, Published] = {}
 
     async def sync(self) -> None:
         """Publish ours, merge theirs."""
         now = self._clock()
-        for scope, state in self._governor.scopes():
-            await self._repository.publish(
-                scope.key, paused_until=state.paused_until, usage_ratio=state.usage_ratio, now=now
+        changed = {
+            scope.key: Published(state.paused_until, state.usage_ratio, now)
+            for scope, state in self._governor.scopes()
+            if worth_publishing(
+                self._published.get(scope.key),
+                paused_until=state.paused_until,
+                usage_ratio=state.usage_ratio,
+                now=now,
             )
+        }
+        await self._repository.publish_many(
+            {key: (p.paused_until, p.usage_ratio) for key, p in changed.items()}, now=now
+        )
+        self._published.update(changed)
         for key, shared in (await self._repository.read()).items():
             age_s = (now - shared.updated_at).total_seconds()
             fresh_usage = shared.usage_ratio if age_s < USAGE_FRESH_S else 0.0

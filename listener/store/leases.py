@@ -22,7 +22,10 @@ from pymongo.asynchronous.collection import AsyncCollection
 
 from listener.store.mongo import Document, guarded, guarded_upsert
 
-INDEXES: Final = [IndexModel([("owner", ASCENDING)], name="owner")]
+INDEXES: Final = [
+    IndexModel([("owner", ASCENDING)], name="owner"),
+    IndexModel([("expires_at", ASCENDING)], name="expires_at"),
+]
 ID_INDEX: Final = "_id_"
 """Writes by ``_id`` name its index: some servers plan a point write with more conditions as a
 scan."""
@@ -48,7 +51,8 @@ class LeaseRepository:
         self._replicas = replicas
 
     async def ensure_indexes(self) -> None:
-        """The index a replica's heartbeat renews and counts its leases by."""
+        """The indexes a replica's heartbeat renews its leases by (owner) and finds the free
+        ones by (expiry)."""
         await guarded("create lease indexes", lambda: self._leases.create_indexes(INDEXES))
 
     async def acquire(self, key: str, owner: str, now: datetime, ttl: timedelta) -> int | None:
@@ -57,17 +61,24 @@ class LeaseRepository:
         Every operation names the lease by ``_id`` (a point read, then a compare-and-set on
         the token and the expiry it read), so a take costs the same with 10 leases or 10,000.
         """
+        taken = await self.take(key, owner, now, ttl)
+        return taken if isinstance(taken, int) else None
+
+    async def take(self, key: str, owner: str, now: datetime, ttl: timedelta) -> int | datetime:
+        """:meth:`acquire`, which says why it failed: the fencing token of the lease taken, or
+        the expiry of another replica's live lease (``now`` if a rival took it at once)."""
         doc = await guarded("lease read", lambda: self._leases.find_one({"_id": key}))
         if doc is None:
             lease = {"_id": key, "owner": owner, "token": 1, "expires_at": now + ttl}
             # None: another replica inserted the same lease first.
-            taken = await guarded_upsert("lease write", lambda: self._leases.insert_one(lease))
-            return None if taken is None else 1
+            inserted = await guarded_upsert("lease write", lambda: self._leases.insert_one(lease))
+            return now if inserted is None else 1
         token = int(doc.get("token", 0))
         if doc.get("owner") == owner:  # ours already: a take whose answer was lost, or a retry
-            return token if await self.renew(key, owner, token, now, ttl) else None
+            return token if await self.renew(key, owner, token, now, ttl) else now
         if doc["expires_at"] > now:
-            return None
+            expires_at: datetime = doc["expires_at"]
+            return expires_at
         result = await guarded(
             "lease write",
             lambda: self._leases.update_one(
@@ -76,7 +87,7 @@ class LeaseRepository:
                 hint=ID_INDEX,
             ),
         )
-        return token + 1 if result.matched_count == 1 else None
+        return token + 1 if result.matched_count == 1 else now
 
     async def renew(self, key: str, owner: str, token: int, now: datetime, ttl: timedelta) -> bool:
         """Extend a lease still held with ``token``; False if it was lost."""
@@ -123,6 +134,16 @@ class LeaseRepository:
     async def release_all(self, owner: str) -> None:
         """Give up every lease ``owner`` holds, in one write."""
         await guarded("lease release", lambda: self._leases.update_many(owned(owner), RELEASED))
+
+    async def free(self, now: datetime) -> set[str]:
+        """The leases nobody holds at ``now`` (released or expired), by key: one read of the
+        expiry index, which costs what is free (nothing, when every feed is held)."""
+
+        async def read() -> set[str]:
+            found = self._leases.find({"expires_at": {"$lte": now}}, {"_id": 1})
+            return {str(d["_id"]) async for d in found}
+
+        return await guarded("lease read", read)
 
     async def held_by(self, owner: str, now: datetime) -> int:
         """How many live leases ``owner`` holds."""

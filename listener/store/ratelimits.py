@@ -6,9 +6,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
+from pymongo import UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 
 from listener.store.mongo import Document, guarded
@@ -29,17 +31,20 @@ class RateLimitRepository:
     def __init__(self, collection: AsyncCollection[Document]) -> None:
         self._collection = collection
 
-    async def publish(
-        self, scope: str, *, paused_until: datetime | None, usage_ratio: float, now: datetime
+    async def publish_many(
+        self, scopes: Mapping[str, tuple[datetime | None, float]], *, now: datetime
     ) -> None:
-        """Share what this replica knows of ``scope``."""
-        update: Document = {"$set": {"usage_ratio": usage_ratio, "updated_at": now}}
-        if paused_until is not None:
-            update["$max"] = {"paused_until": paused_until}
-        await guarded(
-            "ratelimit write",
-            lambda: self._collection.update_one({"_id": scope}, update, upsert=True),
-        )
+        """Share what this replica knows of several scopes (key → pause end, usage) in one
+        write."""
+        if not scopes:
+            return
+        writes = []
+        for scope, (paused_until, usage_ratio) in scopes.items():
+            update: Document = {"$set": {"usage_ratio": usage_ratio, "updated_at": now}}
+            if paused_until is not None:
+                update["$max"] = {"paused_until": paused_until}
+            writes.append(UpdateOne({"_id": scope}, update, upsert=True))
+        await guarded("ratelimit write", lambda: self._collection.bulk_write(writes, ordered=False))
 
     async def read(self) -> dict[str, SharedScope]:
         """Every scope's shared state."""

@@ -15,6 +15,7 @@ from listener.simulator.clock import ManualClock
 from listener.store.leases import LeaseRepository, owned
 from listener.store.mongo import Document
 from listener.store.store import Store
+from tests.conftest import Commands
 
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 KEYS = [f"hashtag_recent:brand:tag{i}" for i in range(6)]
@@ -252,3 +253,65 @@ async def test_a_large_surplus_goes_back_a_batch_a_beat(
     assert len(first.held) == 4
     await first.beat()
     assert len(first.held) == 4
+
+
+async def test_a_feed_another_replica_holds_is_read_again_only_once_it_may_be_free(
+    watched: tuple[Store, Commands], clock: ManualClock
+) -> None:
+    """Below its share, a replica looks at another's live lease once; later looks cost no
+    command until a heartbeat finds it free (here: given back), and then it is taken."""
+    store, commands = watched
+    ours = Leasing(store.leases, replica="ours", feeds=12, ttl_s=60, clock=clock)
+    theirs = replica(store, clock, "theirs")
+    assert await theirs.hold(KEYS[0]) is not None
+    theirs.done(KEYS[0])
+    await ours.beat()
+    commands.names.clear()
+    looks = [await ours.hold(KEYS[0])]
+    first = list(commands.names)
+    for _ in range(3):  # every 30 s for 90 s, "theirs" renewing every 20 s
+        clock.advance(timedelta(seconds=30))
+        await theirs.beat()
+        await ours.beat()
+        commands.names.clear()
+        looks.append(await ours.hold(KEYS[0]))
+        assert commands.names == []
+    await theirs.release_all()
+    await ours.beat()
+    taken = await ours.hold(KEYS[0])
+    assert (first, looks, taken) == (["find"], [None] * 4, 2)
+
+
+async def test_a_dead_replicas_lease_seen_live_before_is_taken_once_expired(
+    store: Store, clock: ManualClock
+) -> None:
+    """A lease remembered as another's is read again once its expiry passed and a heartbeat
+    after it lists it free: the dead replica's feed is taken over within a heartbeat."""
+    dead, alive = replica(store, clock, "dead"), replica(store, clock, "alive")
+    await dead.beat()
+    await alive.beat()
+    assert await dead.hold(KEYS[0]) is not None
+    assert await alive.hold(KEYS[0]) is None
+    clock.advance(timedelta(seconds=61))
+    await alive.beat()
+    assert await alive.hold(KEYS[0]) == 2
+
+
+async def test_free_leases_are_found_by_the_expiry_index(
+    store: Store, database: AsyncDatabase[Document], clock: ManualClock
+) -> None:
+    """With 60 live leases and 2 released, the heartbeat's look for free leases reads the 2."""
+    ttl = timedelta(seconds=60)
+    for n in range(60):
+        assert await store.leases.acquire(f"live:{n}", f"r{n % 3}", clock(), ttl) == 1
+    for key in KEYS[:2]:
+        assert await store.leases.acquire(key, "leaving", clock(), ttl) == 1
+    await store.leases.release_all("leaving")
+    plan = await database.command(
+        {
+            "explain": {"find": "leases", "filter": {"expires_at": {"$lte": clock()}}},
+            "verbosity": "executionStats",
+        }
+    )
+    assert plan["executionStats"]["totalDocsExamined"] <= 2
+    assert await store.leases.free(clock()) == set(KEYS[:2])

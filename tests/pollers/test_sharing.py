@@ -5,15 +5,18 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
+import pytest
 from structlog.testing import capture_logs
 
-from listener.pollers.sharing import SharedLimits
+from listener.pollers.sharing import REPUBLISH_S as SHARING_REPUBLISH_S
+from listener.pollers.sharing import Published, SharedLimits, worth_publishing
 from listener.ratelimit.governor import Governor
 from listener.ratelimit.throttle import APP_SCOPE, Policy, Scope
 from listener.simulator.clock import ManualClock
 from listener.store.store import Store
+from tests.conftest import Commands
 from tests.graphsim import NOW
 
 SYNC_MINUTES = 2
@@ -95,3 +98,67 @@ async def test_a_pause_that_ended_elsewhere_is_not_taken(store: Store) -> None:
         await late_shared.sync()
     assert not late.paused(BUC)
     assert [e["event"] for e in logs] == []
+
+
+LATER = NOW + timedelta(seconds=SHARING_REPUBLISH_S)
+
+
+@pytest.mark.parametrize(
+    ("last", "paused_until", "usage_ratio", "now", "publish"),
+    [
+        pytest.param(None, None, 0.0, NOW, False, id="never used nor paused: nothing to say"),
+        pytest.param(None, None, 0.4, NOW, True, id="first usage"),
+        pytest.param(None, NOW, 0.0, NOW, True, id="first pause"),
+        pytest.param(Published(None, 0.4, NOW), None, 0.4, NOW, False, id="unchanged"),
+        pytest.param(Published(None, 0.4, NOW), None, 0.5, NOW, True, id="usage changed"),
+        pytest.param(Published(None, 0.4, NOW), None, 0.0, NOW, True, id="usage fell to zero"),
+        pytest.param(Published(None, 0.4, NOW), NOW, 0.4, NOW, True, id="pause began"),
+        pytest.param(
+            Published(None, 0.4, NOW), None, 0.4, LATER, True, id="usage about to go stale"
+        ),
+        pytest.param(Published(None, 0.0, NOW), None, 0.0, LATER, False, id="zero never stale"),
+        pytest.param(Published(NOW, 0.0, NOW), NOW, 0.0, LATER, False, id="same pause, long after"),
+    ],
+)
+def test_worth_publishing(
+    last: Published | None,
+    paused_until: datetime | None,
+    usage_ratio: float,
+    now: datetime,
+    publish: bool,
+) -> None:
+    """A scope is published when what it says changed, or its usage would go stale."""
+    assert (
+        worth_publishing(last, paused_until=paused_until, usage_ratio=usage_ratio, now=now)
+        is publish
+    )
+
+
+async def test_a_sync_writes_only_the_scopes_that_changed(
+    watched: tuple[Store, Commands],
+) -> None:
+    """An agency's hundred scopes in use cost one write when they change, none when they do not."""
+    store, commands = watched
+    clock = ManualClock(NOW)
+    accounts = {f"1784140000000{n:04d}": f"brand{n}" for n in range(100)}
+    governor = Governor(
+        lambda scope: Policy(budget_per_hour=3600.0, default_pause_s=3600.0),
+        clock=clock,
+        accounts_by_ig_id=accounts,
+    )
+    shared = SharedLimits(governor, store.ratelimits, clock=clock)
+    for ig_id, account in accounts.items():
+        usage = {"type": "instagram", "call_count": 10, "total_cputime": 1, "total_time": 1}
+        governor.observe_headers(
+            account, {"x-business-use-case-usage": json.dumps({ig_id: [usage]})}
+        )
+    await shared.sync()
+    first = list(commands.names)
+    commands.names.clear()
+    await shared.sync()
+    idle = list(commands.names)
+    commands.names.clear()
+    governor.observe_throttle("tags", "brand7", 80002, 600.0)
+    await shared.sync()
+    assert (first, idle, commands.names) == (["update", "find"], ["find"], ["update", "find"])
+    assert len(await store.ratelimits.read()) == len(accounts)
