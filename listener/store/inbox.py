@@ -10,8 +10,9 @@ A change MongoDB could not take as sent (an integer beyond 64 bits, a lone surro
 beyond 100 levels) is stored as a dead letter instead: a bounded, escaped sketch of its value
 (``value: {unstorable: "…"}``) and the reason; its neighbours are stored as they came.
 
-A worker claims an event with one atomic write: an expired claim first (``find_one_and_update``
-on the ``expired_claims`` index), else the oldest event due, taken from the ids of the oldest due
+A worker claims an event with one conditional write: an expired claim first (the id of the
+first one in the ``expired_claims`` index, then claimed by ``_id`` as below), else the oldest
+event due, taken from the ids of the oldest due
 events, which one query reads a batch at a time (:data:`DUE_BATCH`), each then claimed by
 ``_id`` (``update_one``, then a read by ``_id``) on condition it is still pending and due; a
 claim lost to another worker moves on to the next id. Expired claims are looked for before every
@@ -41,7 +42,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Final
 
-from pymongo import ASCENDING, IndexModel, ReturnDocument
+from pymongo import ASCENDING, IndexModel
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import BulkWriteError, PyMongoError
 
@@ -280,23 +281,21 @@ class InboxRepository:
         checked = self._expired_checked_at
         if not self._due or checked is None or now - checked >= EXPIRED_CHECK or now < checked:
             self._expired_checked_at = now
-            doc = await self._take(expired, order, taken)
+            doc = await self._take_expired(expired, order, taken)
         if doc is None:
             doc = await self._take_due(due, taken)
         return None if doc is None else Claimed.of(doc)
 
-    async def _take(self, query: Document, order: str, taken: Document) -> Document | None:
-        """The first event of ``query`` by ``order``, updated by ``taken``; the index that
-        leads with ``status`` then ``order`` serves it."""
-        return await guarded(
+    async def _take_expired(self, query: Document, order: str, taken: Document) -> Document | None:
+        """The first event of ``query`` by ``order``, claimed by ``taken``: its id from the
+        index that leads with ``status`` then ``order``, then the write by ``_id``."""
+        first = await guarded(
             "inbox claim",
-            lambda: self._collection.find_one_and_update(
-                query,
-                taken,
-                sort=[("status", ASCENDING), (order, ASCENDING)],
-                return_document=ReturnDocument.AFTER,
+            lambda: self._collection.find_one(
+                query, {"_id": 1}, sort=[("status", ASCENDING), (order, ASCENDING)]
             ),
         )
+        return None if first is None else await self._take_id(str(first["_id"]), query, taken)
 
     async def _take_due(self, due: Document, taken: Document) -> Document | None:
         """The oldest event of ``due`` still due, claimed by ``taken``: from the ids of the last
@@ -312,13 +311,13 @@ class InboxRepository:
                     return doc
         return None
 
-    async def _take_id(self, key: str, due: Document, taken: Document) -> Document | None:
-        """Event ``key`` claimed by ``taken`` if it is still in ``due``, else ``None``."""
+    async def _take_id(self, key: str, query: Document, taken: Document) -> Document | None:
+        """Event ``key`` claimed by ``taken`` if it still matches ``query``, else ``None``."""
         # Not find_one_and_update: SecantusDB's findAndModify reads the whole collection for it
         # (hinted or not), where its update by ``_id`` and its find by ``_id`` are each a lookup.
         result = await guarded(
             "inbox claim",
-            lambda: self._collection.update_one({"_id": key, **due}, taken, hint=_BY_ID),
+            lambda: self._collection.update_one({"_id": key, **query}, taken, hint=_BY_ID),
         )
         if result.modified_count != 1:
             return None
