@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import timedelta
@@ -33,7 +34,9 @@ from tests.graphsim import (
     stoppable_api,
 )
 
-FAST = Pacing(jitter_ratio=0.0, adaptive=False)
+FAST = Pacing(jitter_ratio=0.0, adaptive=False, start_polls_per_s=math.inf)
+"""Every feed starts at once: with 10 ms intervals, the start-up pace's spread (a tenth of a
+second for two feeds) would let one feed poll several times before the other's first poll."""
 
 
 class Rig:
