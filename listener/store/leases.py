@@ -55,18 +55,13 @@ class LeaseRepository:
         ones by (expiry)."""
         await guarded("create lease indexes", lambda: self._leases.create_indexes(INDEXES))
 
-    async def acquire(self, key: str, owner: str, now: datetime, ttl: timedelta) -> int | None:
-        """Take ``key`` if it is free, expired or already ours; its fencing token, else ``None``.
+    async def take(self, key: str, owner: str, now: datetime, ttl: timedelta) -> int | datetime:
+        """Take ``key`` if it is free, expired or already ours: its fencing token; else the
+        expiry of the other replica's live lease (``now`` if a rival took it at once).
 
         Every operation names the lease by ``_id`` (a point read, then a compare-and-set on
         the token and the expiry it read), so a take costs the same with 10 leases or 10,000.
         """
-        taken = await self.take(key, owner, now, ttl)
-        return taken if isinstance(taken, int) else None
-
-    async def take(self, key: str, owner: str, now: datetime, ttl: timedelta) -> int | datetime:
-        """:meth:`acquire`, which says why it failed: the fencing token of the lease taken, or
-        the expiry of another replica's live lease (``now`` if a rival took it at once)."""
         doc = await guarded("lease read", lambda: self._leases.find_one({"_id": key}))
         if doc is None:
             lease = {"_id": key, "owner": owner, "token": 1, "expires_at": now + ttl}

@@ -136,10 +136,11 @@ async def test_a_take_lost_in_transit_is_ours_when_asked_again(
 ) -> None:
     """A take that reached the store but whose answer did not is recognised on the next ask:
     the same token, not a refusal (which would leave the feed unpolled until the lease ran out)."""
-    first = await store.leases.acquire(KEYS[0], "a", clock(), timedelta(seconds=60))
-    again = await store.leases.acquire(KEYS[0], "a", clock(), timedelta(seconds=60))
+    first = await store.leases.take(KEYS[0], "a", clock(), timedelta(seconds=60))
+    again = await store.leases.take(KEYS[0], "a", clock(), timedelta(seconds=60))
     assert first == again == 1
-    assert await store.leases.acquire(KEYS[0], "b", clock(), timedelta(seconds=60)) is None
+    refused = await store.leases.take(KEYS[0], "b", clock(), timedelta(seconds=60))
+    assert refused == clock() + timedelta(seconds=60)  # a's lease, live until then
 
 
 async def test_a_released_lease_is_nobodys_and_its_next_owner_gets_a_newer_token(
@@ -151,7 +152,7 @@ async def test_a_released_lease_is_nobodys_and_its_next_owner_gets_a_newer_token
     assert token is not None
     await store.leases.release_all("leaving")
     assert await store.leases.renew_all("leaving", clock(), timedelta(seconds=60)) == {}
-    taken = await store.leases.acquire(KEYS[0], "staying", clock(), timedelta(seconds=60))
+    taken = await store.leases.take(KEYS[0], "staying", clock(), timedelta(seconds=60))
     assert taken == token + 1
 
 
@@ -162,9 +163,9 @@ async def test_a_heartbeat_examines_only_its_own_leases(
     leads with the owner), so a beat costs what the replica holds, not what the cluster has."""
     ttl = timedelta(seconds=60)
     for n in range(60):
-        assert await store.leases.acquire(f"other:{n}", f"r{n % 2}", clock(), ttl) == 1
+        assert await store.leases.take(f"other:{n}", f"r{n % 2}", clock(), ttl) == 1
     for key in KEYS[:3]:
-        assert await store.leases.acquire(key, "us", clock(), ttl) == 1
+        assert await store.leases.take(key, "us", clock(), ttl) == 1
     plan = await database.command(
         {
             "explain": {"find": "leases", "filter": owned("us")},
@@ -181,7 +182,7 @@ async def test_a_lease_taken_without_our_knowing_is_adopted_at_the_next_beat(
     """A take whose answer was lost leaves a lease that is ours in the store but not in
     memory; the heartbeat, which renews by owner, adopts it so that its feed is polled."""
     mine = replica(store, clock, "mine")
-    token = await store.leases.acquire(KEYS[0], "mine", clock(), timedelta(seconds=60))
+    token = await store.leases.take(KEYS[0], "mine", clock(), timedelta(seconds=60))
     assert token is not None
     await mine.beat()
     assert mine.held == {KEYS[0]: token}
@@ -303,9 +304,9 @@ async def test_free_leases_are_found_by_the_expiry_index(
     """With 60 live leases and 2 released, the heartbeat's look for free leases reads the 2."""
     ttl = timedelta(seconds=60)
     for n in range(60):
-        assert await store.leases.acquire(f"live:{n}", f"r{n % 3}", clock(), ttl) == 1
+        assert await store.leases.take(f"live:{n}", f"r{n % 3}", clock(), ttl) == 1
     for key in KEYS[:2]:
-        assert await store.leases.acquire(key, "leaving", clock(), ttl) == 1
+        assert await store.leases.take(key, "leaving", clock(), ttl) == 1
     await store.leases.release_all("leaving")
     plan = await database.command(
         {

@@ -10,8 +10,7 @@ from datetime import datetime, timedelta
 import pytest
 from structlog.testing import capture_logs
 
-from listener.pollers.sharing import REPUBLISH_S as SHARING_REPUBLISH_S
-from listener.pollers.sharing import Published, SharedLimits, worth_publishing
+from listener.pollers.sharing import REPUBLISH_S, Published, SharedLimits, worth_publishing
 from listener.ratelimit.governor import Governor
 from listener.ratelimit.throttle import APP_SCOPE, Policy, Scope
 from listener.simulator.clock import ManualClock
@@ -100,7 +99,7 @@ async def test_a_pause_that_ended_elsewhere_is_not_taken(store: Store) -> None:
     assert [e["event"] for e in logs] == []
 
 
-LATER = NOW + timedelta(seconds=SHARING_REPUBLISH_S)
+LATER = NOW + timedelta(seconds=REPUBLISH_S)
 
 
 @pytest.mark.parametrize(
