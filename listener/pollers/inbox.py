@@ -336,9 +336,12 @@ class InboxWorker:
             started = self._clock()
             with contextlib.suppress(StoreUnavailableError):
                 stats = await self._store.inbox.stats()
+                # The read saw the inbox at some moment of its own span: the age is taken at
+                # its middle, which is within half the read of that moment.
+                read_at = started + (self._clock() - started) / 2
                 self._metrics.inbox_depth.set(stats.depth)
                 oldest = stats.oldest_pending_at
-                age = 0.0 if oldest is None else (self._clock() - oldest).total_seconds()
+                age = 0.0 if oldest is None else (read_at - oldest).total_seconds()
                 self._metrics.inbox_oldest_age.set(max(age, 0.0))
             spent = (self._clock() - started).total_seconds()
             await self._wait(stop, min(max(STATS_EVERY_S - spent, 0.0), STATS_EVERY_S))

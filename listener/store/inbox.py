@@ -429,10 +429,18 @@ class InboxRepository:
         """Events waiting or in work, and when the oldest of them arrived."""
 
         async def read() -> InboxStats:
-            waiting = {"status": {"$in": [PENDING, CLAIMED]}}
-            depth = await self._collection.count_documents(waiting)
-            oldest = await self._collection.find_one(waiting, sort=[("received_at", ASCENDING)])
-            return InboxStats(depth, None if oldest is None else oldest.get("received_at"))
+            # One pass for both figures, so they describe the same moment; SecantusDB reads
+            # every waiting event for either (a limit does not shorten its sort), so two
+            # queries would cost twice as much.
+            pipeline: list[Document] = [
+                {"$match": {"status": {"$in": [PENDING, CLAIMED]}}},
+                {"$group": {"_id": None, "depth": {"$sum": 1}, "oldest": {"$min": "$received_at"}}},
+            ]
+            async with await self._collection.aggregate(pipeline) as cursor:
+                found = await cursor.to_list()
+            if not found:
+                return InboxStats(0, None)
+            return InboxStats(int(found[0]["depth"]), found[0].get("oldest"))
 
         return await guarded("inbox stats", read)
 

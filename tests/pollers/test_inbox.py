@@ -440,7 +440,8 @@ async def test_the_gauges_refresh_on_a_fixed_period_however_long_their_read_take
     graph: Graph, store: Store, metrics: Metrics, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A read of the inbox's stats that takes 4 s is followed by a wait of the period's other
-    11 s, not 15: the gauges are as fresh as STATS_EVERY_S promises."""
+    11 s, not 15: the gauges are as fresh as STATS_EVERY_S promises. The age is taken at the
+    read's middle: the event arrived as the read began, so 2 s, not the 4 s at its end."""
     read = store.inbox.stats
 
     async def slow_read() -> Any:
@@ -459,3 +460,4 @@ async def test_the_gauges_refresh_on_a_fixed_period_however_long_their_read_take
     await worker(graph, store, metrics, wait=record)._watch(stop)
     assert waits == [STATS_EVERY_S - 4]
     assert metrics.registry.get_sample_value("listener_inbox_depth") == 1
+    assert metrics.registry.get_sample_value("listener_inbox_oldest_pending_age_seconds") == 2

@@ -303,3 +303,22 @@ async def test_a_claim_from_a_look_is_one_write_and_an_expired_claim_waits_a_sec
     # The expired claim's id from its index, then the same write by id: no findAndModify,
     # which SecantusDB answers by reading the whole inbox.
     assert commands.names == ["find", "update", "find"]
+
+
+async def test_stats_are_the_waiting_events_and_the_oldest_arrival_from_one_read(
+    store: Store, watched: tuple[Store, Commands]
+) -> None:
+    """Pending and claimed events count, settled ones do not; the oldest is the earliest
+    arrival among those waiting. Both come from one aggregate, so they describe one moment."""
+    other, commands = watched
+    assert await other.inbox.stats() == inbox.InboxStats(0, None)
+    for n in range(4):
+        await store.inbox.add([mention(str(n))], T0 + timedelta(seconds=n))
+    first = await store.inbox.claim("a", T0 + timedelta(seconds=5), CLAIM)
+    assert first is not None
+    assert await store.inbox.done(first, "a", T0 + timedelta(seconds=5), {})
+    await store.inbox.claim("a", T0 + timedelta(seconds=5), CLAIM)  # claimed: still waiting
+    commands.names.clear()
+    stats = await other.inbox.stats()
+    assert stats == inbox.InboxStats(3, T0 + timedelta(seconds=1))
+    assert commands.names == ["aggregate"]
