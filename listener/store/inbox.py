@@ -37,12 +37,12 @@ from __future__ import annotations
 import asyncio
 import reprlib
 from collections import deque
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Final
 
-from pymongo import ASCENDING, IndexModel
+from pymongo import ASCENDING, IndexModel, UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import BulkWriteError, PyMongoError
 
@@ -340,33 +340,51 @@ class InboxRepository:
         ``alive``: the owners seen heart-beating within ``ttl``. A released claim expires now,
         so the next :meth:`claim` takes it, without waiting for the owner's full claim time.
         """
-        result = await guarded(
-            "inbox release",
-            lambda: self._collection.update_many(
-                {
-                    "status": CLAIMED,
-                    "claimed_at": {"$lte": now - ttl},
-                    "claimed_by": {"$nin": sorted(alive)},
-                    "claim_expires_at": {"$gt": now},
-                },
-                {"$set": {"claim_expires_at": now}},
-            ),
+        oldest = now - ttl
+        return await self._release(
+            now, lambda d: d.get("claimed_by") not in alive and d["claimed_at"] <= oldest
         )
-        return result.modified_count
 
     async def release_own(self, owner: str, *, claimed_before: datetime, now: datetime) -> int:
         """Release ``owner``'s claims made before ``claimed_before`` (a previous run of it)."""
-        result = await guarded(
+        return await self._release(
+            now, lambda d: d.get("claimed_by") == owner and d["claimed_at"] < claimed_before
+        )
+
+    async def _release(self, now: datetime, orphaned: Callable[[Document], bool]) -> int:
+        """Expire now the running claims ``orphaned`` picks; how many.
+
+        The running claims are read from the ``expired_claims`` index (status, then expiry),
+        which holds no more of them than the replicas' workers: one filter naming the owner
+        and the claim's age as well would make SecantusDB read the whole inbox, settled
+        history included, each time. Each release is conditional on the claim read, so a claim
+        settled or taken again in between is left alone.
+        """
+        running = await guarded(
             "inbox release",
-            lambda: self._collection.update_many(
+            lambda: self._collection.find(
+                {"status": CLAIMED, "claim_expires_at": {"$gt": now}},
+                {"claimed_by": 1, "claimed_at": 1, "claim_expires_at": 1},
+            ).to_list(),
+        )
+        writes = [
+            UpdateOne(
                 {
+                    "_id": claim["_id"],
                     "status": CLAIMED,
-                    "claimed_by": owner,
-                    "claimed_at": {"$lt": claimed_before},
-                    "claim_expires_at": {"$gt": now},
+                    "claimed_by": claim.get("claimed_by"),
+                    "claim_expires_at": claim["claim_expires_at"],
                 },
                 {"$set": {"claim_expires_at": now}},
-            ),
+                hint=_BY_ID,
+            )
+            for claim in running
+            if "claimed_at" in claim and orphaned(claim)
+        ]
+        if not writes:
+            return 0
+        result = await guarded(
+            "inbox release", lambda: self._collection.bulk_write(writes, ordered=False)
         )
         return result.modified_count
 

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import bson
 import pytest
+from pymongo import MongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import AutoReconnect, BulkWriteError
 
@@ -167,6 +168,63 @@ async def test_a_restarted_replica_releases_what_its_previous_run_held(store: St
     taken = await store.inbox.claim("fixed", restart, CLAIM)
     assert taken is not None
     assert taken.attempts == 2
+
+
+async def test_releasing_orphans_examines_only_the_running_claims(
+    store: Store, database: AsyncDatabase[Document], watched: tuple[Store, Commands]
+) -> None:
+    """200 settled events, 50 pending and 2 claimed: the look for orphaned claims examines the
+    2 claims (from the expired_claims index), and writes only when one is orphaned."""
+    await store.inbox.add([mention(str(n)) for n in range(252)], T0)
+    await database.inbox.update_many(
+        {"value.media_id": {"$in": [str(n) for n in range(200)]}}, {"$set": {"status": DONE}}
+    )
+    await claim_as(store, "a", T0)
+    await claim_as(store, "b", T0)
+    later = T0 + TTL + timedelta(seconds=1)
+    plan = await database.command(
+        {
+            "explain": {
+                "find": "inbox",
+                "filter": {"status": "claimed", "claim_expires_at": {"$gt": later}},
+            },
+            "verbosity": "executionStats",
+        }
+    )
+    assert plan["executionStats"]["totalDocsExamined"] == 2
+    other, commands = watched
+    assert await other.inbox.release_orphans(later, alive={"a", "b"}, ttl=TTL) == 0
+    assert commands.names == ["find"]
+    commands.names.clear()
+    assert await other.inbox.release_orphans(later, alive={"b"}, ttl=TTL) == 1
+    assert commands.names == ["find", "update"]
+
+
+async def test_a_claim_settled_after_the_look_for_orphans_is_not_released(
+    store: Store, database: AsyncDatabase[Document], mongo_uri: str
+) -> None:
+    """The release is conditional on the claim read: an owner that settles its event between
+    the look and the write keeps it settled."""
+    await store.inbox.add([mention("1")], T0)
+    await claim_as(store, "a", T0)
+    later = T0 + TTL + timedelta(seconds=1)
+    owner: MongoClient[Document] = MongoClient(mongo_uri)
+    try:
+
+        def settled_meanwhile(claim: Document) -> bool:
+            # The owner, alive after all, settles its event right after the look.
+            owner[database.name].inbox.update_one(
+                {"_id": claim["_id"]},
+                {"$set": {"status": DONE}, "$unset": {"claimed_by": "", "claim_expires_at": ""}},
+            )
+            return True
+
+        assert await store.inbox._release(later, settled_meanwhile) == 0
+    finally:
+        owner.close()
+    event = await store.inbox.get(mention("1").key)
+    assert event is not None
+    assert event["status"] == DONE
 
 
 async def test_a_claim_examines_only_the_events_it_could_take(
