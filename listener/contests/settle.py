@@ -165,10 +165,22 @@ async def _incremental(
     media: MediaRepository, scopes: Scopes, now: datetime, tally: _Tally
 ) -> None:
     tracker = media.tracker
+    grouping = {c.account for c in scopes.campaigns if c.rules.one_entry_per_user}
     async for batch in tracker.marked(PROJECTION, BATCH):
         state = await tracker.state()
         clear = state.live(now) <= scopes.names()
-        keys = sorted({a for d in batch for a in [rules.author(d), *(d.get("authors") or [])] if a})
+        # An author's media are read together only where a campaign judges them together
+        # (one entry per user, on an account that saw them): elsewhere a verdict depends on its
+        # media alone, and a prolific author would cost all their media every pass.
+        keys = sorted(
+            {
+                a
+                for d in batch
+                if rules.accounts(d) & grouping
+                for a in [rules.author(d), *(d.get("authors") or [])]
+                if a
+            }
+        )
         query: Document = {"authors": {"$in": keys}}
         related = (
             [d async for d in media.stream(query, sort=[("_id", 1)], projection=PROJECTION)]

@@ -12,6 +12,7 @@ names its documents by ``_id``.
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -138,11 +139,13 @@ async def index_scans(database: AsyncDatabase[Document], finds: list[tuple[str, 
         assert stats["totalDocsExamined"] == stats["nReturned"], (collection, query)
 
 
-async def measured(database: AsyncDatabase[Document], reads: Reads, store: Store) -> SettlingPass:
+async def measured(
+    database: AsyncDatabase[Document], reads: Reads, store: Store, scopes: Scopes = SCOPES
+) -> SettlingPass:
     """One pass with its commands recorded."""
     reads.on = True
     try:
-        return await settle(store.media, SCOPES, now=T0)
+        return await settle(store.media, scopes, now=T0)
     finally:
         reads.on = False
 
@@ -192,3 +195,30 @@ async def test_a_pass_after_a_few_changes_reads_only_those(
     assert reads.documents == {"media": 10, "settling": 4}
     await index_scans(database, reads.finds)
     assert all("_id" in query for query in reads.write_filters)
+
+
+async def test_an_authors_other_media_are_read_only_where_a_campaign_judges_them_together(
+    watched: tuple[AsyncDatabase[Document], Reads],
+) -> None:
+    """A campaign that keeps every entry judges each media alone: after a new media by an author
+    with 300 stored, a pass examines that 1 media and its version once more (2 documents), not
+    the author's 300 (nor again to confirm them): a prolific author costs what they post, not
+    what they posted."""
+    database, reads = watched
+    store = Store(database)
+    await store.ensure_indexes()
+    every_entry = Campaign(
+        CAMPAIGN.id, CAMPAIGN.account, dataclasses.replace(CAMPAIGN.rules, one_entry_per_user=False)
+    )
+    scopes = Scopes((every_entry,), ("brand",))
+    ingestor = Ingestor(store, Metrics(CollectorRegistry()), Enricher(None, [every_entry]))
+    await ingestor.ingest(
+        [Sighting(media(n, days=1 + n / 1000, username="zoe"), TAGS, T0) for n in range(300)]
+    )
+    await settle(store.media, scopes, now=T0)
+    await ingestor.ingest([Sighting(media(300, days=2, username="zoe"), TAGS, T0)])
+    result = await measured(database, reads, store, scopes)
+    [summer] = result.campaigns
+    assert (summer.judged, summer.eligible) == (1, 301)
+    assert reads.documents["media"] == 2
+    await index_scans(database, reads.finds)
