@@ -111,6 +111,7 @@ class Governor:
             user = self._user(account)
             pause = max(_pause_left(state, now), _pause_left(user, now))
             if pause >= _RESOLUTION_S:
+                log.debug("ratelimit.waiting", scope=spend.key, endpoint=endpoint, seconds=pause)
                 await self._sleep(pause)
                 continue
             turn = wait_s(state, now, policy)

@@ -63,17 +63,21 @@ def test_sigterm_during_an_hours_pause_exits_and_the_event_is_done_after_restart
         first.start()
         sim.control("throttle", {"scope": DEMO_IG_USER_ID, "code": 80002, "minutes": 60})
         keys = []
+        waits = 0
         for n in range(2):
             media_id = sim.control("posts", {"caption": f"look @brand {n}"})["id"]
             keys.append(event_key(DEMO_IG_USER_ID, "mentions", {"media_id": media_id}))
             assert first.deliver(mention(media_id, int(datetime.now(UTC).timestamp()))) == 200
             if n == 0:  # the first mention meets the throttle: the pool pauses for the hour
                 first.wait_for("ratelimit.paused", timeout_s=30)
+                waits = len(first.named("ratelimit.waiting"))
         wait_until(
             lambda: status(mongo_db, keys[1]) == "claimed" or None,
             timeout_s=30,
-            what="the second mention to be claimed (and wait in the pause)",
+            what="the second mention to be claimed",
         )
+        # Claimed is not yet started: the stop must find the event waiting in the pause.
+        first.wait_for("ratelimit.waiting", timeout_s=30, count=waits + 1)
 
         assert first.stop() == 0
         stopping, released, stopped = order(
