@@ -51,6 +51,7 @@ from listener.simulator import SimAccount, SimulatorConfig
 from listener.store.inbox import (
     DEFAULT_RETENTION,
     DUE_BATCH,
+    STATS_PIPELINE,
     InboxRepository,
     _document,
     claim_queries,
@@ -167,13 +168,9 @@ class Watch:
 
 def _truth(uri: str, watch: Watch, stop: threading.Event) -> None:
     inbox: Any = MongoClient(uri, tz_aware=True)[DATABASE]["inbox"]
-    pipeline = [
-        {"$match": {"status": {"$in": ["pending", "claimed"]}}},
-        {"$group": {"_id": None, "depth": {"$sum": 1}, "oldest": {"$min": "$received_at"}}},
-    ]
     while not stop.is_set():
         before = time.time()
-        found = list(inbox.aggregate(pipeline))  # both figures from one read: one moment
+        found = list(inbox.aggregate(STATS_PIPELINE))  # the worker's own read
         at = (before + time.time()) / 2
         depth = int(found[0]["depth"]) if found else 0
         when = found[0]["oldest"].timestamp() if found else None

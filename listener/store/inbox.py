@@ -67,6 +67,14 @@ EXPIRED_CHECK: Final = timedelta(seconds=1)
 _BY_ID: Final = "_id_"
 """The ``_id`` index, as a hint: SecantusDB plans ``{_id, status, …}`` as a collection scan."""
 
+STATS_PIPELINE: Final[list[Document]] = [
+    {"$match": {"status": {"$in": [PENDING, CLAIMED]}}},
+    {"$group": {"_id": None, "depth": {"$sum": 1}, "oldest": {"$min": "$received_at"}}},
+]
+"""The waiting events' depth and oldest arrival, from one pass, so that both describe the same
+moment; SecantusDB reads every waiting event for either figure (a limit does not shorten its
+sort), so two queries would cost twice as much."""
+
 INDEXES = [
     IndexModel([("status", ASCENDING), ("available_at", ASCENDING)], name="work_queue"),
     IndexModel([("status", ASCENDING), ("claim_expires_at", ASCENDING)], name="expired_claims"),
@@ -447,14 +455,7 @@ class InboxRepository:
         """Events waiting or in work, and when the oldest of them arrived."""
 
         async def read() -> InboxStats:
-            # One pass for both figures, so they describe the same moment; SecantusDB reads
-            # every waiting event for either (a limit does not shorten its sort), so two
-            # queries would cost twice as much.
-            pipeline: list[Document] = [
-                {"$match": {"status": {"$in": [PENDING, CLAIMED]}}},
-                {"$group": {"_id": None, "depth": {"$sum": 1}, "oldest": {"$min": "$received_at"}}},
-            ]
-            async with await self._collection.aggregate(pipeline) as cursor:
+            async with await self._collection.aggregate(STATS_PIPELINE) as cursor:
                 found = await cursor.to_list()
             if not found:
                 return InboxStats(0, None)
